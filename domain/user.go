@@ -1,0 +1,150 @@
+package domain
+
+import (
+	"net/mail"
+	"strings"
+	"time"
+)
+
+// UserID identifies a user (a UUID string).
+type UserID string
+
+// Email is a normalised (trimmed, lower-cased) email address. Uniqueness is
+// case-insensitive because of this normalisation.
+type Email string
+
+// ParseEmail validates and normalises s.
+func ParseEmail(s string) (Email, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || len(s) > 254 || !strings.Contains(s[strings.LastIndexByte(s, '@')+1:], ".") && !strings.HasSuffix(s, "@localhost") {
+		return "", Invalid(FieldError{Field: "email", Message: "must be a valid email address"})
+	}
+	return Email(s), nil
+}
+
+// Role is what a user may do.
+type Role string
+
+// Roles.
+const (
+	RoleMember        Role = "member"
+	RoleTenantAdmin   Role = "tenant_admin"
+	RolePlatformAdmin Role = "platform_admin"
+)
+
+// ParseRole validates s as a role.
+func ParseRole(s string) (Role, error) {
+	switch r := Role(s); r {
+	case RoleMember, RoleTenantAdmin, RolePlatformAdmin:
+		return r, nil
+	}
+	return "", Invalid(FieldError{Field: "role", Message: "must be member, tenant_admin or platform_admin"})
+}
+
+// User is a person who logs in. A user may exist without a tenant (not yet assigned);
+// such a user has no tenant context.
+type User struct {
+	ID           UserID
+	Email        Email
+	PasswordHash string
+	Role         Role
+	TenantID     TenantID // empty when unassigned
+	Disabled     bool
+	TokenVersion int
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// NewUser builds a user. A tenant admin needs a tenant; a member may wait for one.
+func NewUser(id UserID, email Email, role Role, tenant TenantID, passwordHash string, now time.Time) (User, error) {
+	u := User{ID: id, Email: email, Role: role, TenantID: tenant, PasswordHash: passwordHash, TokenVersion: 1, CreatedAt: now.UTC(), UpdatedAt: now.UTC()}
+	return u, u.Validate()
+}
+
+// Validate checks the user's fields and their combination.
+func (u User) Validate() error {
+	var fs []FieldError
+	if u.ID == "" {
+		fs = append(fs, FieldError{Field: "id", Message: "is required"})
+	}
+	if _, err := ParseEmail(string(u.Email)); err != nil {
+		fs = append(fs, FieldError{Field: "email", Message: "must be a valid email address"})
+	}
+	if _, err := ParseRole(string(u.Role)); err != nil {
+		fs = append(fs, FieldError{Field: "role", Message: "must be member, tenant_admin or platform_admin"})
+	}
+	if u.Role == RoleTenantAdmin && u.TenantID == "" {
+		fs = append(fs, FieldError{Field: "tenant_id", Message: "a tenant_admin must belong to a tenant"})
+	}
+	if u.TenantID != "" {
+		if _, err := ParseTenantID(string(u.TenantID)); err != nil {
+			fs = append(fs, FieldError{Field: "tenant_id", Message: "is not a valid tenant id"})
+		}
+	}
+	if len(fs) > 0 {
+		return Invalid(fs...)
+	}
+	return nil
+}
+
+// HasTenant reports whether the user is assigned to a tenant.
+func (u User) HasTenant() bool { return u.TenantID != "" }
+
+// MemberOf reports whether the user belongs to tenant t.
+func (u User) MemberOf(t TenantID) bool { return u.TenantID != "" && u.TenantID == t }
+
+// CanLogin reports whether the user may obtain tokens.
+func (u User) CanLogin() error {
+	if u.Disabled {
+		return ErrUserDisabled
+	}
+	return nil
+}
+
+// AssignTo moves the user to tenant t (empty to unassign) and invalidates outstanding
+// tokens, so a token naming the old tenant fails at once.
+func (u *User) AssignTo(t TenantID, now time.Time) {
+	if u.TenantID == t {
+		return
+	}
+	u.TenantID = t
+	u.RevokeTokens(now)
+}
+
+// SetPassword stores a new hash and invalidates outstanding tokens.
+func (u *User) SetPassword(hash string, now time.Time) {
+	u.PasswordHash = hash
+	u.RevokeTokens(now)
+}
+
+// RehashPassword replaces the stored hash with an equivalent one (a stronger algorithm)
+// without logging anyone out.
+func (u *User) RehashPassword(hash string, now time.Time) {
+	u.PasswordHash = hash
+	u.UpdatedAt = now.UTC()
+}
+
+// SetDisabled disables or re-enables the user; disabling invalidates tokens.
+func (u *User) SetDisabled(disabled bool, now time.Time) {
+	if u.Disabled == disabled {
+		return
+	}
+	u.Disabled = disabled
+	u.RevokeTokens(now)
+}
+
+// SetRole changes the role and invalidates tokens, which carry the role.
+func (u *User) SetRole(r Role, now time.Time) {
+	if u.Role == r {
+		return
+	}
+	u.Role = r
+	u.RevokeTokens(now)
+}
+
+// RevokeTokens raises the token version ("log out everywhere").
+func (u *User) RevokeTokens(now time.Time) {
+	u.TokenVersion++
+	u.UpdatedAt = now.UTC()
+}

@@ -1,0 +1,57 @@
+package ports
+
+import (
+	"context"
+	"time"
+
+	"github.com/tenantry/tenantry/domain"
+)
+
+// DocumentStore keeps document records of each tenant. Every method is tenant-scoped:
+// another tenant's document is KindNotFound and never listed.
+type DocumentStore interface {
+	// Save stores d. When d.ExternalID is set and the tenant already has a document
+	// with it, that document is replaced by d in the same transaction and its id is
+	// returned as replaced (empty otherwise).
+	Save(ctx context.Context, d domain.Document) (replaced domain.DocumentID, err error)
+	// Get returns the document. Unknown or another tenant's id is KindNotFound.
+	Get(ctx context.Context, t domain.TenantID, id domain.DocumentID) (domain.Document, error)
+	// List returns the tenant's documents, newest first.
+	List(ctx context.Context, t domain.TenantID, page domain.Page) ([]domain.Document, error)
+	// Delete removes the document. Unknown or another tenant's id is KindNotFound.
+	Delete(ctx context.Context, t domain.TenantID, id domain.DocumentID) error
+}
+
+// ConversationStore keeps conversations and their messages, scoped by tenant and user:
+// another user's or tenant's conversation is KindNotFound and never listed.
+type ConversationStore interface {
+	// Create stores a new conversation. An existing id is KindConflict.
+	Create(ctx context.Context, c domain.Conversation) error
+	// Get returns the conversation if it belongs to tenant t and user u.
+	Get(ctx context.Context, t domain.TenantID, u domain.UserID, id domain.ConversationID) (domain.Conversation, error)
+	// List returns the user's conversations in tenant t, most recently updated first.
+	List(ctx context.Context, t domain.TenantID, u domain.UserID, page domain.Page) ([]domain.Conversation, error)
+	// Append adds messages to conversation id of tenant t in order and touches its
+	// UpdatedAt. Unknown or another tenant's conversation is KindNotFound.
+	Append(ctx context.Context, t domain.TenantID, id domain.ConversationID, msgs ...domain.Message) error
+	// Messages returns up to the last limit messages of the conversation, oldest first.
+	Messages(ctx context.Context, t domain.TenantID, id domain.ConversationID, limit int) ([]domain.Message, error)
+}
+
+// UsageStore records token usage.
+type UsageStore interface {
+	// Record adds one usage record.
+	Record(ctx context.Context, r domain.UsageRecord) error
+	// Totals sums tenant t's usage since the given instant.
+	Totals(ctx context.Context, t domain.TenantID, since time.Time) (domain.UsageTotals, error)
+	// AllTotals sums every tenant's usage since the given instant, ordered by tenant.
+	AllTotals(ctx context.Context, since time.Time) ([]domain.UsageTotals, error)
+}
+
+// AuditLog records administrative writes.
+type AuditLog interface {
+	// Append records e.
+	Append(ctx context.Context, e domain.AuditEntry) error
+	// List returns entries newest first; a non-empty tenant narrows to that tenant.
+	List(ctx context.Context, t domain.TenantID, page domain.Page) ([]domain.AuditEntry, error)
+}

@@ -1,0 +1,33 @@
+package ports
+
+import (
+	"context"
+	"time"
+)
+
+// AttemptLimiter counts failures per key (an email, a client IP) in a sliding window,
+// for brute-force protection. The in-memory implementation serves one node; a shared
+// store can replace it for many.
+type AttemptLimiter interface {
+	// Blocked returns how long key must wait before its next attempt, or 0.
+	Blocked(ctx context.Context, key string, now time.Time) (time.Duration, error)
+	// Fail records a failed attempt for key at now.
+	Fail(ctx context.Context, key string, now time.Time) error
+	// Reset forgets key's failures (after a success).
+	Reset(ctx context.Context, key string) error
+}
+
+// RateLimiter admits requests per key against a per-minute budget.
+type RateLimiter interface {
+	// Allow takes one request from key's budget of perMinute requests per minute and
+	// returns 0, or how long to wait when the budget is spent. perMinute 0 is unlimited.
+	Allow(ctx context.Context, key string, perMinute int, now time.Time) (time.Duration, error)
+}
+
+// StreamSlots bounds concurrent work per key (open chat streams of a tenant).
+type StreamSlots interface {
+	// Acquire takes one of max slots for key, or fails at once with
+	// domain.ErrTooManyStreams. max 0 is unlimited. release returns the slot; calling
+	// it more than once is harmless.
+	Acquire(ctx context.Context, key string, max int) (release func(), err error)
+}

@@ -1,0 +1,68 @@
+package ports
+
+import (
+	"context"
+	"iter"
+
+	"github.com/tenantry/tenantry/domain"
+)
+
+// Embedder turns texts into vectors of a fixed dimension.
+type Embedder interface {
+	// Embed returns one vector per text, in order, each of Dimensions() values. A
+	// vendor 429 is KindRateLimited; timeouts and 5xx are KindUnavailable; a rejected
+	// key is KindUnavailable with code "vendor_key_rejected".
+	Embed(ctx context.Context, texts []string) ([][]float32, error)
+	// Dimensions is the length of every vector Embed returns.
+	Dimensions() int
+}
+
+// VectorIndex stores chunk vectors and finds passages close to a query. Every method is
+// scoped by tenant: results never include another tenant's passages, and writes never
+// touch another tenant's vectors.
+type VectorIndex interface {
+	// Upsert stores chunks (with their vectors) under tenant t, replacing chunks with
+	// the same document and index.
+	Upsert(ctx context.Context, t domain.TenantID, chunks []domain.Chunk) error
+	// Search returns up to k passages with score >= minScore, best first (ties by
+	// document id then chunk). No match is an empty slice and nil error; an
+	// unreachable index is KindUnavailable.
+	Search(ctx context.Context, t domain.TenantID, q []float32, k int, minScore float64) ([]domain.Passage, error)
+	// DeleteDocument removes every chunk of document d. Unknown d is not an error.
+	DeleteDocument(ctx context.Context, t domain.TenantID, d domain.DocumentID) error
+	// DropTenant removes all of tenant t's vectors and nothing else.
+	DropTenant(ctx context.Context, t domain.TenantID) error
+}
+
+// ChunkStore persists chunks and their vectors for the embedded vector index.
+type ChunkStore interface {
+	// PutChunks stores chunks under tenant t, replacing same document and index.
+	PutChunks(ctx context.Context, t domain.TenantID, chunks []domain.Chunk) error
+	// LoadChunks returns every chunk of tenant t ordered by document id and index.
+	LoadChunks(ctx context.Context, t domain.TenantID) ([]domain.Chunk, error)
+	// DeleteChunks removes document d's chunks of tenant t; unknown d is not an error.
+	DeleteChunks(ctx context.Context, t domain.TenantID, d domain.DocumentID) error
+	// DropChunks removes all chunks of tenant t.
+	DropChunks(ctx context.Context, t domain.TenantID) error
+}
+
+// ChatModel streams a completion.
+type ChatModel interface {
+	// Stream yields text deltas, then one final delta with Done set carrying
+	// FinishReason, Model and Usage. An error ends the sequence (vendor 429 is
+	// KindRateLimited, 5xx, stalls and cut streams KindUnavailable). Cancelling ctx
+	// stops the call promptly and ends the sequence with ctx's error. The caller may
+	// stop iterating early; the call is then abandoned and its resources released.
+	Stream(ctx context.Context, msgs []domain.ChatMessage, p domain.ChatParams) iter.Seq2[domain.Delta, error]
+}
+
+// Vendors builds the tenant's own embedder, vector index and chat model from its
+// configuration. The tenant's keys are used only for its own calls.
+type Vendors interface {
+	// Embedder returns the tenant's embedder. A provider it cannot build is KindInvalid.
+	Embedder(t domain.Tenant) (Embedder, error)
+	// VectorIndex returns the tenant's vector index.
+	VectorIndex(t domain.Tenant) (VectorIndex, error)
+	// ChatModel returns the tenant's chat model.
+	ChatModel(t domain.Tenant) (ChatModel, error)
+}
