@@ -148,3 +148,87 @@ func (u *User) RevokeTokens(now time.Time) {
 	u.TokenVersion++
 	u.UpdatedAt = now.UTC()
 }
+
+// Password length bounds. The upper bound keeps hashing cost predictable.
+const (
+	MinPasswordLength = 8
+	MaxPasswordLength = 1024
+)
+
+// ValidatePassword checks a new password against the policy.
+func ValidatePassword(pw string) error {
+	if len(pw) < MinPasswordLength || len(pw) > MaxPasswordLength {
+		return Invalid(FieldError{Field: "password", Message: "must be 8-1024 bytes"})
+	}
+	return nil
+}
+
+// UserPatch is a partial change to a user; nil fields stay as they are. A non-nil
+// empty TenantID unassigns the user.
+type UserPatch struct {
+	Role     *Role
+	TenantID *TenantID
+	Disabled *bool
+}
+
+// Fields lists the names of the fields the patch sets.
+func (p UserPatch) Fields() []string {
+	var fs []string
+	if p.Role != nil {
+		fs = append(fs, "role")
+	}
+	if p.TenantID != nil {
+		fs = append(fs, "tenant_id")
+	}
+	if p.Disabled != nil {
+		fs = append(fs, "disabled")
+	}
+	return fs
+}
+
+// AllowedFor checks the caller may change user u this way: platform admins anything;
+// tenant admins only their own tenant's users, never their tenant, and never to
+// platform_admin. A user outside the caller's reach is KindNotFound.
+func (p UserPatch) AllowedFor(who Principal, u User) error {
+	if who.IsPlatformAdmin() {
+		return nil
+	}
+	if !who.CanAdminTenant(u.TenantID) || !u.MemberOf(who.TenantID) {
+		return ErrNotFound
+	}
+	if p.TenantID != nil && *p.TenantID != u.TenantID {
+		return ErrForbidden.WithDetail("only a platform admin may move users between tenants")
+	}
+	if p.Role != nil && *p.Role == RolePlatformAdmin {
+		return ErrForbidden.WithDetail("only a platform admin may grant platform_admin")
+	}
+	return nil
+}
+
+// Apply changes u as the patch says and validates the result.
+func (p UserPatch) Apply(u *User, now time.Time) error {
+	if p.Role != nil {
+		u.SetRole(*p.Role, now)
+	}
+	if p.TenantID != nil {
+		u.AssignTo(*p.TenantID, now)
+	}
+	if p.Disabled != nil {
+		u.SetDisabled(*p.Disabled, now)
+	}
+	return u.Validate()
+}
+
+// CanCreateUser checks the caller may create a user with role r in tenant t.
+func (who Principal) CanCreateUser(r Role, t TenantID) error {
+	if who.IsPlatformAdmin() {
+		return nil
+	}
+	if !who.CanAdminTenant(t) {
+		return ErrForbidden.WithDetail("tenant admins create users only in their own tenant")
+	}
+	if r == RolePlatformAdmin {
+		return ErrForbidden.WithDetail("only a platform admin may grant platform_admin")
+	}
+	return nil
+}

@@ -1,0 +1,78 @@
+package application
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/ports"
+)
+
+// Documents lists, shows and deletes a tenant's documents. Every member may read;
+// only tenant admins may delete.
+type Documents struct {
+	docs    ports.DocumentStore
+	vendors ports.Vendors
+}
+
+// NewDocuments builds the use case.
+func NewDocuments(docs ports.DocumentStore, vendors ports.Vendors) *Documents {
+	return &Documents{docs: docs, vendors: vendors}
+}
+
+// List returns the tenant's documents, newest first.
+func (d *Documents) List(ctx context.Context, tc domain.TenantContext, page domain.Page) ([]domain.Document, error) {
+	return d.docs.List(ctx, tc.Tenant.ID, page.Normalize())
+}
+
+// Get returns one document of the tenant; another tenant's is KindNotFound.
+func (d *Documents) Get(ctx context.Context, tc domain.TenantContext, id domain.DocumentID) (domain.Document, error) {
+	return d.docs.Get(ctx, tc.Tenant.ID, id)
+}
+
+// Delete removes the document record, then its vectors.
+func (d *Documents) Delete(ctx context.Context, tc domain.TenantContext, id domain.DocumentID) error {
+	if !tc.Principal.CanAdminTenant(tc.Tenant.ID) {
+		return domain.ErrForbidden.WithDetail("only tenant admins may delete documents")
+	}
+	if err := d.docs.Delete(ctx, tc.Tenant.ID, id); err != nil {
+		return err
+	}
+	idx, err := d.vendors.VectorIndex(tc.Tenant)
+	if err != nil {
+		return err
+	}
+	if err := idx.DeleteDocument(ctx, tc.Tenant.ID, id); err != nil {
+		return fmt.Errorf("delete vectors of %s: %w", id, err)
+	}
+	return nil
+}
+
+// Conversations shows the caller's own conversations.
+type Conversations struct {
+	store ports.ConversationStore
+}
+
+// NewConversations builds the use case.
+func NewConversations(store ports.ConversationStore) *Conversations {
+	return &Conversations{store: store}
+}
+
+// List returns the caller's conversations in their tenant, most recent first.
+func (c *Conversations) List(ctx context.Context, tc domain.TenantContext, page domain.Page) ([]domain.Conversation, error) {
+	return c.store.List(ctx, tc.Tenant.ID, tc.Principal.UserID, page.Normalize())
+}
+
+// Get returns one of the caller's conversations with its messages; another user's or
+// tenant's conversation is KindNotFound.
+func (c *Conversations) Get(ctx context.Context, tc domain.TenantContext, id domain.ConversationID) (domain.Conversation, []domain.Message, error) {
+	conv, err := c.store.Get(ctx, tc.Tenant.ID, tc.Principal.UserID, id)
+	if err != nil {
+		return domain.Conversation{}, nil, err
+	}
+	msgs, err := c.store.Messages(ctx, tc.Tenant.ID, id, 1000)
+	if err != nil {
+		return domain.Conversation{}, nil, fmt.Errorf("load messages: %w", err)
+	}
+	return conv, msgs, nil
+}

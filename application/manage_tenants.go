@@ -1,0 +1,153 @@
+package application
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/ports"
+)
+
+// ManageTenantsDeps are the ports tenant administration calls.
+type ManageTenantsDeps struct {
+	Tenants ports.TenantStore
+	Vendors ports.Vendors
+	Audit   ports.AuditLog
+	Now     func() time.Time
+	// AllowHTTPVendors permits plain-http vendor endpoints (local Ollama, vLLM, tests).
+	AllowHTTPVendors bool
+}
+
+// ManageTenants creates, shows, changes and deletes tenants. Platform admins manage
+// every tenant; tenant admins read and change only parts of their own. Every write is
+// audited with the changed field names, never their values.
+type ManageTenants struct {
+	d ManageTenantsDeps
+}
+
+// NewManageTenants builds the use case.
+func NewManageTenants(d ManageTenantsDeps) *ManageTenants { return &ManageTenants{d: d} }
+
+// Actor is who performs an administrative action and under which request.
+type Actor struct {
+	Principal domain.Principal
+	// Name is how the audit log names the actor (a user id, or "cli:<user>").
+	Name      string
+	RequestID string
+}
+
+func (a Actor) auditName() string {
+	if a.Name != "" {
+		return a.Name
+	}
+	return string(a.Principal.UserID)
+}
+
+// Create makes a tenant with offline defaults. Platform admins only.
+func (m *ManageTenants) Create(ctx context.Context, who Actor, id, name string) (domain.Tenant, error) {
+	if !who.Principal.IsPlatformAdmin() {
+		return domain.Tenant{}, domain.ErrForbidden
+	}
+	tid, err := domain.ParseTenantID(id)
+	if err != nil {
+		return domain.Tenant{}, err
+	}
+	t, err := domain.NewTenant(tid, name, m.d.Now())
+	if err != nil {
+		return domain.Tenant{}, err
+	}
+	if err := m.d.Tenants.Create(ctx, t); err != nil {
+		return domain.Tenant{}, err
+	}
+	return t, m.audit(ctx, who, tid, "tenant.create", string(tid), []string{"id", "name"})
+}
+
+// Get returns a tenant the caller may see: any for platform admins, their own for
+// others. Any other tenant is KindNotFound, so its existence does not leak.
+func (m *ManageTenants) Get(ctx context.Context, who domain.Principal, id domain.TenantID) (domain.Tenant, error) {
+	if !who.IsPlatformAdmin() && (who.TenantID == "" || who.TenantID != id) {
+		return domain.Tenant{}, domain.ErrNotFound
+	}
+	return m.d.Tenants.Get(ctx, id)
+}
+
+// List returns tenants. Platform admins only.
+func (m *ManageTenants) List(ctx context.Context, who domain.Principal, page domain.Page) ([]domain.Tenant, error) {
+	if !who.IsPlatformAdmin() {
+		return nil, domain.ErrForbidden
+	}
+	return m.d.Tenants.List(ctx, page.Normalize())
+}
+
+// Update applies a patch. Tenant admins may change only their own tenant's prompt,
+// retrieval settings and keys; vendor endpoints must be https unless allowed.
+func (m *ManageTenants) Update(ctx context.Context, who Actor, id domain.TenantID, p domain.TenantPatch) (domain.Tenant, error) {
+	if !who.Principal.IsPlatformAdmin() && who.Principal.TenantID != id {
+		return domain.Tenant{}, domain.ErrNotFound
+	}
+	if err := p.AllowedFor(who.Principal, id); err != nil {
+		return domain.Tenant{}, err
+	}
+	t, err := m.d.Tenants.Update(ctx, id, func(t *domain.Tenant) error {
+		if err := p.Apply(t); err != nil {
+			return err
+		}
+		if err := t.VendorURLsSecure(m.d.AllowHTTPVendors); err != nil {
+			return err
+		}
+		t.Touch(m.d.Now())
+		return nil
+	})
+	if err != nil {
+		return domain.Tenant{}, err
+	}
+	return t, m.audit(ctx, who, id, "tenant.update", string(id), p.Fields())
+}
+
+// SetStatus suspends or reactivates a tenant. Platform admins only.
+func (m *ManageTenants) SetStatus(ctx context.Context, who Actor, id domain.TenantID, s domain.TenantStatus) (domain.Tenant, error) {
+	if !who.Principal.IsPlatformAdmin() {
+		return domain.Tenant{}, domain.ErrForbidden
+	}
+	return m.Update(ctx, who, id, domain.TenantPatch{Status: &s})
+}
+
+// Delete removes a suspended tenant: its vectors in its own index first, then its
+// documents, conversations and usage; its users lose access. Platform admins only.
+func (m *ManageTenants) Delete(ctx context.Context, who Actor, id domain.TenantID) error {
+	if !who.Principal.IsPlatformAdmin() {
+		return domain.ErrForbidden
+	}
+	t, err := m.d.Tenants.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := t.Deletable(); err != nil {
+		return err
+	}
+	idx, err := m.d.Vendors.VectorIndex(t)
+	if err != nil {
+		return err
+	}
+	if err := idx.DropTenant(ctx, id); err != nil {
+		return fmt.Errorf("drop vectors of %s: %w", id, err)
+	}
+	if err := m.d.Tenants.Delete(ctx, id); err != nil {
+		return err
+	}
+	return m.audit(ctx, who, id, "tenant.delete", string(id), nil)
+}
+
+func (m *ManageTenants) audit(ctx context.Context, who Actor, t domain.TenantID, action, target string, changed []string) error {
+	return appendAudit(ctx, m.d.Audit, m.d.Now(), who, t, action, target, changed)
+}
+
+func appendAudit(ctx context.Context, log ports.AuditLog, now time.Time, who Actor, t domain.TenantID, action, target string, changed []string) error {
+	e := domain.AuditEntry{ID: newID(), Actor: who.auditName(), TenantID: t, Action: action, Target: target,
+		Changed: changed, RequestID: who.RequestID, At: now}
+	if err := log.Append(ctx, e); err != nil {
+		return fmt.Errorf("write audit entry: %w", err)
+	}
+	return nil
+}

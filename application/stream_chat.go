@@ -1,0 +1,253 @@
+package application
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"strings"
+	"time"
+
+	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/ports"
+)
+
+// StreamChatDeps are the ports StreamChat calls.
+type StreamChatDeps struct {
+	Conversations ports.ConversationStore
+	Usage         ports.UsageStore
+	Vendors       ports.Vendors
+	Limiter       ports.RateLimiter
+	Slots         ports.StreamSlots
+	Now           func() time.Time
+	// PersistTimeout bounds storing the answer after the client has gone.
+	PersistTimeout time.Duration
+}
+
+// StreamChat answers a question with the tenant's own documents, system prompt and
+// model, streaming the answer.
+type StreamChat struct {
+	d StreamChatDeps
+}
+
+// NewStreamChat builds the use case.
+func NewStreamChat(d StreamChatDeps) *StreamChat {
+	if d.PersistTimeout <= 0 {
+		d.PersistTimeout = 5 * time.Second
+	}
+	return &StreamChat{d: d}
+}
+
+// ChatInput is one question.
+type ChatInput struct {
+	Tenant         domain.TenantContext
+	Message        string
+	ConversationID domain.ConversationID
+	// History, when set, replaces the stored conversation (the OpenAI-compatible
+	// endpoint sends the whole conversation with each request).
+	History []domain.Message
+}
+
+// Execute streams the answer. The first delta carries the sources; text deltas follow;
+// the last has Done set with the conversation and message ids, model, finish reason and
+// usage. An error before the first delta means nothing started (validation, limits,
+// unknown conversation, retrieval outage). When ctx is cancelled or the model fails
+// mid-answer, the partial answer is stored marked incomplete and the error ends the
+// sequence.
+func (s *StreamChat) Execute(ctx context.Context, in ChatInput) iter.Seq2[domain.Delta, error] {
+	return func(yield func(domain.Delta, error) bool) {
+		release, err := s.admit(ctx, in)
+		if err != nil {
+			yield(domain.Delta{}, err)
+			return
+		}
+		defer release()
+		p, err := s.prepare(ctx, in)
+		if err != nil {
+			yield(domain.Delta{}, err)
+			return
+		}
+		s.answer(ctx, in, p, yield)
+	}
+}
+
+// admit applies the tenant's limits before any vendor is called.
+func (s *StreamChat) admit(ctx context.Context, in ChatInput) (func(), error) {
+	if err := domain.ValidateQuestion(in.Message); err != nil {
+		return nil, err
+	}
+	t := in.Tenant.Tenant
+	now := s.d.Now()
+	if err := allowRequest(ctx, s.d.Limiter, t, now); err != nil {
+		return nil, err
+	}
+	used, err := s.d.Usage.Totals(ctx, t.ID, domain.MonthStart(now))
+	if err != nil {
+		return nil, fmt.Errorf("load usage: %w", err)
+	}
+	if err := t.CheckQuota(used); err != nil {
+		return nil, err
+	}
+	return s.d.Slots.Acquire(ctx, "streams:"+string(t.ID), t.Limits.MaxConcurrentStreams)
+}
+
+func allowRequest(ctx context.Context, l ports.RateLimiter, t domain.Tenant, now time.Time) error {
+	wait, err := l.Allow(ctx, "requests:"+string(t.ID), t.Limits.RequestsPerMinute, now)
+	if err != nil {
+		return fmt.Errorf("check rate limit: %w", err)
+	}
+	if wait > 0 {
+		return domain.ErrRateLimited.WithDetail("the tenant's requests_per_minute limit is reached").WithRetryAfter(ceilSeconds(wait))
+	}
+	return nil
+}
+
+type chatPlan struct {
+	conv     domain.Conversation
+	isNew    bool
+	passages []domain.Passage
+	model    ports.ChatModel
+	msgs     []domain.ChatMessage
+	params   domain.ChatParams
+}
+
+func (s *StreamChat) prepare(ctx context.Context, in ChatInput) (chatPlan, error) {
+	t, who := in.Tenant.Tenant, in.Tenant.Principal
+	p := chatPlan{}
+	history := in.History
+	if in.ConversationID != "" {
+		c, err := s.d.Conversations.Get(ctx, t.ID, who.UserID, in.ConversationID)
+		if err != nil {
+			return p, err
+		}
+		p.conv = c
+		if history == nil {
+			if history, err = s.d.Conversations.Messages(ctx, t.ID, c.ID, domain.MaxHistoryMessages); err != nil {
+				return p, fmt.Errorf("load history: %w", err)
+			}
+		}
+	} else {
+		now := s.d.Now()
+		p.isNew = true
+		p.conv = domain.Conversation{ID: domain.ConversationID(newID()), TenantID: t.ID, UserID: who.UserID,
+			Title: domain.ConversationTitle(in.Message), CreatedAt: now, UpdatedAt: now}
+	}
+	passages, err := retrieve(ctx, s.d.Vendors, t, in.Message)
+	if err != nil {
+		return p, err
+	}
+	model, err := s.d.Vendors.ChatModel(t)
+	if err != nil {
+		return p, err
+	}
+	p.passages, p.model = passages, model
+	p.msgs = t.BuildPrompt(passages, history, in.Message)
+	p.params = domain.ChatParams{Model: t.LLM.Model, Temperature: t.LLM.Temperature, MaxTokens: t.LLM.MaxTokens, Passages: passages}
+	return p, nil
+}
+
+// retrieve embeds the question and searches the tenant's own index.
+func retrieve(ctx context.Context, v ports.Vendors, t domain.Tenant, question string) ([]domain.Passage, error) {
+	emb, err := v.Embedder(t)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := v.VectorIndex(t)
+	if err != nil {
+		return nil, err
+	}
+	vecs, err := emb.Embed(ctx, []string{question})
+	if err != nil {
+		return nil, fmt.Errorf("embed question: %w", err)
+	}
+	if len(vecs) != 1 {
+		return nil, domain.E(domain.KindInternal, "internal", "", fmt.Errorf("embedder returned %d vectors for 1 text", len(vecs)))
+	}
+	passages, err := idx.Search(ctx, t.ID, vecs[0], t.Retrieval.TopK, t.Retrieval.MinScore)
+	if err != nil {
+		return nil, fmt.Errorf("search passages: %w", err)
+	}
+	return passages, nil
+}
+
+func (s *StreamChat) answer(ctx context.Context, in ChatInput, p chatPlan, yield func(domain.Delta, error) bool) {
+	var text strings.Builder
+	var final domain.Delta
+	var streamErr error
+	if !yield(domain.Delta{Sources: p.passages}, nil) {
+		streamErr = context.Canceled
+	}
+	if streamErr == nil {
+		for d, err := range p.model.Stream(ctx, p.msgs, p.params) {
+			if err != nil {
+				streamErr = err
+				break
+			}
+			if d.Done {
+				final = d
+				break
+			}
+			text.WriteString(d.Text)
+			if !yield(domain.Delta{Text: d.Text}, nil) {
+				streamErr = context.Canceled
+				break
+			}
+		}
+	}
+	if streamErr == nil && !final.Done {
+		streamErr = domain.ErrUnavailable.WithDetail("the model stream ended without finishing")
+	}
+	if streamErr == nil && ctx.Err() != nil {
+		streamErr = ctx.Err()
+	}
+	msgID, perr := s.persist(ctx, in, p, text.String(), final, streamErr != nil)
+	switch {
+	case streamErr != nil:
+		yield(domain.Delta{}, streamErr)
+	case perr != nil:
+		yield(domain.Delta{}, perr)
+	default:
+		final.ConversationID, final.MessageID = p.conv.ID, msgID
+		if final.Model == "" {
+			final.Model = p.params.Model
+		}
+		yield(final, nil)
+	}
+}
+
+// persist stores the question and the (possibly partial) answer, and the usage; it runs
+// even when the client has gone, bounded by PersistTimeout.
+func (s *StreamChat) persist(ctx context.Context, in ChatInput, p chatPlan, answer string, final domain.Delta, incomplete bool) (domain.MessageID, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.d.PersistTimeout)
+	defer cancel()
+	t, who := in.Tenant.Tenant, in.Tenant.Principal
+	now := s.d.Now()
+	if p.isNew {
+		if err := s.d.Conversations.Create(ctx, p.conv); err != nil {
+			return "", fmt.Errorf("create conversation: %w", err)
+		}
+	}
+	model := final.Model
+	if model == "" {
+		model = p.params.Model
+	}
+	q := domain.Message{ID: domain.MessageID(newID()), ConversationID: p.conv.ID, Role: domain.MessageUser, Content: in.Message, CreatedAt: now}
+	a := domain.Message{ID: domain.MessageID(newID()), ConversationID: p.conv.ID, Role: domain.MessageAssistant, Content: answer,
+		Sources: p.passages, Model: model, Usage: final.Usage, Incomplete: incomplete, CreatedAt: now.Add(time.Microsecond)}
+	if err := s.d.Conversations.Append(ctx, t.ID, p.conv.ID, q, a); err != nil {
+		return "", fmt.Errorf("store messages: %w", err)
+	}
+	if final.Usage.Total() > 0 {
+		rec := domain.UsageRecord{TenantID: t.ID, UserID: who.UserID, Model: model, PromptTokens: final.Usage.PromptTokens,
+			CompletionTokens: final.Usage.CompletionTokens, At: now}
+		if err := s.d.Usage.Record(ctx, rec); err != nil {
+			return "", fmt.Errorf("record usage: %w", err)
+		}
+	}
+	return a.ID, nil
+}
+
+// IsClientGone reports whether err only says the caller went away.
+func IsClientGone(err error) bool {
+	return errors.Is(err, context.Canceled)
+}
