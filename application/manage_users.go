@@ -182,9 +182,9 @@ func (p *Profile) Execute(ctx context.Context, who domain.Principal) (domain.Use
 
 // Reports shows usage and audit trails.
 type Reports struct {
-	usage   ports.UsageStore
-	audit   ports.AuditLog
-	now     func() time.Time
+	usage ports.UsageStore
+	audit ports.AuditLog
+	now   func() time.Time
 }
 
 // NewReports builds the use case.
