@@ -1,0 +1,144 @@
+package pinecone
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/ports"
+)
+
+// EmbedderConfig configures a Pinecone Inference embedder for one tenant.
+type EmbedderConfig struct {
+	// Host serves POST /embed; empty means DefaultInferenceHost.
+	Host string
+	// APIKey is the tenant's Pinecone key.
+	APIKey domain.Secret
+	// Model is a Pinecone-hosted embedding model, e.g. "llama-text-embed-v2".
+	Model string
+	// Dimensions is the length of every vector; it is sent as the "dimension"
+	// parameter unless OmitDimension is set (for fixed-size models).
+	Dimensions    int
+	OmitDimension bool
+	// InputType is the model's input_type parameter (default "passage").
+	InputType string
+	// BatchSize is the number of texts per request (default 96, the hosted models'
+	// documented maximum batch).
+	BatchSize int
+	// HTTPClient, Timeout and Retry work as in IndexConfig.
+	HTTPClient *http.Client
+	Timeout    time.Duration
+	Retry      RetryPolicy
+}
+
+// Embedder is a ports.Embedder backed by Pinecone Inference (POST /embed). Safe for
+// concurrent use.
+type Embedder struct {
+	model     string
+	dims      int
+	omitDim   bool
+	inputType string
+	batchSize int
+	http      *transport
+}
+
+var _ ports.Embedder = (*Embedder)(nil)
+
+// NewEmbedder validates cfg and builds the embedder. It makes no request.
+func NewEmbedder(cfg EmbedderConfig) (*Embedder, error) {
+	var fs []domain.FieldError
+	if !cfg.APIKey.IsSet() {
+		fs = append(fs, domain.FieldError{Field: "embedder.api_key", Message: "is required for pinecone"})
+	}
+	if cfg.Model == "" {
+		fs = append(fs, domain.FieldError{Field: "embedder.model", Message: "is required for pinecone"})
+	}
+	if cfg.Dimensions <= 0 {
+		fs = append(fs, domain.FieldError{Field: "embedder.dimensions", Message: "must be positive"})
+	}
+	if len(fs) > 0 {
+		return nil, domain.Invalid(fs...)
+	}
+	host := cfg.Host
+	if host == "" {
+		host = DefaultInferenceHost
+	}
+	tr, err := newTransport(host, cfg.APIKey, cfg.HTTPClient, cfg.Timeout, cfg.Retry)
+	if err != nil {
+		return nil, err
+	}
+	e := &Embedder{model: cfg.Model, dims: cfg.Dimensions, omitDim: cfg.OmitDimension, inputType: cfg.InputType, batchSize: cfg.BatchSize, http: tr}
+	if e.inputType == "" {
+		e.inputType = "passage"
+	}
+	if e.batchSize <= 0 {
+		e.batchSize = 96
+	}
+	return e, nil
+}
+
+// Dimensions implements ports.Embedder.
+func (e *Embedder) Dimensions() int { return e.dims }
+
+type embedInput struct {
+	Text string `json:"text"`
+}
+
+type embedRequest struct {
+	Model      string         `json:"model"`
+	Inputs     []embedInput   `json:"inputs"`
+	Parameters map[string]any `json:"parameters"`
+}
+
+type embedResponse struct {
+	Model      string `json:"model"`
+	VectorType string `json:"vector_type"`
+	Data       []struct {
+		Values     []float32 `json:"values"`
+		VectorType string    `json:"vector_type"`
+	} `json:"data"`
+}
+
+// Embed implements ports.Embedder, sending at most BatchSize texts per request.
+func (e *Embedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	out := make([][]float32, 0, len(texts))
+	for start := 0; start < len(texts); start += e.batchSize {
+		part := texts[start:min(start+e.batchSize, len(texts))]
+		vecs, err := e.embedBatch(ctx, part)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, vecs...)
+	}
+	return out, nil
+}
+
+func (e *Embedder) embedBatch(ctx context.Context, texts []string) ([][]float32, error) {
+	req := embedRequest{Model: e.model, Inputs: make([]embedInput, len(texts)),
+		Parameters: map[string]any{"input_type": e.inputType, "truncate": "END"}}
+	if !e.omitDim {
+		req.Parameters["dimension"] = e.dims
+	}
+	for i, s := range texts {
+		req.Inputs[i] = embedInput{Text: s}
+	}
+	var res embedResponse
+	if err := e.http.do(ctx, call{method: http.MethodPost, path: "/embed", body: req}, &res); err != nil {
+		return nil, err
+	}
+	if len(res.Data) != len(texts) {
+		return nil, domain.E(domain.KindUnavailable, "vendor_bad_response", "Pinecone returned the wrong number of embeddings",
+			fmt.Errorf("embed: %d inputs, %d embeddings", len(texts), len(res.Data)))
+	}
+	vecs := make([][]float32, len(res.Data))
+	for i, d := range res.Data {
+		if len(d.Values) != e.dims {
+			return nil, domain.E(domain.KindInvalid, "embedding_dimension_mismatch",
+				fmt.Sprintf("the embedding model returned %d dimensions but the tenant is configured for %d", len(d.Values), e.dims), nil)
+		}
+		vecs[i] = d.Values
+	}
+	return vecs, nil
+}
