@@ -120,9 +120,9 @@ func TestChunkerSplit(t *testing.T) {
 			want:    []string{"今日は晴れです。", "明日は雨です。"},
 		},
 		{
-			name:    "invalid UTF-8 becomes U+FFFD",
-			text:    "ok \xff\xfe end",
-			want:    []string{"ok \uFFFD end"},
+			name: "invalid UTF-8 becomes U+FFFD",
+			text: "ok \xff\xfe end",
+			want: []string{"ok \uFFFD end"},
 		},
 		{
 			name:    "zero chunker uses the defaults",
