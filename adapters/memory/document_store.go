@@ -1,0 +1,191 @@
+package memory
+
+import (
+	"context"
+	"maps"
+	"sort"
+
+	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/ports"
+)
+
+// DocumentStore keeps document records in a DB, scoped by tenant. Deleting or replacing
+// a document also removes its chunks, as the SQL foreign key does.
+type DocumentStore struct{ db *DB }
+
+var _ ports.DocumentStore = (*DocumentStore)(nil)
+
+func copyDocument(d domain.Document) domain.Document {
+	if d.Metadata != nil {
+		d.Metadata = maps.Clone(d.Metadata)
+	}
+	return d
+}
+
+// Save stores d, replacing the tenant's document with the same ExternalID (whose id it
+// returns). An unknown tenant is KindInvalid.
+func (s *DocumentStore) Save(ctx context.Context, d domain.Document) (domain.DocumentID, error) {
+	if err := s.db.lock(ctx); err != nil {
+		return "", err
+	}
+	defer s.db.mu.Unlock()
+	if !s.db.tenantExists(d.TenantID) {
+		return "", unknownTenant(d.TenantID)
+	}
+	if old, ok := s.db.documents[d.ID]; ok && old.TenantID != d.TenantID {
+		return "", conflict("document")
+	}
+	var replaced domain.DocumentID
+	if d.ExternalID != "" {
+		for id, old := range s.db.documents {
+			if id != d.ID && old.TenantID == d.TenantID && old.ExternalID == d.ExternalID {
+				replaced = id
+				s.db.deleteDocument(old)
+				break
+			}
+		}
+	}
+	s.db.documents[d.ID] = copyDocument(d)
+	return replaced, nil
+}
+
+// Get returns the tenant's document; unknown or another tenant's id is KindNotFound.
+func (s *DocumentStore) Get(ctx context.Context, t domain.TenantID, id domain.DocumentID) (domain.Document, error) {
+	if err := s.db.lock(ctx); err != nil {
+		return domain.Document{}, err
+	}
+	defer s.db.mu.Unlock()
+	d, ok := s.db.documents[id]
+	if !ok || d.TenantID != t {
+		return domain.Document{}, notFound("document")
+	}
+	return copyDocument(d), nil
+}
+
+// List returns the tenant's documents, newest first.
+func (s *DocumentStore) List(ctx context.Context, t domain.TenantID, p domain.Page) ([]domain.Document, error) {
+	if err := s.db.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.db.mu.Unlock()
+	var all []domain.Document
+	for _, d := range s.db.documents {
+		if d.TenantID == t {
+			all = append(all, d)
+		}
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if !all[i].CreatedAt.Equal(all[j].CreatedAt) {
+			return all[i].CreatedAt.After(all[j].CreatedAt)
+		}
+		return all[i].ID > all[j].ID
+	})
+	lo, hi := page(p, len(all))
+	out := make([]domain.Document, 0, hi-lo)
+	for _, d := range all[lo:hi] {
+		out = append(out, copyDocument(d))
+	}
+	return out, nil
+}
+
+// Delete removes the tenant's document and its chunks; unknown or another tenant's id
+// is KindNotFound.
+func (s *DocumentStore) Delete(ctx context.Context, t domain.TenantID, id domain.DocumentID) error {
+	if err := s.db.lock(ctx); err != nil {
+		return err
+	}
+	defer s.db.mu.Unlock()
+	d, ok := s.db.documents[id]
+	if !ok || d.TenantID != t {
+		return notFound("document")
+	}
+	s.db.deleteDocument(d)
+	return nil
+}
+
+// deleteDocument removes d and its chunks; callers hold the mutex.
+func (db *DB) deleteDocument(d domain.Document) {
+	delete(db.documents, d.ID)
+	for k := range db.chunks[d.TenantID] {
+		if k.doc == d.ID {
+			delete(db.chunks[d.TenantID], k)
+		}
+	}
+}
+
+// ChunkStore keeps chunks and their vectors in a DB, per tenant.
+type ChunkStore struct{ db *DB }
+
+var _ ports.ChunkStore = (*ChunkStore)(nil)
+
+func copyChunk(c domain.Chunk) domain.Chunk {
+	if c.Vector != nil {
+		c.Vector = append([]float32{}, c.Vector...)
+	}
+	return c
+}
+
+// PutChunks stores chunks under tenant t, replacing same document and index. An unknown
+// tenant is KindInvalid.
+func (s *ChunkStore) PutChunks(ctx context.Context, t domain.TenantID, chunks []domain.Chunk) error {
+	if err := s.db.lock(ctx); err != nil {
+		return err
+	}
+	defer s.db.mu.Unlock()
+	if !s.db.tenantExists(t) {
+		return unknownTenant(t)
+	}
+	m := s.db.chunks[t]
+	if m == nil {
+		m = map[chunkKey]domain.Chunk{}
+		s.db.chunks[t] = m
+	}
+	for _, c := range chunks {
+		m[chunkKey{doc: c.DocumentID, index: c.Index}] = copyChunk(c)
+	}
+	return nil
+}
+
+// LoadChunks returns every chunk of tenant t ordered by document id and index.
+func (s *ChunkStore) LoadChunks(ctx context.Context, t domain.TenantID) ([]domain.Chunk, error) {
+	if err := s.db.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.db.mu.Unlock()
+	m := s.db.chunks[t]
+	out := make([]domain.Chunk, 0, len(m))
+	for _, c := range m {
+		out = append(out, copyChunk(c))
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].DocumentID != out[j].DocumentID {
+			return out[i].DocumentID < out[j].DocumentID
+		}
+		return out[i].Index < out[j].Index
+	})
+	return out, nil
+}
+
+// DeleteChunks removes document d's chunks of tenant t; unknown d is not an error.
+func (s *ChunkStore) DeleteChunks(ctx context.Context, t domain.TenantID, d domain.DocumentID) error {
+	if err := s.db.lock(ctx); err != nil {
+		return err
+	}
+	defer s.db.mu.Unlock()
+	for k := range s.db.chunks[t] {
+		if k.doc == d {
+			delete(s.db.chunks[t], k)
+		}
+	}
+	return nil
+}
+
+// DropChunks removes all chunks of tenant t.
+func (s *ChunkStore) DropChunks(ctx context.Context, t domain.TenantID) error {
+	if err := s.db.lock(ctx); err != nil {
+		return err
+	}
+	defer s.db.mu.Unlock()
+	delete(s.db.chunks, t)
+	return nil
+}

@@ -1,0 +1,161 @@
+package memory
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/ports"
+)
+
+// SigningKeyStore keeps signing keys in a DB.
+type SigningKeyStore struct{ db *DB }
+
+var _ ports.SigningKeyStore = (*SigningKeyStore)(nil)
+
+func copyKey(k domain.SigningKey) domain.SigningKey {
+	k.Private = copyBytes(k.Private)
+	k.Public = copyBytes(k.Public)
+	k.RetiredAt = copyTime(k.RetiredAt)
+	return k
+}
+
+// List returns every key, newest first.
+func (s *SigningKeyStore) List(ctx context.Context) ([]domain.SigningKey, error) {
+	if err := s.db.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.db.mu.Unlock()
+	out := make([]domain.SigningKey, 0, len(s.db.keys))
+	for _, k := range s.db.keys {
+		out = append(out, copyKey(k))
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
+			return out[i].CreatedAt.After(out[j].CreatedAt)
+		}
+		return out[i].KID > out[j].KID
+	})
+	return out, nil
+}
+
+// Add stores k and retires every other active key at k.CreatedAt. An existing KID is
+// KindConflict and changes nothing.
+func (s *SigningKeyStore) Add(ctx context.Context, k domain.SigningKey) error {
+	if err := s.db.lock(ctx); err != nil {
+		return err
+	}
+	defer s.db.mu.Unlock()
+	if _, ok := s.db.keys[k.KID]; ok {
+		return conflict("signing key")
+	}
+	for kid, old := range s.db.keys {
+		if old.Active() {
+			old.RetiredAt = copyTime(&k.CreatedAt)
+			s.db.keys[kid] = old
+		}
+	}
+	s.db.keys[k.KID] = copyKey(k)
+	return nil
+}
+
+// Delete removes a key; an unknown KID is KindNotFound.
+func (s *SigningKeyStore) Delete(ctx context.Context, kid string) error {
+	if err := s.db.lock(ctx); err != nil {
+		return err
+	}
+	defer s.db.mu.Unlock()
+	if _, ok := s.db.keys[kid]; !ok {
+		return notFound("signing key")
+	}
+	delete(s.db.keys, kid)
+	return nil
+}
+
+// RefreshTokenStore keeps refresh tokens by hash in a DB.
+type RefreshTokenStore struct{ db *DB }
+
+var _ ports.RefreshTokenStore = (*RefreshTokenStore)(nil)
+
+func copyRefresh(r domain.RefreshToken) domain.RefreshToken {
+	r.UsedAt = copyTime(r.UsedAt)
+	r.RevokedAt = copyTime(r.RevokedAt)
+	return r
+}
+
+// Create stores a new token; an existing hash is KindConflict.
+func (s *RefreshTokenStore) Create(ctx context.Context, r domain.RefreshToken) error {
+	if err := s.db.lock(ctx); err != nil {
+		return err
+	}
+	defer s.db.mu.Unlock()
+	if _, ok := s.db.refresh[r.Hash]; ok {
+		return conflict("refresh token")
+	}
+	s.db.refresh[r.Hash] = copyRefresh(r)
+	return nil
+}
+
+// Consume marks the token used at now and returns it as it was. Unknown, expired,
+// revoked and used tokens fail with domain.ErrInvalidRefreshToken; a used one also
+// revokes its family. The mutex makes concurrent consumes of one token serial, so at
+// most one succeeds.
+func (s *RefreshTokenStore) Consume(ctx context.Context, hash string, now time.Time) (domain.RefreshToken, error) {
+	if err := s.db.lock(ctx); err != nil {
+		return domain.RefreshToken{}, err
+	}
+	defer s.db.mu.Unlock()
+	r, ok := s.db.refresh[hash]
+	if !ok {
+		return domain.RefreshToken{}, domain.ErrInvalidRefreshToken
+	}
+	if r.UsedAt != nil {
+		s.db.revokeFamily(r.FamilyID, now)
+		return domain.RefreshToken{}, domain.ErrInvalidRefreshToken
+	}
+	if err := r.Usable(now); err != nil {
+		return domain.RefreshToken{}, err
+	}
+	was := copyRefresh(r)
+	r.UsedAt = copyTime(&now)
+	s.db.refresh[hash] = r
+	return was, nil
+}
+
+// RevokeFamily revokes every token of the family holding hash; unknown hash is no error.
+func (s *RefreshTokenStore) RevokeFamily(ctx context.Context, hash string, now time.Time) error {
+	if err := s.db.lock(ctx); err != nil {
+		return err
+	}
+	defer s.db.mu.Unlock()
+	if r, ok := s.db.refresh[hash]; ok {
+		s.db.revokeFamily(r.FamilyID, now)
+	}
+	return nil
+}
+
+// RevokeUser revokes every token of the user.
+func (s *RefreshTokenStore) RevokeUser(ctx context.Context, id domain.UserID, now time.Time) error {
+	if err := s.db.lock(ctx); err != nil {
+		return err
+	}
+	defer s.db.mu.Unlock()
+	for h, r := range s.db.refresh {
+		if r.UserID == id && r.RevokedAt == nil {
+			r.RevokedAt = copyTime(&now)
+			s.db.refresh[h] = r
+		}
+	}
+	return nil
+}
+
+// revokeFamily revokes the family's unrevoked tokens; callers hold the mutex.
+func (db *DB) revokeFamily(family string, now time.Time) {
+	for h, r := range db.refresh {
+		if r.FamilyID == family && r.RevokedAt == nil {
+			r.RevokedAt = copyTime(&now)
+			db.refresh[h] = r
+		}
+	}
+}
