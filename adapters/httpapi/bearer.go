@@ -1,0 +1,117 @@
+package httpapi
+
+import (
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/tenantry/tenantry/application"
+	"github.com/tenantry/tenantry/domain"
+)
+
+// maxBearerLength caps the token accepted from the Authorization header; tenantry's
+// access tokens are a few hundred bytes.
+const maxBearerLength = 4096
+
+// parseBearer extracts the token from Authorization header values (RFC 6750 §2.1):
+// exactly one header, scheme "Bearer" in any case, one or more spaces, then a single
+// b64token of at most maxBearerLength characters. Anything else is ErrInvalidToken.
+func parseBearer(values []string) (string, error) {
+	if len(values) != 1 {
+		return "", domain.ErrInvalidToken
+	}
+	v := values[0]
+	const scheme = "bearer"
+	if len(v) <= len(scheme)+1 || !strings.EqualFold(v[:len(scheme)], scheme) || v[len(scheme)] != ' ' {
+		return "", domain.ErrInvalidToken
+	}
+	tok := strings.TrimLeft(v[len(scheme):], " ")
+	if tok == "" || len(tok) > maxBearerLength || !isB64Token(tok) {
+		return "", domain.ErrInvalidToken
+	}
+	return tok, nil
+}
+
+// isB64Token reports whether s matches RFC 6750's b64token:
+// 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+func isB64Token(s string) bool {
+	i := 0
+	for ; i < len(s); i++ {
+		b := s[i]
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' ||
+			b == '-' || b == '.' || b == '_' || b == '~' || b == '+' || b == '/') {
+			break
+		}
+	}
+	if i == 0 {
+		return false
+	}
+	for ; i < len(s); i++ {
+		if s[i] != '=' {
+			return false
+		}
+	}
+	return true
+}
+
+// bearerAuth authenticates every request of the routes it guards and stores the
+// Principal through setPrincipal. The token itself never leaves this function.
+func bearerAuth(auth *application.Authenticate) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			tok, err := parseBearer(c.Request().Header.Values(echo.HeaderAuthorization))
+			if err != nil {
+				return err
+			}
+			p, err := auth.Execute(c.Request().Context(), tok)
+			if err != nil {
+				return err
+			}
+			setPrincipal(c, p)
+			return next(c)
+		}
+	}
+}
+
+// tenantScope resolves the caller's tenant from the verified principal (never from a
+// header, query or body) and stores it through setTenant.
+func tenantScope(resolve *application.ResolveTenant) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			p, ok := principalOf(c)
+			if !ok {
+				return errNoPrincipal
+			}
+			tc, err := resolve.Execute(c.Request().Context(), p)
+			if err != nil {
+				return err
+			}
+			setTenant(c, tc)
+			return next(c)
+		}
+	}
+}
+
+var errNoPrincipal = domain.E(domain.KindInternal, codeInternal, "", errorString("route has no bearer middleware"))
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }
+
+// mustPrincipal returns the caller or a wiring error.
+func mustPrincipal(c echo.Context) (domain.Principal, error) {
+	p, ok := principalOf(c)
+	if !ok {
+		return domain.Principal{}, errNoPrincipal
+	}
+	return p, nil
+}
+
+// mustTenant returns the resolved tenant context or a wiring error.
+func mustTenant(c echo.Context) (domain.TenantContext, error) {
+	tc, ok := tenantOf(c)
+	if !ok {
+		return domain.TenantContext{}, errNoPrincipal
+	}
+	return tc, nil
+}

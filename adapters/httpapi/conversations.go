@@ -1,0 +1,110 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/tenantry/tenantry/application"
+	"github.com/tenantry/tenantry/domain"
+)
+
+type conversationJSON struct {
+	ID        string    `json:"id"`
+	Title     string    `json:"title"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func toConversationJSON(c domain.Conversation) conversationJSON {
+	return conversationJSON{ID: string(c.ID), Title: c.Title, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+}
+
+type sourceJSON struct {
+	DocumentID string  `json:"document_id"`
+	Title      string  `json:"title"`
+	Chunk      int     `json:"chunk"`
+	Score      float64 `json:"score"`
+	Text       string  `json:"text"`
+}
+
+func toSources(ps []domain.Passage) []sourceJSON {
+	out := make([]sourceJSON, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, sourceJSON{DocumentID: string(p.DocumentID), Title: p.Title, Chunk: p.Chunk, Score: p.Score, Text: p.Text})
+	}
+	return out
+}
+
+type usageJSON struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+}
+
+type messageJSON struct {
+	ID         string       `json:"id"`
+	Role       string       `json:"role"`
+	Content    string       `json:"content"`
+	Sources    []sourceJSON `json:"sources"`
+	Model      string       `json:"model,omitempty"`
+	Usage      *usageJSON   `json:"usage,omitempty"`
+	Incomplete bool         `json:"incomplete"`
+	CreatedAt  time.Time    `json:"created_at"`
+}
+
+func toMessageJSON(m domain.Message) messageJSON {
+	out := messageJSON{ID: string(m.ID), Role: m.Role, Content: m.Content, Sources: toSources(m.Sources), Model: m.Model,
+		Incomplete: m.Incomplete, CreatedAt: m.CreatedAt}
+	if m.Role == domain.MessageAssistant {
+		out.Usage = &usageJSON{PromptTokens: m.Usage.PromptTokens, CompletionTokens: m.Usage.CompletionTokens}
+	}
+	return out
+}
+
+type conversationDetailJSON struct {
+	conversationJSON
+	Messages []messageJSON `json:"messages"`
+}
+
+type conversationHandlers struct {
+	convs *application.Conversations
+}
+
+// list serves GET /conversations: the caller's own, newest first.
+func (h conversationHandlers) list(c echo.Context) error {
+	tc, err := mustTenant(c)
+	if err != nil {
+		return err
+	}
+	page, err := parsePage(c.QueryParams())
+	if err != nil {
+		return err
+	}
+	cs, err := h.convs.List(c.Request().Context(), tc, page)
+	if err != nil {
+		return err
+	}
+	return sendJSON(c, http.StatusOK, newList(cs, page, toConversationJSON))
+}
+
+// get serves GET /conversations/{id} with its messages; another user's is 404.
+func (h conversationHandlers) get(c echo.Context) error {
+	tc, err := mustTenant(c)
+	if err != nil {
+		return err
+	}
+	id := c.Param("id")
+	if id == "" || len(id) > 64 {
+		return domain.ErrNotFound.WithDetail("no such conversation")
+	}
+	conv, msgs, err := h.convs.Get(c.Request().Context(), tc, domain.ConversationID(id))
+	if err != nil {
+		return err
+	}
+	out := conversationDetailJSON{conversationJSON: toConversationJSON(conv), Messages: make([]messageJSON, 0, len(msgs))}
+	for _, m := range msgs {
+		out.Messages = append(out.Messages, toMessageJSON(m))
+	}
+	return sendJSON(c, http.StatusOK, out)
+}

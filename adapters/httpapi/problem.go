@@ -1,0 +1,203 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+
+	"github.com/tenantry/tenantry/domain"
+)
+
+// ProblemTypeBase prefixes every problem type URI; the problem's code completes it.
+const ProblemTypeBase = "https://tenantry.dev/problems/"
+
+const (
+	mimeProblem      = "application/problem+json"
+	internalDetail   = "an internal error occurred; quote the request id when reporting it"
+	codeInternal     = "internal"
+	codeMethodNotAll = "method_not_allowed"
+)
+
+// problem is an RFC 9457 problem details object with tenantry's extensions.
+type problem struct {
+	Type      string         `json:"type"`
+	Title     string         `json:"title"`
+	Status    int            `json:"status"`
+	Detail    string         `json:"detail,omitempty"`
+	Instance  string         `json:"instance,omitempty"`
+	Code      string         `json:"code"`
+	RequestID string         `json:"request_id,omitempty"`
+	Errors    []fieldProblem `json:"errors,omitempty"`
+
+	retryAfter int
+}
+
+type fieldProblem struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+var kindStatus = map[domain.Kind]int{
+	domain.KindInternal:         http.StatusInternalServerError,
+	domain.KindInvalid:          http.StatusBadRequest,
+	domain.KindUnauthenticated:  http.StatusUnauthorized,
+	domain.KindForbidden:        http.StatusForbidden,
+	domain.KindNotFound:         http.StatusNotFound,
+	domain.KindConflict:         http.StatusConflict,
+	domain.KindRateLimited:      http.StatusTooManyRequests,
+	domain.KindUnavailable:      http.StatusServiceUnavailable,
+	domain.KindTooLarge:         http.StatusRequestEntityTooLarge,
+	domain.KindUnsupportedMedia: http.StatusUnsupportedMediaType,
+}
+
+// statusOf maps a kind to its HTTP status; this table is the only such mapping.
+func statusOf(k domain.Kind) int {
+	if s, ok := kindStatus[k]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// problems builds, logs and writes problem responses. It is the one place that turns
+// errors into HTTP.
+type problems struct {
+	log *zap.Logger
+}
+
+// clientGone reports whether err or the request's context says the client went away.
+func clientGone(c echo.Context, err error) bool {
+	return errors.Is(err, context.Canceled) || c.Request().Context().Err() != nil
+}
+
+// handle is Echo's HTTPErrorHandler.
+func (p problems) handle(err error, c echo.Context) {
+	if c.Response().Committed {
+		p.log.Debug("error after response was committed", append(logFields(c), zap.Error(err))...)
+		return
+	}
+	if clientGone(c, err) {
+		markClientGone(c)
+		p.log.Debug("client went away", append(logFields(c), zap.Error(err))...)
+		return
+	}
+	pr := p.build(c, err)
+	p.logError(c, pr, err)
+	writeProblem(c, pr)
+}
+
+// build turns err into a problem for request c.
+func (p problems) build(c echo.Context, err error) problem {
+	pr := fromError(err)
+	pr.Instance = c.Request().URL.Path
+	pr.RequestID = RequestID(c)
+	return pr
+}
+
+// logError logs err once: 5xx at Error with the cause chain, 4xx at Debug.
+func (p problems) logError(c echo.Context, pr problem, err error) {
+	fields := append(logFields(c), zap.Int("status", pr.Status), zap.String("code", pr.Code), zap.Error(err))
+	if pr.Status >= 500 {
+		p.log.Error("request failed", fields...)
+		return
+	}
+	p.log.Debug("request rejected", fields...)
+}
+
+func writeProblem(c echo.Context, pr problem) {
+	h := c.Response().Header()
+	if pr.Status == http.StatusUnauthorized {
+		h.Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	}
+	if pr.retryAfter > 0 && (pr.Status == http.StatusTooManyRequests || pr.Status == http.StatusServiceUnavailable) {
+		h.Set("Retry-After", strconv.Itoa(pr.retryAfter))
+	}
+	h.Set("Cache-Control", "no-store")
+	writeJSON(c, pr.Status, mimeProblem, pr)
+}
+
+// fromError classifies err. Domain errors keep their code and safe detail; Echo's own
+// errors (unknown route, wrong method, body limit, bad binding) become problems too; any
+// other error is internal and its text never reaches the client.
+func fromError(err error) problem {
+	if de := domain.AsError(err); de != nil {
+		return fromDomain(de)
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		return fromEcho(he)
+	}
+	return newProblem(http.StatusInternalServerError, codeInternal, internalDetail)
+}
+
+func fromDomain(de *domain.Error) problem {
+	status := statusOf(de.Kind)
+	if status >= 500 && de.Kind == domain.KindInternal {
+		return newProblem(status, codeInternal, internalDetail)
+	}
+	code := de.Code
+	if code == "" {
+		code = de.Kind.String()
+	}
+	pr := newProblem(status, code, de.Detail)
+	for _, f := range de.Fields {
+		pr.Errors = append(pr.Errors, fieldProblem{Field: f.Field, Message: f.Message})
+	}
+	pr.retryAfter = de.RetryAfterSeconds
+	return pr
+}
+
+var echoCodes = map[int]string{
+	http.StatusBadRequest:            "invalid_request",
+	http.StatusUnauthorized:          "invalid_token",
+	http.StatusForbidden:             "forbidden",
+	http.StatusNotFound:              "not_found",
+	http.StatusMethodNotAllowed:      codeMethodNotAll,
+	http.StatusRequestEntityTooLarge: domain.KindTooLarge.String(),
+	http.StatusUnsupportedMediaType:  domain.KindUnsupportedMedia.String(),
+	http.StatusTooManyRequests:       "rate_limited",
+	http.StatusServiceUnavailable:    "unavailable",
+}
+
+var echoDetails = map[int]string{
+	http.StatusNotFound:              "no route matches this path",
+	http.StatusMethodNotAllowed:      "this route does not support the request method",
+	http.StatusRequestEntityTooLarge: "the request body is too large",
+	http.StatusUnsupportedMediaType:  "the request content type is not supported",
+}
+
+func fromEcho(he *echo.HTTPError) problem {
+	status := he.Code
+	if status < 400 || status > 599 {
+		status = http.StatusInternalServerError
+	}
+	if status >= 500 && status != http.StatusServiceUnavailable {
+		return newProblem(http.StatusInternalServerError, codeInternal, internalDetail)
+	}
+	code, ok := echoCodes[status]
+	if !ok {
+		code = strings.ToLower(strings.ReplaceAll(http.StatusText(status), " ", "_"))
+	}
+	detail, ok := echoDetails[status]
+	if !ok {
+		detail = strings.ToLower(http.StatusText(status))
+	}
+	return newProblem(status, code, detail)
+}
+
+func newProblem(status int, code, detail string) problem {
+	return problem{Type: ProblemTypeBase + code, Title: titleOf(code), Status: status, Code: code, Detail: detail}
+}
+
+// titleOf derives the title from the code, so one type URI always has one title.
+func titleOf(code string) string {
+	t := strings.ReplaceAll(code, "_", " ")
+	if t == "" {
+		return "Error"
+	}
+	return strings.ToUpper(t[:1]) + t[1:]
+}

@@ -1,0 +1,254 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/tenantry/tenantry/application"
+	"github.com/tenantry/tenantry/domain"
+)
+
+type userJSON struct {
+	ID        string    `json:"id"`
+	Email     string    `json:"email"`
+	Role      string    `json:"role"`
+	TenantID  *string   `json:"tenant_id"`
+	Disabled  bool      `json:"disabled"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func tenantIDOrNull(t domain.TenantID) *string {
+	if t == "" {
+		return nil
+	}
+	s := string(t)
+	return &s
+}
+
+func toUserJSON(u domain.User) userJSON {
+	return userJSON{ID: string(u.ID), Email: string(u.Email), Role: string(u.Role), TenantID: tenantIDOrNull(u.TenantID),
+		Disabled: u.Disabled, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+}
+
+type tenantRefJSON struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+type meJSON struct {
+	ID        string         `json:"id"`
+	Email     string         `json:"email"`
+	Role      string         `json:"role"`
+	TenantID  *string        `json:"tenant_id"`
+	Tenant    *tenantRefJSON `json:"tenant"`
+	CreatedAt time.Time      `json:"created_at"`
+}
+
+type userHandlers struct {
+	profile *application.Profile
+	users   *application.ManageUsers
+}
+
+// me serves GET /users/me; it needs a token but no tenant.
+func (h userHandlers) me(c echo.Context) error {
+	p, err := mustPrincipal(c)
+	if err != nil {
+		return err
+	}
+	u, t, err := h.profile.Execute(c.Request().Context(), p)
+	if err != nil {
+		return err
+	}
+	out := meJSON{ID: string(u.ID), Email: string(u.Email), Role: string(u.Role), TenantID: tenantIDOrNull(u.TenantID), CreatedAt: u.CreatedAt}
+	if t != nil {
+		out.Tenant = &tenantRefJSON{ID: string(t.ID), Name: t.Name}
+	}
+	return sendJSON(c, http.StatusOK, out)
+}
+
+type createUserRequest struct {
+	Email    string  `json:"email"`
+	Password string  `json:"password"`
+	Role     string  `json:"role"`
+	TenantID *string `json:"tenant_id"`
+}
+
+func (r createUserRequest) input() (application.NewUserInput, error) {
+	in := application.NewUserInput{Email: r.Email, Password: r.Password}
+	var fs []domain.FieldError
+	if r.Role != "" {
+		role, err := domain.ParseRole(r.Role)
+		if err != nil {
+			fs = append(fs, domain.FieldError{Field: "role", Message: "must be member, tenant_admin or platform_admin"})
+		}
+		in.Role = role
+	}
+	if r.TenantID != nil && *r.TenantID != "" {
+		tid, err := domain.ParseTenantID(*r.TenantID)
+		if err != nil {
+			fs = append(fs, domain.FieldError{Field: "tenant_id", Message: "is not a valid tenant id"})
+		}
+		in.TenantID = tid
+	}
+	if len(fs) > 0 {
+		return in, domain.Invalid(fs...)
+	}
+	return in, nil
+}
+
+// createAny serves POST /admin/users.
+func (h userHandlers) createAny(c echo.Context) error {
+	p, err := mustPrincipal(c)
+	if err != nil {
+		return err
+	}
+	var req createUserRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	in, err := req.input()
+	if err != nil {
+		return err
+	}
+	return h.create(c, p, in)
+}
+
+// tenantUserRequest is POST /tenant/users: the tenant is the caller's, never the body's.
+type tenantUserRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	Role     string `json:"role"`
+}
+
+// createInTenant serves POST /tenant/users.
+func (h userHandlers) createInTenant(c echo.Context) error {
+	tc, err := mustTenant(c)
+	if err != nil {
+		return err
+	}
+	var req tenantUserRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	in, err := createUserRequest{Email: req.Email, Password: req.Password, Role: req.Role}.input()
+	if err != nil {
+		return err
+	}
+	in.TenantID = tc.Tenant.ID
+	return h.create(c, tc.Principal, in)
+}
+
+func (h userHandlers) create(c echo.Context, p domain.Principal, in application.NewUserInput) error {
+	u, err := h.users.Create(c.Request().Context(), actor(c, p), in)
+	if err != nil {
+		return err
+	}
+	return sendJSON(c, http.StatusCreated, toUserJSON(u))
+}
+
+// listAny serves GET /admin/users, optionally narrowed by ?tenant_id=.
+func (h userHandlers) listAny(c echo.Context) error {
+	p, err := mustPrincipal(c)
+	if err != nil {
+		return err
+	}
+	tenant, err := tenantFilter(c)
+	if err != nil {
+		return err
+	}
+	return h.list(c, p, tenant)
+}
+
+// tenantFilter reads the optional ?tenant_id= of platform-admin listings. It narrows
+// what an administrator sees; it never selects a request's tenant context.
+func tenantFilter(c echo.Context) (domain.TenantID, error) {
+	vs, ok := c.QueryParams()["tenant_id"]
+	if !ok {
+		return "", nil
+	}
+	if len(vs) != 1 {
+		return "", domain.Invalid(domain.FieldError{Field: "tenant_id", Message: "must be given once"})
+	}
+	id, err := domain.ParseTenantID(vs[0])
+	if err != nil {
+		return "", domain.Invalid(domain.FieldError{Field: "tenant_id", Message: "is not a valid tenant id"})
+	}
+	return id, nil
+}
+
+// listInTenant serves GET /tenant/users.
+func (h userHandlers) listInTenant(c echo.Context) error {
+	tc, err := mustTenant(c)
+	if err != nil {
+		return err
+	}
+	return h.list(c, tc.Principal, tc.Tenant.ID)
+}
+
+func (h userHandlers) list(c echo.Context, p domain.Principal, tenant domain.TenantID) error {
+	page, err := parsePage(c.QueryParams())
+	if err != nil {
+		return err
+	}
+	us, err := h.users.List(c.Request().Context(), p, tenant, page)
+	if err != nil {
+		return err
+	}
+	return sendJSON(c, http.StatusOK, newList(us, page, toUserJSON))
+}
+
+// patchAny serves PATCH /admin/users/{id}.
+func (h userHandlers) patchAny(c echo.Context) error {
+	p, err := mustPrincipal(c)
+	if err != nil {
+		return err
+	}
+	return h.patch(c, p)
+}
+
+// patchInTenant serves PATCH /tenant/users/{id}; the use case answers 404 for a user
+// outside the caller's tenant.
+func (h userHandlers) patchInTenant(c echo.Context) error {
+	tc, err := mustTenant(c)
+	if err != nil {
+		return err
+	}
+	return h.patch(c, tc.Principal)
+}
+
+func (h userHandlers) patch(c echo.Context, p domain.Principal) error {
+	id := domain.UserID(c.Param("id"))
+	if id == "" || len(id) > 64 {
+		return domain.ErrNotFound.WithDetail("no such user")
+	}
+	body, err := readJSONBody(c, mimeMergePatch, mimeJSON)
+	if err != nil {
+		return err
+	}
+	patch, err := parseUserPatch(body)
+	if err != nil {
+		return err
+	}
+	if patch.Password != nil {
+		// Checked before any change, so a bad password leaves the user untouched.
+		if err := domain.ValidatePassword(*patch.Password); err != nil {
+			return err
+		}
+	}
+	ctx, who := c.Request().Context(), actor(c, p)
+	var u domain.User
+	if patch.Password == nil || len(patch.Fields()) > 0 {
+		if u, err = h.users.Update(ctx, who, id, patch.UserPatch); err != nil {
+			return err
+		}
+	}
+	if patch.Password != nil {
+		if u, err = h.users.SetPassword(ctx, who, id, *patch.Password); err != nil {
+			return err
+		}
+	}
+	return sendJSON(c, http.StatusOK, toUserJSON(u))
+}
