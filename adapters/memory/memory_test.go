@@ -1,9 +1,12 @@
 package memory_test
 
 import (
+	"time"
+
 	"testing"
 
 	"github.com/tenantry/tenantry/adapters/memory"
+	"github.com/tenantry/tenantry/ports"
 	"github.com/tenantry/tenantry/ports/porttest"
 )
 
@@ -23,3 +26,17 @@ func newStores(*testing.T) porttest.Stores {
 }
 
 func TestStorage(t *testing.T) { porttest.Storage(t, newStores) }
+
+func TestAttemptLimiter(t *testing.T) {
+	porttest.AttemptLimiter(t, func(_ *testing.T, max int, window time.Duration) ports.AttemptLimiter {
+		return memory.NewAttemptLimiter(max, window)
+	})
+}
+
+func TestRateLimiter(t *testing.T) {
+	porttest.RateLimiter(t, func(*testing.T) ports.RateLimiter { return memory.NewRateLimiter() })
+}
+
+func TestStreamSlots(t *testing.T) {
+	porttest.StreamSlots(t, func(*testing.T) ports.StreamSlots { return memory.NewStreamSlots() })
+}
