@@ -23,7 +23,7 @@ func copyMessage(m domain.Message) domain.Message {
 }
 
 // Create stores a new conversation. An existing id is KindConflict; an unknown tenant
-// is KindInvalid.
+// or user is KindInvalid.
 func (s *ConversationStore) Create(ctx context.Context, c domain.Conversation) error {
 	if err := s.db.lock(ctx); err != nil {
 		return err
@@ -34,6 +34,9 @@ func (s *ConversationStore) Create(ctx context.Context, c domain.Conversation) e
 	}
 	if !s.db.tenantExists(c.TenantID) {
 		return unknownTenant(c.TenantID)
+	}
+	if _, ok := s.db.users[c.UserID]; !ok {
+		return unknownUser()
 	}
 	s.db.conversations[c.ID] = c
 	return nil

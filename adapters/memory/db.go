@@ -1,5 +1,7 @@
 // Package memory implements every storage and limiter port in process: one DB holds all
-// data under a mutex, so that a tenant's deletion cascades like the SQL stores do.
+// data under a mutex and keeps the references of schema.hcl (a row needs its tenant and
+// user; a tenant's deletion cascades to its documents, chunks, conversations and usage
+// and unassigns its users), so that tests on memory see what the SQL stores do.
 // Values are deep-copied on the way in and out, every tenant-scoped query is filtered
 // by tenant, and outages can be simulated with FailNext and SetDown.
 //
@@ -125,6 +127,10 @@ func (db *DB) tenantExists(t domain.TenantID) bool {
 
 func unknownTenant(t domain.TenantID) error {
 	return domain.Invalid(domain.FieldError{Field: "tenant_id", Message: "tenant " + string(t) + " does not exist"})
+}
+
+func unknownUser() error {
+	return domain.Invalid(domain.FieldError{Field: "user_id", Message: "the user does not exist"})
 }
 
 func notFound(what string) error {

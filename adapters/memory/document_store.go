@@ -9,8 +9,9 @@ import (
 	"github.com/tenantry/tenantry/ports"
 )
 
-// DocumentStore keeps document records in a DB, scoped by tenant. Deleting or replacing
-// a document also removes its chunks, as the SQL foreign key does.
+// DocumentStore keeps document records in a DB, scoped by tenant. As in the SQL schema,
+// chunks belong to the tenant, not to the record: deleting or replacing a document leaves
+// its chunks to the caller, who removes them through the vector index.
 type DocumentStore struct{ db *DB }
 
 var _ ports.DocumentStore = (*DocumentStore)(nil)
@@ -40,7 +41,7 @@ func (s *DocumentStore) Save(ctx context.Context, d domain.Document) (domain.Doc
 		for id, old := range s.db.documents {
 			if id != d.ID && old.TenantID == d.TenantID && old.ExternalID == d.ExternalID {
 				replaced = id
-				s.db.deleteDocument(old)
+				delete(s.db.documents, id)
 				break
 			}
 		}
@@ -88,8 +89,8 @@ func (s *DocumentStore) List(ctx context.Context, t domain.TenantID, p domain.Pa
 	return out, nil
 }
 
-// Delete removes the tenant's document and its chunks; unknown or another tenant's id
-// is KindNotFound.
+// Delete removes the tenant's document record; unknown or another tenant's id is
+// KindNotFound.
 func (s *DocumentStore) Delete(ctx context.Context, t domain.TenantID, id domain.DocumentID) error {
 	if err := s.db.lock(ctx); err != nil {
 		return err
@@ -99,18 +100,8 @@ func (s *DocumentStore) Delete(ctx context.Context, t domain.TenantID, id domain
 	if !ok || d.TenantID != t {
 		return notFound("document")
 	}
-	s.db.deleteDocument(d)
+	delete(s.db.documents, d.ID)
 	return nil
-}
-
-// deleteDocument removes d and its chunks; callers hold the mutex.
-func (db *DB) deleteDocument(d domain.Document) {
-	delete(db.documents, d.ID)
-	for k := range db.chunks[d.TenantID] {
-		if k.doc == d.ID {
-			delete(db.chunks[d.TenantID], k)
-		}
-	}
 }
 
 // ChunkStore keeps chunks and their vectors in a DB, per tenant.

@@ -84,7 +84,8 @@ func copyRefresh(r domain.RefreshToken) domain.RefreshToken {
 	return r
 }
 
-// Create stores a new token; an existing hash is KindConflict.
+// Create stores a new token. An existing hash is KindConflict; an unknown user is
+// KindInvalid.
 func (s *RefreshTokenStore) Create(ctx context.Context, r domain.RefreshToken) error {
 	if err := s.db.lock(ctx); err != nil {
 		return err
@@ -92,6 +93,9 @@ func (s *RefreshTokenStore) Create(ctx context.Context, r domain.RefreshToken) e
 	defer s.db.mu.Unlock()
 	if _, ok := s.db.refresh[r.Hash]; ok {
 		return conflict("refresh token")
+	}
+	if _, ok := s.db.users[r.UserID]; !ok {
+		return unknownUser()
 	}
 	s.db.refresh[r.Hash] = copyRefresh(r)
 	return nil

@@ -75,8 +75,8 @@ func (s *TenantStore) Update(ctx context.Context, id domain.TenantID, fn func(*d
 }
 
 // Delete removes the tenant with its documents, chunks, conversations, messages and
-// usage; its users are unassigned with their token version raised, and refresh tokens
-// naming the tenant are revoked.
+// usage; its users are unassigned with their token version raised. Audit entries and
+// refresh tokens stay, as in the SQL schema (a refresh fails on the user's new state).
 func (s *TenantStore) Delete(ctx context.Context, id domain.TenantID) error {
 	if err := s.db.lock(ctx); err != nil {
 		return err
@@ -92,12 +92,6 @@ func (s *TenantStore) Delete(ctx context.Context, id domain.TenantID) error {
 		if u.TenantID == id {
 			u.AssignTo("", now)
 			db.users[uid] = u
-		}
-	}
-	for h, r := range db.refresh {
-		if r.TenantID == id && r.RevokedAt == nil {
-			r.RevokedAt = copyTime(&now)
-			db.refresh[h] = r
 		}
 	}
 	for did, d := range db.documents {
