@@ -4,7 +4,10 @@
 # embedded SQLite default evaluates this same file and translates its column types (see
 # adapters/migrate). Keep to what both engines share: text, integer, bigint, boolean,
 # double_precision, bytea and timestamptz columns; plain or lower(...) expression indexes;
-# foreign keys. Times are stored in UTC with microsecond precision.
+# foreign keys. Times are stored in UTC with microsecond precision. Text columns that
+# results are ordered by use the "C" collation (byte order, like SQLite's BINARY and Go's
+# string comparison), so every engine and the in-memory adapter list in the same order
+# whatever the server's locale.
 #
 # Every tenant-scoped table leads its indexes with tenant_id, and a tenant's data goes with
 # it (ON DELETE CASCADE). audit_log deliberately has no foreign key: the record of what was
@@ -15,7 +18,8 @@ schema "public" {}
 table "tenants" {
   schema = schema.public
   column "id" {
-    type = text
+    type    = text
+    collate = "C"
   }
   column "name" {
     type = text
@@ -110,12 +114,14 @@ table "tenants" {
 table "users" {
   schema = schema.public
   column "id" {
-    type = text
+    type    = text
+    collate = "C"
   }
   # Stored normalised (trimmed, lower-cased); the unique index on lower(email) keeps
   # uniqueness case-insensitive even for rows written by hand.
   column "email" {
-    type = text
+    type    = text
+    collate = "C"
   }
   column "tenant_id" {
     type = text
@@ -165,7 +171,8 @@ table "users" {
 table "signing_keys" {
   schema = schema.public
   column "kid" {
-    type = text
+    type    = text
+    collate = "C"
   }
   column "algorithm" {
     type = text
@@ -244,7 +251,8 @@ table "refresh_tokens" {
 table "documents" {
   schema = schema.public
   column "id" {
-    type = text
+    type    = text
+    collate = "C"
   }
   column "tenant_id" {
     type = text
@@ -304,7 +312,8 @@ table "chunks" {
     type = text
   }
   column "document_id" {
-    type = text
+    type    = text
+    collate = "C"
   }
   column "idx" {
     type = integer
@@ -334,7 +343,8 @@ table "chunks" {
 table "conversations" {
   schema = schema.public
   column "id" {
-    type = text
+    type    = text
+    collate = "C"
   }
   column "tenant_id" {
     type = text
@@ -450,7 +460,8 @@ table "usage_records" {
     type = text
   }
   column "tenant_id" {
-    type = text
+    type    = text
+    collate = "C"
   }
   column "user_id" {
     type    = text
@@ -495,7 +506,8 @@ table "usage_records" {
 table "audit_log" {
   schema = schema.public
   column "id" {
-    type = text
+    type    = text
+    collate = "C"
   }
   column "actor" {
     type = text

@@ -1,0 +1,211 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/ports"
+)
+
+type documentRow struct {
+	ID         string    `gorm:"column:id;primaryKey"`
+	TenantID   string    `gorm:"column:tenant_id"`
+	ExternalID *string   `gorm:"column:external_id"`
+	Title      string    `gorm:"column:title"`
+	Metadata   string    `gorm:"column:metadata"`
+	Chunks     int       `gorm:"column:chunks"`
+	Bytes      int64     `gorm:"column:bytes"`
+	CreatedAt  time.Time `gorm:"column:created_at;autoCreateTime:false"`
+	UpdatedAt  time.Time `gorm:"column:updated_at;autoUpdateTime:false"`
+}
+
+func (documentRow) TableName() string { return "documents" }
+
+func documentRowFrom(d domain.Document) (documentRow, error) {
+	md := d.Metadata
+	if md == nil {
+		md = map[string]string{}
+	}
+	b, err := json.Marshal(md)
+	if err != nil {
+		return documentRow{}, fmt.Errorf("encode metadata: %w", err)
+	}
+	return documentRow{ID: string(d.ID), TenantID: string(d.TenantID), ExternalID: nullString(d.ExternalID), Title: d.Title,
+		Metadata: string(b), Chunks: d.Chunks, Bytes: int64(d.Bytes), CreatedAt: dbTime(d.CreatedAt), UpdatedAt: dbTime(d.UpdatedAt)}, nil
+}
+
+func (r documentRow) toDomain() (domain.Document, error) {
+	md := map[string]string{}
+	if r.Metadata != "" {
+		if err := json.Unmarshal([]byte(r.Metadata), &md); err != nil {
+			return domain.Document{}, domain.E(domain.KindInternal, "storage_error", "", fmt.Errorf("decode metadata of document %s: %w", r.ID, err))
+		}
+	}
+	return domain.Document{ID: domain.DocumentID(r.ID), TenantID: domain.TenantID(r.TenantID), ExternalID: fromNull(r.ExternalID),
+		Title: r.Title, Metadata: md, Chunks: r.Chunks, Bytes: int(r.Bytes), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}, nil
+}
+
+// DocumentStore keeps document records, scoped by tenant in every query.
+type DocumentStore struct {
+	db *gorm.DB
+}
+
+var _ ports.DocumentStore = (*DocumentStore)(nil)
+
+// NewDocumentStore returns a DocumentStore on db.
+func NewDocumentStore(db *gorm.DB) *DocumentStore { return &DocumentStore{db: db} }
+
+// Save stores d. When d.ExternalID is set and the tenant already has a document with
+// it, that document is deleted and d inserted in the same transaction, and the old id
+// is returned. Chunks are not touched: the caller removes the replaced document's
+// vectors through its vector index.
+func (s *DocumentStore) Save(ctx context.Context, d domain.Document) (domain.DocumentID, error) {
+	r, err := documentRowFrom(d)
+	if err != nil {
+		return "", err
+	}
+	var replaced domain.DocumentID
+	err = transact(ctx, s.db, "save document "+string(d.ID), func(tx *gorm.DB) error {
+		replaced = ""
+		if d.ExternalID != "" {
+			var old documentRow
+			err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Select("id").
+				Where("tenant_id = ? AND external_id = ?", string(d.TenantID), d.ExternalID).Take(&old).Error
+			switch {
+			case errors.Is(err, gorm.ErrRecordNotFound):
+			case err != nil:
+				return err
+			case old.ID == string(d.ID):
+				return tx.Model(&documentRow{}).Where("tenant_id = ? AND id = ?", r.TenantID, r.ID).Select("*").Updates(&r).Error
+			default:
+				if err := tx.Where("tenant_id = ? AND id = ?", string(d.TenantID), old.ID).Delete(&documentRow{}).Error; err != nil {
+					return err
+				}
+				replaced = domain.DocumentID(old.ID)
+			}
+		}
+		return tx.Create(&r).Error
+	})
+	if err != nil {
+		return "", err
+	}
+	return replaced, nil
+}
+
+// Get returns the document if it belongs to tenant t; otherwise KindNotFound.
+func (s *DocumentStore) Get(ctx context.Context, t domain.TenantID, id domain.DocumentID) (domain.Document, error) {
+	var r documentRow
+	if err := s.db.WithContext(ctx).Where("tenant_id = ? AND id = ?", string(t), string(id)).Take(&r).Error; err != nil {
+		return domain.Document{}, translate(err, "load document "+string(id))
+	}
+	return r.toDomain()
+}
+
+// List returns the tenant's documents, newest first.
+func (s *DocumentStore) List(ctx context.Context, t domain.TenantID, page domain.Page) ([]domain.Document, error) {
+	page = page.Normalize()
+	var rows []documentRow
+	if err := s.db.WithContext(ctx).Where("tenant_id = ?", string(t)).Order("created_at DESC").Order("id DESC").
+		Limit(page.Limit).Offset(page.Offset).Find(&rows).Error; err != nil {
+		return nil, translate(err, "list documents")
+	}
+	out := make([]domain.Document, 0, len(rows))
+	for _, r := range rows {
+		d, err := r.toDomain()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// Delete removes the document of tenant t. Unknown or another tenant's id is
+// KindNotFound.
+func (s *DocumentStore) Delete(ctx context.Context, t domain.TenantID, id domain.DocumentID) error {
+	res := s.db.WithContext(ctx).Where("tenant_id = ? AND id = ?", string(t), string(id)).Delete(&documentRow{})
+	if res.Error != nil {
+		return translate(res.Error, "delete document "+string(id))
+	}
+	if res.RowsAffected == 0 {
+		return domain.ErrNotFound.WithDetail("document %s does not exist", id)
+	}
+	return nil
+}
+
+type chunkRow struct {
+	TenantID   string `gorm:"column:tenant_id;primaryKey"`
+	DocumentID string `gorm:"column:document_id;primaryKey"`
+	Idx        int    `gorm:"column:idx;primaryKey"`
+	Title      string `gorm:"column:title"`
+	Text       string `gorm:"column:text"`
+	Vector     []byte `gorm:"column:vector"`
+}
+
+func (chunkRow) TableName() string { return "chunks" }
+
+// ChunkStore persists the embedded vector index's chunks, vectors as little-endian
+// float32 bytes.
+type ChunkStore struct {
+	db *gorm.DB
+}
+
+var _ ports.ChunkStore = (*ChunkStore)(nil)
+
+// NewChunkStore returns a ChunkStore on db.
+func NewChunkStore(db *gorm.DB) *ChunkStore { return &ChunkStore{db: db} }
+
+// chunkBatch bounds the rows of one INSERT (SQLite allows 32766 bound parameters).
+const chunkBatch = 500
+
+// PutChunks stores chunks under tenant t in one transaction, replacing those with the
+// same document and index.
+func (s *ChunkStore) PutChunks(ctx context.Context, t domain.TenantID, chunks []domain.Chunk) error {
+	if len(chunks) == 0 {
+		return nil
+	}
+	rows := make([]chunkRow, 0, len(chunks))
+	for _, c := range chunks {
+		rows = append(rows, chunkRow{TenantID: string(t), DocumentID: string(c.DocumentID), Idx: c.Index,
+			Title: c.Title, Text: c.Text, Vector: encodeVector(c.Vector)})
+	}
+	return transact(ctx, s.db, "store chunks", func(tx *gorm.DB) error {
+		return tx.Clauses(clause.OnConflict{
+			Columns:   []clause.Column{{Name: "tenant_id"}, {Name: "document_id"}, {Name: "idx"}},
+			DoUpdates: clause.AssignmentColumns([]string{"title", "text", "vector"}),
+		}).CreateInBatches(&rows, chunkBatch).Error
+	})
+}
+
+// LoadChunks returns every chunk of tenant t ordered by document id and index.
+func (s *ChunkStore) LoadChunks(ctx context.Context, t domain.TenantID) ([]domain.Chunk, error) {
+	var rows []chunkRow
+	if err := s.db.WithContext(ctx).Where("tenant_id = ?", string(t)).Order("document_id").Order("idx").Find(&rows).Error; err != nil {
+		return nil, translate(err, "load chunks")
+	}
+	out := make([]domain.Chunk, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, domain.Chunk{DocumentID: domain.DocumentID(r.DocumentID), Index: r.Idx, Title: r.Title,
+			Text: r.Text, Vector: decodeVector(r.Vector)})
+	}
+	return out, nil
+}
+
+// DeleteChunks removes document d's chunks of tenant t; unknown d is not an error.
+func (s *ChunkStore) DeleteChunks(ctx context.Context, t domain.TenantID, d domain.DocumentID) error {
+	err := s.db.WithContext(ctx).Where("tenant_id = ? AND document_id = ?", string(t), string(d)).Delete(&chunkRow{}).Error
+	return translate(err, "delete chunks of document "+string(d))
+}
+
+// DropChunks removes all chunks of tenant t.
+func (s *ChunkStore) DropChunks(ctx context.Context, t domain.TenantID) error {
+	err := s.db.WithContext(ctx).Where("tenant_id = ?", string(t)).Delete(&chunkRow{}).Error
+	return translate(err, "drop chunks")
+}
