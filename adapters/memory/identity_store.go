@@ -97,8 +97,27 @@ func (s *RefreshTokenStore) Create(ctx context.Context, r domain.RefreshToken) e
 	if _, ok := s.db.users[r.UserID]; !ok {
 		return unknownUser()
 	}
+	s.db.pruneRefresh(r.CreatedAt)
 	s.db.refresh[r.Hash] = copyRefresh(r)
 	return nil
+}
+
+// refreshRetention is how long an expired refresh token is kept: long enough that a
+// replay soon after expiry still finds it used and revokes its family.
+const refreshRetention = 7 * 24 * time.Hour
+
+// pruneRefresh forgets tokens expired for longer than refreshRetention at now, at most
+// once an hour, so that the map does not grow without bound; callers hold the mutex.
+func (db *DB) pruneRefresh(now time.Time) {
+	if now.Before(db.nextPrune) {
+		return
+	}
+	db.nextPrune = now.Add(time.Hour)
+	for h, r := range db.refresh {
+		if r.ExpiresAt.Add(refreshRetention).Before(now) {
+			delete(db.refresh, h)
+		}
+	}
 }
 
 // Consume marks the token used at now and returns it as it was. Unknown, expired,

@@ -1,6 +1,8 @@
 package porttest
 
 import (
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -185,6 +187,26 @@ func conversationMessages(t *testing.T, newStores NewStores) {
 		got, err = f.s.Conversations.Messages(f.ctx, "acme", c.ID, 50)
 		require.NoError(t, err)
 		assert.Equal(t, []string{"m1", "m2", "m3", "m4", "m5"}, messageContents(got))
+	})
+
+	t.Run("concurrent appends lose no message", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t, newStores)
+		f.tenant("acme")
+		u := f.user("acme", "pat@example.com")
+		c := f.conversation("acme", u.ID, "chat", at(0))
+		const n = 8
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				m := message(c.ID, domain.MessageUser, fmt.Sprintf("m%d", i), at(time.Minute))
+				assert.NoError(t, f.s.Conversations.Append(f.ctx, "acme", c.ID, m))
+			})
+		}
+		wg.Wait()
+		got, err := f.s.Conversations.Messages(f.ctx, "acme", c.ID, 100)
+		require.NoError(t, err)
+		assert.Len(t, got, n)
 	})
 
 	t.Run("a new conversation has no messages", func(t *testing.T) {

@@ -112,6 +112,22 @@ func DocumentStore(t *testing.T, newStores NewStores) {
 		assert.Equal(t, normDocument(theirs), normDocument(got))
 	})
 
+	t.Run("saving under another tenant's document id never changes that document", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t, newStores)
+		f.tenant("acme")
+		f.tenant("globex")
+		theirs := f.document("globex", "", "Theirs", at(0))
+		hijack := theirs
+		hijack.TenantID = "acme"
+		hijack.Title = "Hijacked"
+		_, _ = f.s.Documents.Save(f.ctx, hijack)
+
+		got, err := f.s.Documents.Get(f.ctx, "globex", theirs.ID)
+		require.NoError(t, err)
+		assert.Equal(t, normDocument(theirs), normDocument(got))
+	})
+
 	t.Run("get unknown id is NotFound", func(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t, newStores)

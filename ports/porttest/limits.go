@@ -36,6 +36,11 @@ func AttemptLimiter(t *testing.T, newLimiter NewAttemptLimiter) {
 	t.Run("a fresh key is not blocked", func(t *testing.T) {
 		t.Parallel()
 		l := newLimiter(t, 3, window)
+		for range 5 {
+			assert.Zero(t, blocked(t, l, "ada@example.com", at(0)), "asking counted as a failure")
+		}
+		fail(t, l, "ada@example.com", at(0))
+		fail(t, l, "ada@example.com", at(0))
 		assert.Zero(t, blocked(t, l, "ada@example.com", at(0)))
 	})
 

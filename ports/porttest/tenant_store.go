@@ -370,6 +370,8 @@ func (w tenantWorld) assertGone(t *testing.T, f *fixture) {
 
 	_, err = f.s.Conversations.Get(f.ctx, w.tenant.ID, w.member.ID, w.conv.ID)
 	requireKind(t, domain.KindNotFound, err)
+	_, err = f.s.Conversations.Messages(f.ctx, w.tenant.ID, w.conv.ID, 10)
+	requireKind(t, domain.KindNotFound, err)
 	convs, err := f.s.Conversations.List(f.ctx, w.tenant.ID, w.member.ID, domain.Page{Limit: 100})
 	require.NoError(t, err)
 	assert.Empty(t, convs)

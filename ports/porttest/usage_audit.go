@@ -2,6 +2,7 @@ package porttest
 
 import (
 	"sort"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,6 +54,26 @@ func UsageStore(t *testing.T, newStores NewStores) {
 		assert.Equal(t, int64(4), got.ReadUnits)
 		assert.Equal(t, int64(3), got.Requests)
 		assert.Equal(t, int64(182), got.Tokens())
+	})
+
+	t.Run("concurrent records are all counted", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t, newStores)
+		f.tenant("acme")
+		u := f.user("acme", "pat@example.com")
+		const n = 8
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				r := domain.UsageRecord{TenantID: "acme", UserID: u.ID, Model: "gpt", PromptTokens: 3, CompletionTokens: 1, At: at(time.Minute)}
+				assert.NoError(t, f.s.Usage.Record(f.ctx, r))
+			})
+		}
+		wg.Wait()
+		got, err := f.s.Usage.Totals(f.ctx, "acme", at(0))
+		require.NoError(t, err)
+		assert.Equal(t, int64(n), got.Requests)
+		assert.Equal(t, int64(4*n), got.Tokens())
 	})
 
 	t.Run("all totals sums every tenant, ordered by tenant", func(t *testing.T) {
