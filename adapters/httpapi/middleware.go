@@ -134,9 +134,10 @@ func securityHeaders(csp string) echo.MiddlewareFunc {
 
 var errBodyTooLarge = domain.E(domain.KindTooLarge, domain.KindTooLarge.String(), "the request body is too large", nil)
 
-// bodyLimit caps request bodies. limitFor picks the cap for the matched route. A
-// declared Content-Length over the cap fails at once; otherwise reading past it fails
-// with *http.MaxBytesError, which the decoders turn into 413.
+// bodyLimit caps request bodies. limitFor picks the cap for the matched route; 0 leaves
+// the route to cap its own body (the OAuth endpoints, which answer in their own error
+// form). A declared Content-Length over the cap fails at once; otherwise reading past
+// it fails with *http.MaxBytesError, which the decoders turn into 413.
 func bodyLimit(limitFor func(c echo.Context) int64) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -145,6 +146,9 @@ func bodyLimit(limitFor func(c echo.Context) int64) echo.MiddlewareFunc {
 				return next(c)
 			}
 			n := limitFor(c)
+			if n <= 0 {
+				return next(c)
+			}
 			if r.ContentLength > n {
 				return errBodyTooLarge
 			}

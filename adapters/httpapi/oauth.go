@@ -47,14 +47,15 @@ func readForm(contentType string, body io.Reader) (map[string]string, *oauthErro
 	if !isFormType(contentType) {
 		return nil, oauthInvalidRequest("the request must be application/x-www-form-urlencoded")
 	}
-	raw, err := io.ReadAll(body)
+	raw, err := io.ReadAll(io.LimitReader(body, tokenBodyBytes+1))
 	if err != nil {
 		e := oauthInvalidRequest("the request body could not be read")
-		if domain.KindOf(readError(err)) == domain.KindTooLarge {
-			e.status = http.StatusRequestEntityTooLarge
-			e.Desc = "the request body is too large"
-		}
 		e.cause = err
+		return nil, e
+	}
+	if len(raw) > tokenBodyBytes {
+		e := oauthInvalidRequest("the request body is too large")
+		e.status = http.StatusRequestEntityTooLarge
 		return nil, e
 	}
 	vals, err := url.ParseQuery(string(raw))
