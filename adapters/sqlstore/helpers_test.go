@@ -78,7 +78,9 @@ func (s *fakeSealer) Open(sealed []byte, aad string) ([]byte, error) {
 	return out, nil
 }
 
-func (s *fakeSealer) NeedsReseal(sealed []byte) bool { return len(sealed) == 0 || sealed[0] != s.version }
+func (s *fakeSealer) NeedsReseal(sealed []byte) bool {
+	return len(sealed) == 0 || sealed[0] != s.version
+}
 
 // backend is one migrated database for one test.
 type backend struct {

@@ -72,14 +72,14 @@ func (c Config) Redacted() string {
 // schemes maps every accepted URL scheme (including the Python drivers' prefixes that
 // users paste from other tools) to the one pgx understands.
 var schemes = map[string]bool{
-	"postgres":              true,
-	"postgresql":            true,
-	"postgresql+psycopg":    true,
-	"postgresql+psycopg2":   true,
-	"postgresql+asyncpg":    true,
-	"postgres+psycopg":      true,
-	"postgres+psycopg2":     true,
-	"postgres+asyncpg":      true,
+	"postgres":            true,
+	"postgresql":          true,
+	"postgresql+psycopg":  true,
+	"postgresql+psycopg2": true,
+	"postgresql+asyncpg":  true,
+	"postgres+psycopg":    true,
+	"postgres+psycopg2":   true,
+	"postgres+asyncpg":    true,
 }
 
 // ParseDatabaseURL accepts postgres://, postgresql://, postgresql+psycopg://,
