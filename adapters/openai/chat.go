@@ -1,0 +1,233 @@
+package openai
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"net/http"
+	"strings"
+	"time"
+
+	sdk "github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+
+	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/ports"
+)
+
+// Defaults of ChatConfig.
+const (
+	DefaultIdleTimeout = 30 * time.Second
+	DefaultChatTimeout = 5 * time.Minute
+)
+
+// ChatConfig configures one tenant's OpenAI-compatible chat model.
+type ChatConfig struct {
+	// BaseURL is the API root, e.g. "https://api.openai.com/v1",
+	// "http://localhost:11434/v1" (Ollama) or "http://vllm:8000/v1"; empty means
+	// domain.DefaultOpenAIBaseURL. Whether plain http is acceptable is the caller's
+	// decision (domain.Tenant.VendorURLsSecure).
+	BaseURL string
+	// APIKey is sent as "Authorization: Bearer"; local servers may need none.
+	APIKey domain.Secret
+	// HTTPClient sends the requests; nil means a new http.Client (the timeouts below
+	// bound each call).
+	HTTPClient *http.Client
+	// IdleTimeout bounds the wait for the response and for each following chunk
+	// (default 30s); a longer silence ends the stream with KindUnavailable.
+	IdleTimeout time.Duration
+	// Timeout bounds the whole stream (default 5m).
+	Timeout time.Duration
+	// MaxRetries is how often a request that failed before streaming began (5xx,
+	// connection errors, 429 with a short Retry-After) is retried (default 0: a
+	// person is waiting, and the error says when to retry).
+	MaxRetries int
+	// MaxCompletionTokens sends the token limit as max_completion_tokens, which newer
+	// OpenAI models require, instead of max_tokens, which every compatible server
+	// understands.
+	MaxCompletionTokens bool
+}
+
+// ChatModel is a ports.ChatModel streaming POST {base}/chat/completions. Safe for
+// concurrent use.
+type ChatModel struct {
+	chat      sdk.ChatCompletionService
+	key       domain.Secret
+	idle      time.Duration
+	timeout   time.Duration
+	maxTokens bool
+}
+
+var _ ports.ChatModel = (*ChatModel)(nil)
+
+// NewChatModel builds the tenant's chat model. It makes no request.
+func NewChatModel(cfg ChatConfig) (*ChatModel, error) {
+	opts, err := clientOptions(cfg.BaseURL, cfg.APIKey, cfg.HTTPClient, max(cfg.MaxRetries, 0), "llm.base_url")
+	if err != nil {
+		return nil, err
+	}
+	m := &ChatModel{chat: sdk.NewChatCompletionService(opts...), key: cfg.APIKey, idle: cfg.IdleTimeout,
+		timeout: cfg.Timeout, maxTokens: cfg.MaxCompletionTokens}
+	if m.idle <= 0 {
+		m.idle = DefaultIdleTimeout
+	}
+	if m.timeout <= 0 {
+		m.timeout = DefaultChatTimeout
+	}
+	return m, nil
+}
+
+// clientOptions are the only options the SDK services get: no environment defaults.
+func clientOptions(baseURL string, key domain.Secret, client *http.Client, retries int, field string) ([]option.RequestOption, error) {
+	if baseURL == "" {
+		baseURL = domain.DefaultOpenAIBaseURL
+	}
+	if !validBaseURL(baseURL) {
+		return nil, domain.Invalid(domain.FieldError{Field: field, Message: "must be an http(s) URL without credentials"})
+	}
+	if client == nil {
+		client = &http.Client{}
+	}
+	opts := []option.RequestOption{option.WithBaseURL(baseURL), option.WithHTTPClient(client), option.WithMaxRetries(retries)}
+	if key.IsSet() {
+		opts = append(opts, option.WithAPIKey(key.Reveal()))
+	}
+	return opts, nil
+}
+
+var (
+	errStalled = errors.New("model stream stalled")
+	errTooLong = errors.New("model stream exceeded its deadline")
+)
+
+// Stream implements ports.ChatModel. Text deltas are yielded as they arrive; the final
+// delta carries the finish reason, the model that answered and the usage of the
+// include_usage chunk. Once the finish reason has arrived the answer is complete: a
+// failure after it only loses the usage chunk.
+func (m *ChatModel) Stream(ctx context.Context, msgs []domain.ChatMessage, p domain.ChatParams) iter.Seq2[domain.Delta, error] {
+	return func(yield func(domain.Delta, error) bool) {
+		params, err := m.params(msgs, p)
+		if err != nil {
+			yield(domain.Delta{}, err)
+			return
+		}
+		sctx, stop := context.WithTimeoutCause(ctx, m.timeout, errTooLong)
+		defer stop()
+		sctx, cancel := context.WithCancelCause(sctx)
+		defer cancel(nil)
+		idle := time.AfterFunc(m.idle, func() { cancel(errStalled) })
+		defer idle.Stop()
+
+		stream := m.chat.NewStreaming(sctx, params)
+		defer stream.Close()
+		var st streamState
+		for stream.Next() {
+			idle.Stop() // the caller's pace is not the model's silence
+			if text := st.add(stream.Current()); text != "" && !yield(domain.Delta{Text: text}, nil) {
+				return
+			}
+			idle.Reset(m.idle)
+		}
+		if err := m.outcome(ctx, sctx, stream.Err(), st); err != nil {
+			yield(domain.Delta{}, err)
+			return
+		}
+		yield(st.final(p.Model), nil)
+	}
+}
+
+// outcome decides how a finished stream ends: the caller's cancellation as is, then
+// timeouts, vendor errors, and a stream that stopped before its finish reason.
+func (m *ChatModel) outcome(ctx, sctx context.Context, err error, st streamState) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if st.finish != "" {
+		return nil
+	}
+	switch cause := context.Cause(sctx); {
+	case errors.Is(cause, errStalled):
+		return domain.E(domain.KindUnavailable, CodeTimeout, fmt.Sprintf("the model sent nothing for %s", m.idle), cause)
+	case errors.Is(cause, errTooLong):
+		return domain.E(domain.KindUnavailable, CodeTimeout, fmt.Sprintf("the model did not finish within %s", m.timeout), cause)
+	}
+	if err != nil {
+		return vendorError(err, m.key, st.chunks > 0)
+	}
+	return domain.E(domain.KindUnavailable, CodeStreamCut, "the model stream ended early",
+		fmt.Errorf("stream closed after %d chunks without a finish reason", st.chunks))
+}
+
+func (m *ChatModel) params(msgs []domain.ChatMessage, p domain.ChatParams) (sdk.ChatCompletionNewParams, error) {
+	if strings.TrimSpace(p.Model) == "" {
+		return sdk.ChatCompletionNewParams{}, domain.Invalid(domain.FieldError{Field: "llm.model", Message: "is required"})
+	}
+	if len(msgs) == 0 {
+		return sdk.ChatCompletionNewParams{}, domain.E(domain.KindInternal, "no_messages", "", errors.New("chat model called without messages"))
+	}
+	out := sdk.ChatCompletionNewParams{
+		Model:         p.Model,
+		Messages:      make([]sdk.ChatCompletionMessageParamUnion, 0, len(msgs)),
+		Temperature:   sdk.Float(p.Temperature),
+		StreamOptions: sdk.ChatCompletionStreamOptionsParam{IncludeUsage: sdk.Bool(true)},
+	}
+	if p.MaxTokens > 0 {
+		if m.maxTokens {
+			out.MaxCompletionTokens = sdk.Int(int64(p.MaxTokens))
+		} else {
+			out.MaxTokens = sdk.Int(int64(p.MaxTokens))
+		}
+	}
+	for _, msg := range msgs {
+		switch msg.Role {
+		case domain.MessageSystem:
+			out.Messages = append(out.Messages, sdk.SystemMessage(msg.Content))
+		case domain.MessageUser:
+			out.Messages = append(out.Messages, sdk.UserMessage(msg.Content))
+		case domain.MessageAssistant:
+			out.Messages = append(out.Messages, sdk.AssistantMessage(msg.Content))
+		default:
+			return sdk.ChatCompletionNewParams{}, domain.E(domain.KindInternal, "bad_message_role", "", fmt.Errorf("unknown chat role %q", msg.Role))
+		}
+	}
+	return out, nil
+}
+
+// streamState accumulates what the final delta reports.
+type streamState struct {
+	chunks int
+	finish string
+	model  string
+	usage  domain.Usage
+}
+
+// add takes one chunk and returns its text for the first choice.
+func (s *streamState) add(c sdk.ChatCompletionChunk) string {
+	s.chunks++
+	if c.Model != "" {
+		s.model = c.Model
+	}
+	if c.JSON.Usage.Valid() {
+		s.usage = domain.Usage{PromptTokens: int(c.Usage.PromptTokens), CompletionTokens: int(c.Usage.CompletionTokens)}
+	}
+	var text string
+	for _, ch := range c.Choices {
+		if ch.Index != 0 {
+			continue
+		}
+		text += ch.Delta.Content
+		if ch.FinishReason != "" {
+			s.finish = ch.FinishReason
+		}
+	}
+	return text
+}
+
+func (s streamState) final(requested string) domain.Delta {
+	model := s.model
+	if model == "" {
+		model = requested
+	}
+	return domain.Delta{Done: true, FinishReason: s.finish, Model: model, Usage: s.usage}
+}
