@@ -4,6 +4,13 @@
 // comments state: the error kinds, ordering, pagination, concurrency and tenant
 // isolation.
 //
+// Storage suites take a NewStores factory (all storage ports of one fresh backend, so
+// that related rows and TenantStore.Delete's cascade can be exercised) and run their
+// subtests in parallel, one backend each; Storage runs them all. The limiter and
+// VectorIndex suites take factories too and also run in parallel. Embedder,
+// PasswordHasher and Vendors take one value; ChatModel, Tokens and SecretSealer take
+// factories and run serially.
+//
 // It imports testing, testify, domain and ports; never an adapter.
 package porttest
 
