@@ -1,0 +1,36 @@
+package vecsearch
+
+import "golang.org/x/sys/cpu"
+
+// bestKernel is the fastest kernel this CPU and OS support.
+func bestKernel() kernel {
+	switch {
+	case cpu.X86.HasAVX512F:
+		return kernelAVX512
+	case cpu.X86.HasAVX2 && cpu.X86.HasFMA:
+		return kernelAVX2
+	default:
+		return kernelGo
+	}
+}
+
+// dotRowsAVX512 writes n dot products of q with consecutive rows of dims floats to out;
+// dims is a positive multiple of 16.
+//
+//go:noescape
+func dotRowsAVX512(q, rows *float32, dims, n int, out *float32)
+
+// dotRowsAVX2 is dotRowsAVX512 with AVX2 and FMA; dims is a positive multiple of 8.
+//
+//go:noescape
+func dotRowsAVX2(q, rows *float32, dims, n int, out *float32)
+
+// sumAVX512 adds up n floats; n is a positive multiple of 64.
+//
+//go:noescape
+func sumAVX512(p *float32, n int) float32
+
+// sumAVX2 adds up n floats; n is a positive multiple of 32.
+//
+//go:noescape
+func sumAVX2(p *float32, n int) float32

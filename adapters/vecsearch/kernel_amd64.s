@@ -1,0 +1,201 @@
+#include "textflag.h"
+
+// func dotRowsAVX512(q, rows *float32, dims, n int, out *float32)
+// Each row: four 16-float accumulators over 64-float steps, a 16-float tail, then a
+// horizontal sum. q stays in L1; the rows stream from memory once.
+TEXT ·dotRowsAVX512(SB), NOSPLIT, $0-40
+	MOVQ q+0(FP), SI
+	MOVQ rows+8(FP), DI
+	MOVQ dims+16(FP), CX
+	MOVQ n+24(FP), DX
+	MOVQ out+32(FP), R8
+	SHLQ $2, CX
+	MOVQ CX, BX
+	ANDQ $-256, BX
+	TESTQ DX, DX
+	JZ   z_done
+
+z_row:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	XORQ AX, AX
+
+z_loop64:
+	CMPQ AX, BX
+	JGE  z_tail16
+	VMOVUPS (DI)(AX*1), Z4
+	VMOVUPS 64(DI)(AX*1), Z5
+	VMOVUPS 128(DI)(AX*1), Z6
+	VMOVUPS 192(DI)(AX*1), Z7
+	VFMADD231PS (SI)(AX*1), Z4, Z0
+	VFMADD231PS 64(SI)(AX*1), Z5, Z1
+	VFMADD231PS 128(SI)(AX*1), Z6, Z2
+	VFMADD231PS 192(SI)(AX*1), Z7, Z3
+	ADDQ $256, AX
+	JMP  z_loop64
+
+z_tail16:
+	CMPQ AX, CX
+	JGE  z_reduce
+	VMOVUPS (DI)(AX*1), Z4
+	VFMADD231PS (SI)(AX*1), Z4, Z0
+	ADDQ $64, AX
+	JMP  z_tail16
+
+z_reduce:
+	VADDPS Z1, Z0, Z0
+	VADDPS Z3, Z2, Z2
+	VADDPS Z2, Z0, Z0
+	VEXTRACTF64X4 $1, Z0, Y1
+	VADDPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VMOVSHDUP X0, X1
+	VADDPS X1, X0, X0
+	VMOVHLPS X0, X1, X1
+	VADDSS X1, X0, X0
+	VMOVSS X0, (R8)
+	ADDQ $4, R8
+	ADDQ CX, DI
+	DECQ DX
+	JNZ  z_row
+
+z_done:
+	VZEROUPPER
+	RET
+
+// func dotRowsAVX2(q, rows *float32, dims, n int, out *float32)
+TEXT ·dotRowsAVX2(SB), NOSPLIT, $0-40
+	MOVQ q+0(FP), SI
+	MOVQ rows+8(FP), DI
+	MOVQ dims+16(FP), CX
+	MOVQ n+24(FP), DX
+	MOVQ out+32(FP), R8
+	SHLQ $2, CX
+	MOVQ CX, BX
+	ANDQ $-128, BX
+	TESTQ DX, DX
+	JZ   y_done
+
+y_row:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	XORQ AX, AX
+
+y_loop32:
+	CMPQ AX, BX
+	JGE  y_tail8
+	VMOVUPS (DI)(AX*1), Y4
+	VMOVUPS 32(DI)(AX*1), Y5
+	VMOVUPS 64(DI)(AX*1), Y6
+	VMOVUPS 96(DI)(AX*1), Y7
+	VFMADD231PS (SI)(AX*1), Y4, Y0
+	VFMADD231PS 32(SI)(AX*1), Y5, Y1
+	VFMADD231PS 64(SI)(AX*1), Y6, Y2
+	VFMADD231PS 96(SI)(AX*1), Y7, Y3
+	ADDQ $128, AX
+	JMP  y_loop32
+
+y_tail8:
+	CMPQ AX, CX
+	JGE  y_reduce
+	VMOVUPS (DI)(AX*1), Y4
+	VFMADD231PS (SI)(AX*1), Y4, Y0
+	ADDQ $32, AX
+	JMP  y_tail8
+
+y_reduce:
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	VADDPS Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VMOVSHDUP X0, X1
+	VADDPS X1, X0, X0
+	VMOVHLPS X0, X1, X1
+	VADDSS X1, X0, X0
+	VMOVSS X0, (R8)
+	ADDQ $4, R8
+	ADDQ CX, DI
+	DECQ DX
+	JNZ  y_row
+
+y_done:
+	VZEROUPPER
+	RET
+
+// func sumAVX512(p *float32, n int) float32
+TEXT ·sumAVX512(SB), NOSPLIT, $0-20
+	MOVQ p+0(FP), SI
+	MOVQ n+8(FP), CX
+	SHLQ $2, CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	XORQ AX, AX
+
+zs_loop:
+	CMPQ AX, CX
+	JGE  zs_reduce
+	VADDPS (SI)(AX*1), Z0, Z0
+	VADDPS 64(SI)(AX*1), Z1, Z1
+	VADDPS 128(SI)(AX*1), Z2, Z2
+	VADDPS 192(SI)(AX*1), Z3, Z3
+	ADDQ $256, AX
+	JMP  zs_loop
+
+zs_reduce:
+	VADDPS Z1, Z0, Z0
+	VADDPS Z3, Z2, Z2
+	VADDPS Z2, Z0, Z0
+	VEXTRACTF64X4 $1, Z0, Y1
+	VADDPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VMOVSHDUP X0, X1
+	VADDPS X1, X0, X0
+	VMOVHLPS X0, X1, X1
+	VADDSS X1, X0, X0
+	VMOVSS X0, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// func sumAVX2(p *float32, n int) float32
+TEXT ·sumAVX2(SB), NOSPLIT, $0-20
+	MOVQ p+0(FP), SI
+	MOVQ n+8(FP), CX
+	SHLQ $2, CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	XORQ AX, AX
+
+ys_loop:
+	CMPQ AX, CX
+	JGE  ys_reduce
+	VADDPS (SI)(AX*1), Y0, Y0
+	VADDPS 32(SI)(AX*1), Y1, Y1
+	VADDPS 64(SI)(AX*1), Y2, Y2
+	VADDPS 96(SI)(AX*1), Y3, Y3
+	ADDQ $128, AX
+	JMP  ys_loop
+
+ys_reduce:
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	VADDPS Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VMOVSHDUP X0, X1
+	VADDPS X1, X0, X0
+	VMOVHLPS X0, X1, X1
+	VADDSS X1, X0, X0
+	VMOVSS X0, ret+16(FP)
+	VZEROUPPER
+	RET

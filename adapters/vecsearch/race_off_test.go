@@ -1,0 +1,5 @@
+//go:build !race
+
+package vecsearch
+
+const raceEnabled = false
