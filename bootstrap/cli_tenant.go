@@ -1,0 +1,271 @@
+package bootstrap
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/tenantry/tenantry/domain"
+)
+
+func tenantCommand(stdio IO, env func() (Config, error), schemaHCL []byte) *cobra.Command {
+	cmd := &cobra.Command{Use: "tenant", Short: "Manage tenants (create, list, show, update, suspend, activate, delete)"}
+	var id, name string
+	create := &cobra.Command{
+		Use: "create", Short: "Create a tenant with offline defaults (embedded vectors, hashing embedder, extractive answers)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withAdmin(cmd, env, stdio, schemaHCL, func(ctx context.Context, a *adminServices) error {
+				t, err := a.tenants.Create(ctx, a.actor, id, name)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(stdio.Out, "created tenant %s (%s)\n", t.ID, t.Name)
+				return nil
+			})
+		},
+	}
+	create.Flags().StringVar(&id, "id", "", "tenant id: 3-63 characters of a-z, 0-9 and '-' (required)")
+	create.Flags().StringVar(&name, "name", "", "display name (required)")
+	_ = create.MarkFlagRequired("id")
+	_ = create.MarkFlagRequired("name")
+
+	cmd.AddCommand(create, tenantListCommand(stdio, env, schemaHCL),
+		tenantByIDCommand(stdio, env, schemaHCL, "show", "Show a tenant's configuration (secrets masked)", nil),
+		tenantUpdateCommand(stdio, env, schemaHCL),
+		tenantByIDCommand(stdio, env, schemaHCL, "suspend", "Suspend a tenant: its users can no longer chat", statusPtr(domain.TenantSuspended)),
+		tenantByIDCommand(stdio, env, schemaHCL, "activate", "Reactivate a suspended tenant", statusPtr(domain.TenantActive)),
+		tenantDeleteCommand(stdio, env, schemaHCL),
+	)
+	return cmd
+}
+
+func statusPtr(s domain.TenantStatus) *domain.TenantStatus { return &s }
+
+// tenantID takes the id from --id or the single positional argument.
+func tenantID(cmd *cobra.Command, args []string) (domain.TenantID, error) {
+	flag, _ := cmd.Flags().GetString("id")
+	switch {
+	case flag != "" && len(args) == 0:
+		return domain.ParseTenantID(flag)
+	case flag == "" && len(args) == 1:
+		return domain.ParseTenantID(args[0])
+	}
+	return "", fmt.Errorf("name the tenant with --id ID or as the one argument")
+}
+
+func tenantByIDCommand(stdio IO, env func() (Config, error), schemaHCL []byte, use, short string, status *domain.TenantStatus) *cobra.Command {
+	cmd := &cobra.Command{
+		Use: use + " [ID]", Short: short, Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := tenantID(cmd, args)
+			if err != nil {
+				return err
+			}
+			return withAdmin(cmd, env, stdio, schemaHCL, func(ctx context.Context, a *adminServices) error {
+				var t domain.Tenant
+				if status != nil {
+					t, err = a.tenants.SetStatus(ctx, a.actor, id, *status)
+				} else {
+					t, err = a.tenants.Get(ctx, a.actor.Principal, id)
+				}
+				if err != nil {
+					return err
+				}
+				return writeJSON(stdio.Out, tenantView(t))
+			})
+		},
+	}
+	cmd.Flags().String("id", "", "the tenant id")
+	return cmd
+}
+
+func tenantListCommand(stdio IO, env func() (Config, error), schemaHCL []byte) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use: "list", Short: "List tenants", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withAdmin(cmd, env, stdio, schemaHCL, func(ctx context.Context, a *adminServices) error {
+				var all []domain.Tenant
+				for off := 0; ; off += 100 {
+					ts, err := a.tenants.List(ctx, a.actor.Principal, domain.Page{Limit: 100, Offset: off})
+					if err != nil {
+						return err
+					}
+					all = append(all, ts...)
+					if len(ts) < 100 {
+						break
+					}
+				}
+				if asJSON {
+					views := make([]map[string]any, 0, len(all))
+					for _, t := range all {
+						views = append(views, tenantView(t))
+					}
+					return writeJSON(stdio.Out, views)
+				}
+				w := tabwriter.NewWriter(stdio.Out, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(w, "ID\tNAME\tSTATUS\tVECTORS\tEMBEDDER\tLLM")
+				for _, t := range all {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s/%s\n", t.ID, t.Name, t.Status, t.VectorStore.Provider, t.Embedder.Provider, t.LLM.Provider, t.LLM.Model)
+				}
+				return w.Flush()
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func tenantDeleteCommand(stdio IO, env func() (Config, error), schemaHCL []byte) *cobra.Command {
+	cmd := &cobra.Command{
+		Use: "delete [ID]", Short: "Delete a suspended tenant with its documents, vectors and conversations; its users lose access", Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := tenantID(cmd, args)
+			if err != nil {
+				return err
+			}
+			return withAdmin(cmd, env, stdio, schemaHCL, func(ctx context.Context, a *adminServices) error {
+				if err := a.tenants.Delete(ctx, a.actor, id); err != nil {
+					return err
+				}
+				fmt.Fprintf(stdio.Out, "deleted tenant %s\n", id)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().String("id", "", "the tenant id")
+	return cmd
+}
+
+func tenantUpdateCommand(stdio IO, env func() (Config, error), schemaHCL []byte) *cobra.Command {
+	cmd := &cobra.Command{
+		Use: "update [ID]", Short: "Change a tenant's settings; API keys are read from stdin", Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := tenantID(cmd, args)
+			if err != nil {
+				return err
+			}
+			p, err := tenantPatchFromFlags(cmd.Flags(), stdio)
+			if err != nil {
+				return err
+			}
+			if len(p.Fields()) == 0 {
+				return fmt.Errorf("nothing to change: give at least one setting flag (see --help)")
+			}
+			return withAdmin(cmd, env, stdio, schemaHCL, func(ctx context.Context, a *adminServices) error {
+				t, err := a.tenants.Update(ctx, a.actor, id, p)
+				if err != nil {
+					return err
+				}
+				return writeJSON(stdio.Out, tenantView(t))
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.String("id", "", "the tenant id")
+	f.String("name", "", "display name")
+	f.String("system-prompt", "", "the system prompt")
+	f.Int("top-k", 0, "passages retrieved per question (1-50)")
+	f.Float64("min-score", 0, "minimum similarity of a retrieved passage (-1..1)")
+	f.String("vector-provider", "", "embedded or pinecone")
+	f.String("pinecone-index-host", "", "the Pinecone index host URL")
+	f.String("pinecone-namespace", "", "the Pinecone namespace (default: the tenant id)")
+	f.Bool("pinecone-api-key-stdin", false, "read the Pinecone API key from stdin")
+	f.String("embedder", "", "hashing, openai or pinecone")
+	f.String("embedder-model", "", "the embedding model")
+	f.Int("embedder-dimensions", 0, "embedding dimensions")
+	f.Bool("embedder-api-key-stdin", false, "read the embedder API key from stdin")
+	f.String("llm-provider", "", "extractive or openai")
+	f.String("llm-base-url", "", "OpenAI-compatible base URL (https://, or http:// with TENANTRY_ALLOW_HTTP_VENDORS=true)")
+	f.String("llm-model", "", "the chat model")
+	f.Float64("llm-temperature", 0, "sampling temperature (0-2)")
+	f.Int("llm-max-tokens", 0, "maximum answer tokens")
+	f.Bool("llm-api-key-stdin", false, "read the LLM API key from stdin")
+	f.Int("requests-per-minute", 0, "chat and ingestion requests per minute (0: unlimited)")
+	f.Int64("monthly-token-quota", 0, "tokens per calendar month (0: unlimited)")
+	f.Int("max-concurrent-streams", 0, "open chat streams at once (0: unlimited)")
+	return cmd
+}
+
+func tenantPatchFromFlags(f *pflag.FlagSet, stdio IO) (domain.TenantPatch, error) {
+	var p domain.TenantPatch
+	str := func(name string, dst **string) {
+		if f.Changed(name) {
+			v, _ := f.GetString(name)
+			*dst = &v
+		}
+	}
+	integer := func(name string, dst **int) {
+		if f.Changed(name) {
+			v, _ := f.GetInt(name)
+			*dst = &v
+		}
+	}
+	float := func(name string, dst **float64) {
+		if f.Changed(name) {
+			v, _ := f.GetFloat64(name)
+			*dst = &v
+		}
+	}
+	str("name", &p.Name)
+	str("system-prompt", &p.SystemPrompt)
+	integer("top-k", &p.TopK)
+	float("min-score", &p.MinScore)
+	str("vector-provider", &p.VectorProvider)
+	str("pinecone-index-host", &p.IndexHost)
+	str("pinecone-namespace", &p.Namespace)
+	str("embedder", &p.EmbedderName)
+	str("embedder-model", &p.EmbedderModel)
+	integer("embedder-dimensions", &p.EmbedderDims)
+	str("llm-provider", &p.LLMProvider)
+	str("llm-base-url", &p.LLMBaseURL)
+	str("llm-model", &p.LLMModel)
+	float("llm-temperature", &p.LLMTemperature)
+	integer("llm-max-tokens", &p.LLMMaxTokens)
+	integer("requests-per-minute", &p.RequestsPerMin)
+	integer("max-concurrent-streams", &p.MaxStreams)
+	if f.Changed("monthly-token-quota") {
+		v, _ := f.GetInt64("monthly-token-quota")
+		p.MonthlyQuota = &v
+	}
+	keys := map[string]**domain.Secret{"pinecone-api-key-stdin": &p.VectorAPIKey, "embedder-api-key-stdin": &p.EmbedderAPIKey, "llm-api-key-stdin": &p.LLMAPIKey}
+	var asked []string
+	for name := range keys {
+		if v, _ := f.GetBool(name); v {
+			asked = append(asked, name)
+		}
+	}
+	if len(asked) > 1 {
+		return p, fmt.Errorf("give one --*-api-key-stdin flag per command: stdin holds one key")
+	}
+	if len(asked) == 1 {
+		key, err := readSecretLine(stdio.In, "API key")
+		if err != nil {
+			return p, err
+		}
+		s := domain.Secret(key)
+		*keys[asked[0]] = &s
+	}
+	return p, nil
+}
+
+// tenantView is the CLI's JSON form of a tenant, shaped like the API's: secrets only as
+// api_key_set and api_key_last4.
+func tenantView(t domain.Tenant) map[string]any {
+	key := func(s domain.Secret) (bool, string) { return s.IsSet(), s.Last4() }
+	vs, vl := key(t.VectorStore.APIKey)
+	es, el := key(t.Embedder.APIKey)
+	ls, ll := key(t.LLM.APIKey)
+	return map[string]any{
+		"id": t.ID, "name": t.Name, "status": t.Status, "system_prompt": t.SystemPrompt,
+		"retrieval":    map[string]any{"top_k": t.Retrieval.TopK, "min_score": t.Retrieval.MinScore},
+		"vector_store": map[string]any{"provider": t.VectorStore.Provider, "index_host": t.VectorStore.IndexHost, "namespace": t.VectorStore.Namespace, "api_key_set": vs, "api_key_last4": vl},
+		"embedder":     map[string]any{"provider": t.Embedder.Provider, "model": t.Embedder.Model, "dimensions": t.Embedder.Dimensions, "api_key_set": es, "api_key_last4": el},
+		"llm":          map[string]any{"provider": t.LLM.Provider, "base_url": t.LLM.BaseURL, "model": t.LLM.Model, "temperature": t.LLM.Temperature, "max_tokens": t.LLM.MaxTokens, "api_key_set": ls, "api_key_last4": ll},
+		"limits":       map[string]any{"requests_per_minute": t.Limits.RequestsPerMinute, "max_concurrent_streams": t.Limits.MaxConcurrentStreams, "monthly_token_quota": t.Limits.MonthlyTokenQuota},
+		"created_at":   t.CreatedAt, "updated_at": t.UpdatedAt,
+	}
+}

@@ -1,0 +1,196 @@
+// Package bootstrap is tenantry's composition root: it reads and validates the
+// configuration, builds the logger, database, clients, stores, use cases and router in
+// that order, runs the CLI commands, and closes resources in reverse order. It is the
+// only package that imports every adapter, and only main imports it.
+package bootstrap
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is tenantry's whole configuration, read from the environment.
+type Config struct {
+	Port        int
+	PublicURL   string
+	DataDir     string
+	DatabaseURL string // empty: embedded SQLite in DataDir
+	LogLevel    string
+	LogFormat   string
+
+	DBMaxOpenConns    int
+	DBMaxIdleConns    int
+	DBConnMaxLifetime time.Duration
+	DBTimeout         time.Duration
+
+	SecretKey         string   // base64 32 bytes
+	PreviousSecretKey []string // older master keys still accepted for decryption
+
+	JWTAlg      string
+	JWTAudience string
+	JWTSkew     time.Duration
+	AccessTTL   time.Duration
+	RefreshTTL  time.Duration
+
+	LoginMaxFailures int
+	LoginWindow      time.Duration
+	HashConcurrency  int
+	HashWait         time.Duration
+
+	AllowHTTPVendors bool
+	MaxBodyBytes     int64
+	MaxDocumentBytes int64
+	ChunkSize        int
+	ChunkOverlap     int
+	ModelTimeout     time.Duration
+	ModelIdleTimeout time.Duration
+	PingInterval     time.Duration
+
+	ShutdownTimeout time.Duration
+	MetricsToken    string
+	CacheTTL        time.Duration
+}
+
+// Embedded reports whether tenantry runs on its embedded SQLite database.
+func (c Config) Embedded() bool { return c.DatabaseURL == "" }
+
+// SQLitePath is the embedded database file.
+func (c Config) SQLitePath() string { return filepath.Join(c.DataDir, "tenantry.db") }
+
+// LoadConfig reads the configuration from getenv and validates it; each error names
+// its variable.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	r := envReader{get: getenv}
+	c := Config{
+		Port:              r.int("PORT", 8080),
+		PublicURL:         r.str("TENANTRY_PUBLIC_URL", ""),
+		DataDir:           r.str("TENANTRY_DATA_DIR", "./data"),
+		DatabaseURL:       r.str("DATABASE_PUBLIC_URL", r.str("DATABASE_URL", "")),
+		LogLevel:          strings.ToLower(r.str("TENANTRY_LOG_LEVEL", "info")),
+		LogFormat:         strings.ToLower(r.str("TENANTRY_LOG_FORMAT", "json")),
+		DBMaxOpenConns:    r.int("TENANTRY_DB_MAX_OPEN_CONNS", 20),
+		DBMaxIdleConns:    r.int("TENANTRY_DB_MAX_IDLE_CONNS", 10),
+		DBConnMaxLifetime: r.dur("TENANTRY_DB_CONN_MAX_LIFETIME", 30*time.Minute),
+		DBTimeout:         r.dur("TENANTRY_DB_TIMEOUT", 5*time.Second),
+		SecretKey:         r.str("TENANTRY_SECRET_KEY", ""),
+		PreviousSecretKey: r.list("TENANTRY_SECRET_KEY_PREVIOUS"),
+		JWTAlg:            strings.ToUpper(r.str("TENANTRY_JWT_ALG", "ES256")),
+		JWTAudience:       r.str("TENANTRY_JWT_AUDIENCE", "tenantry"),
+		JWTSkew:           r.dur("TENANTRY_JWT_SKEW", 30*time.Second),
+		AccessTTL:         r.dur("TENANTRY_ACCESS_TTL", 15*time.Minute),
+		RefreshTTL:        r.dur("TENANTRY_REFRESH_TTL", 30*24*time.Hour),
+		LoginMaxFailures:  r.int("TENANTRY_LOGIN_MAX_FAILURES", 10),
+		LoginWindow:       r.dur("TENANTRY_LOGIN_WINDOW", 15*time.Minute),
+		HashConcurrency:   r.int("TENANTRY_HASH_CONCURRENCY", 0),
+		HashWait:          r.dur("TENANTRY_HASH_WAIT", 2*time.Second),
+		AllowHTTPVendors:  r.bool("TENANTRY_ALLOW_HTTP_VENDORS", false),
+		MaxBodyBytes:      int64(r.int("TENANTRY_MAX_BODY_BYTES", 1<<20)),
+		MaxDocumentBytes:  int64(r.int("TENANTRY_MAX_DOCUMENT_BYTES", 5<<20)),
+		ChunkSize:         r.int("TENANTRY_CHUNK_SIZE", 800),
+		ChunkOverlap:      r.int("TENANTRY_CHUNK_OVERLAP", 100),
+		ModelTimeout:      r.dur("TENANTRY_MODEL_TIMEOUT", 120*time.Second),
+		ModelIdleTimeout:  r.dur("TENANTRY_MODEL_IDLE_TIMEOUT", 30*time.Second),
+		PingInterval:      r.dur("TENANTRY_SSE_PING_INTERVAL", 15*time.Second),
+		ShutdownTimeout:   r.dur("TENANTRY_SHUTDOWN_TIMEOUT", 20*time.Second),
+		MetricsToken:      r.str("TENANTRY_METRICS_TOKEN", ""),
+		CacheTTL:          r.dur("TENANTRY_CACHE_TTL", 30*time.Second),
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = fmt.Sprintf("http://localhost:%d", c.Port)
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	r.check(c.Port > 0 && c.Port < 65536, "PORT", "must be a TCP port (1-65535)")
+	r.check(oneOf(c.LogLevel, "debug", "info", "warn", "error"), "TENANTRY_LOG_LEVEL", "must be debug, info, warn or error")
+	r.check(oneOf(c.LogFormat, "json", "console"), "TENANTRY_LOG_FORMAT", "must be json or console")
+	r.check(oneOf(c.JWTAlg, "ES256", "RS256", "EDDSA", "ED25519"), "TENANTRY_JWT_ALG", "must be ES256, RS256 or EdDSA")
+	r.check(c.AccessTTL >= time.Minute && c.AccessTTL <= 24*time.Hour, "TENANTRY_ACCESS_TTL", "must be between 1m and 24h")
+	r.check(c.RefreshTTL >= c.AccessTTL, "TENANTRY_REFRESH_TTL", "must be at least TENANTRY_ACCESS_TTL")
+	r.check(c.DBMaxOpenConns > 0, "TENANTRY_DB_MAX_OPEN_CONNS", "must be positive")
+	r.check(c.LoginMaxFailures > 0, "TENANTRY_LOGIN_MAX_FAILURES", "must be positive")
+	r.check(c.MaxBodyBytes > 0 && c.MaxDocumentBytes > 0, "TENANTRY_MAX_BODY_BYTES", "body limits must be positive")
+	r.check(c.ChunkSize >= 100 && c.ChunkOverlap >= 0 && c.ChunkOverlap < c.ChunkSize/2, "TENANTRY_CHUNK_SIZE", "must be >= 100, with TENANTRY_CHUNK_OVERLAP below half of it")
+	if c.JWTAlg == "EDDSA" || c.JWTAlg == "ED25519" {
+		c.JWTAlg = "EdDSA"
+	}
+	return c, errors.Join(r.errs...)
+}
+
+func oneOf(v string, allowed ...string) bool {
+	for _, a := range allowed {
+		if v == a {
+			return true
+		}
+	}
+	return false
+}
+
+type envReader struct {
+	get  func(string) string
+	errs []error
+}
+
+func (r *envReader) check(ok bool, name, msg string) {
+	if !ok {
+		r.errs = append(r.errs, fmt.Errorf("%s %s", name, msg))
+	}
+}
+
+func (r *envReader) str(name, def string) string {
+	if v := strings.TrimSpace(r.get(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *envReader) list(name string) []string {
+	var out []string
+	for _, v := range strings.Split(r.get(name), ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func (r *envReader) int(name string, def int) int {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("%s must be an integer, got %q", name, v))
+		return def
+	}
+	return n
+}
+
+func (r *envReader) dur(name string, def time.Duration) time.Duration {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		r.errs = append(r.errs, fmt.Errorf("%s must be a duration such as 30s or 15m, got %q", name, v))
+		return def
+	}
+	return d
+}
+
+func (r *envReader) bool(name string, def bool) bool {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("%s must be true or false, got %q", name, v))
+		return def
+	}
+	return b
+}

@@ -1,0 +1,71 @@
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// serve runs the API until ctx ends, then shuts down gracefully: stop accepting, let
+// open requests and streams finish up to the shutdown timeout, cancel the rest, close
+// the database.
+func serve(ctx context.Context, cfg Config, stdio IO, schemaHCL []byte, migrateFirst bool) error {
+	rt, err := openRuntime(ctx, cfg, stdio, schemaHCL, migrateFirst)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return fmt.Errorf("listen on PORT %d: %w", cfg.Port, err)
+	}
+	return serveOn(ctx, rt, ln)
+}
+
+// serveOn serves rt's router on ln until ctx ends.
+func serveOn(ctx context.Context, rt *runtime, ln net.Listener) error {
+	baseCtx, cancelStreams := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelStreams()
+	srv := &http.Server{
+		Handler:           rt.router,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       func(net.Listener) context.Context { return baseCtx },
+		ErrorLog:          zap.NewStdLog(rt.log.Named("http")),
+	}
+	rt.log.Info("listening", zap.String("addr", ln.Addr().String()), zap.Bool("embedded", rt.cfg.Embedded()), zap.String("public_url", rt.cfg.PublicURL))
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	rt.log.Info("shutting down", zap.Duration("timeout", rt.cfg.ShutdownTimeout))
+	rt.draining.Store(true)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), rt.cfg.ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(shutdownCtx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// Streams still open past the deadline are cancelled; their handlers send an
+		// error event and store the partial answer.
+		cancelStreams()
+		closeCtx, cancelClose := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancelClose()
+		err = srv.Shutdown(closeCtx)
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		_ = srv.Close()
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	rt.log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,75 @@
+package bootstrap
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/tenantry/tenantry/adapters/hashing"
+	"github.com/tenantry/tenantry/adapters/openai"
+	"github.com/tenantry/tenantry/adapters/pinecone"
+	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/ports"
+)
+
+// vendors builds each tenant's embedder, vector index and chat model from its own
+// configuration. Offline adapters are shared (they hold no tenant state beyond what is
+// scoped by tenant id); vendor clients are built per call with the tenant's own key and
+// share one HTTP connection pool.
+type vendors struct {
+	embedded  ports.VectorIndex
+	answerer  ports.ChatModel
+	http      *http.Client
+	modelIdle time.Duration
+	modelMax  time.Duration
+}
+
+var _ ports.Vendors = (*vendors)(nil)
+
+func (v *vendors) Embedder(t domain.Tenant) (ports.Embedder, error) {
+	switch t.Embedder.Provider {
+	case domain.EmbedderHashing:
+		return hashing.New(t.Embedder.Dimensions), nil
+	case domain.EmbedderOpenAI:
+		return openai.NewEmbedder(openai.EmbedderConfig{BaseURL: t.LLMBaseURL(), APIKey: t.Embedder.APIKey,
+			Model: t.Embedder.Model, Dimensions: t.Embedder.Dimensions, HTTPClient: v.http})
+	case domain.EmbedderPinecone:
+		return pinecone.NewEmbedder(pinecone.EmbedderConfig{APIKey: t.Embedder.APIKey, Model: t.Embedder.Model,
+			Dimensions: t.Embedder.Dimensions, HTTPClient: v.http})
+	}
+	return nil, unknownProvider("embedder.provider", t.Embedder.Provider)
+}
+
+func (v *vendors) VectorIndex(t domain.Tenant) (ports.VectorIndex, error) {
+	switch t.VectorStore.Provider {
+	case domain.VectorEmbedded:
+		return v.embedded, nil
+	case domain.VectorPinecone:
+		return pinecone.NewIndex(pinecone.IndexConfig{TenantID: t.ID, Host: t.VectorStore.IndexHost,
+			APIKey: t.VectorStore.APIKey, Namespace: t.VectorStore.Namespace, HTTPClient: v.http})
+	}
+	return nil, unknownProvider("vector_store.provider", t.VectorStore.Provider)
+}
+
+func (v *vendors) ChatModel(t domain.Tenant) (ports.ChatModel, error) {
+	switch t.LLM.Provider {
+	case domain.LLMExtractive:
+		return v.answerer, nil
+	case domain.LLMOpenAI:
+		return openai.NewChatModel(openai.ChatConfig{BaseURL: t.LLMBaseURL(), APIKey: t.LLM.APIKey, HTTPClient: v.http,
+			IdleTimeout: v.modelIdle, Timeout: v.modelMax})
+	}
+	return nil, unknownProvider("llm.provider", t.LLM.Provider)
+}
+
+func unknownProvider(field, name string) error {
+	return domain.Invalid(domain.FieldError{Field: field, Message: "unknown provider " + name})
+}
+
+// newVendorHTTPClient is the one pool for every outgoing vendor call; per-call
+// timeouts live in the adapters.
+func newVendorHTTPClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 32
+	tr.ResponseHeaderTimeout = 60 * time.Second
+	return &http.Client{Transport: tr}
+}
