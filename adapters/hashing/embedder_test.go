@@ -10,7 +10,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/adapters/hashing"
+	"github.com/tenantry/tenantry/ports/porttest"
 )
+
+func TestEmbedderContract(t *testing.T) {
+	t.Run("default dimensions", func(t *testing.T) { porttest.Embedder(t, hashing.New(0)) })
+	t.Run("small dimensions", func(t *testing.T) { porttest.Embedder(t, hashing.New(8)) })
+}
 
 func TestEmbedderDimensions(t *testing.T) {
 	t.Parallel()
