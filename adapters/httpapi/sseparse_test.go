@@ -134,4 +134,3 @@ func parseAllSSE(b []byte) ([]sseEvent, []string) {
 		out = append(out, ev)
 	}
 }
-
