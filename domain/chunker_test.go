@@ -295,3 +295,15 @@ func FuzzChunker(f *testing.F) {
 		checkChunks(t, c, text)
 	})
 }
+
+func BenchmarkChunkerSplit(b *testing.B) {
+	para := strings.Repeat("Tenantry splits documents into chunks at paragraph and sentence boundaries. ", 12)
+	text := strings.Repeat(para+"\r\n\r\n", 1<<20/len(para))
+	b.SetBytes(int64(len(text)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if len(Chunker{}.Split(text)) == 0 {
+			b.Fatal("no chunks")
+		}
+	}
+}
