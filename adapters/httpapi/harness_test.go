@@ -380,3 +380,5 @@ func fieldsOf(p problemBody) []string {
 	}
 	return out
 }
+
+func timeNow() time.Time { return time.Now() }
