@@ -97,7 +97,8 @@ func (l *Login) check(ctx context.Context, in LoginInput) (domain.User, error) {
 		return domain.User{}, domain.ErrInvalidCredentials
 	}
 	if err := u.CanLogin(); err != nil {
-		return domain.User{}, err
+		// Same code as a wrong password, so the answer does not confirm the password.
+		return domain.User{}, domain.ErrInvalidCredentials.With(err)
 	}
 	if rehash {
 		u, err = l.rehash(ctx, u, in.Password)
