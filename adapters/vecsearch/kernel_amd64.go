@@ -2,12 +2,15 @@ package vecsearch
 
 import "golang.org/x/sys/cpu"
 
-// bestKernel is the fastest kernel this CPU and OS support.
+// bestKernel is the fastest kernel this CPU and OS support (x/sys/cpu also checks that
+// the OS saves the wider registers). The AVX-512 kernel falls back to the AVX2 one for
+// dimensions that are multiples of 8 but not 16, hence it needs both.
 func bestKernel() kernel {
+	avx2 := cpu.X86.HasAVX2 && cpu.X86.HasFMA
 	switch {
-	case cpu.X86.HasAVX512F:
+	case avx2 && cpu.X86.HasAVX512F:
 		return kernelAVX512
-	case cpu.X86.HasAVX2 && cpu.X86.HasFMA:
+	case avx2:
 		return kernelAVX2
 	default:
 		return kernelGo
