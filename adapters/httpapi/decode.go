@@ -66,7 +66,7 @@ func readJSONBody(c echo.Context, accepted ...string) ([]byte, error) {
 }
 
 // decodeJSON reads the request body into dst strictly: the content type must be
-// application/json (415), the body valid UTF-8 holding exactly one JSON value with no
+// application/json (415), the body valid UTF-8 holding exactly one JSON object with no
 // fields dst does not declare (400 naming the field).
 func decodeJSON(c echo.Context, dst any) error {
 	body, err := readJSONBody(c)
@@ -78,8 +78,9 @@ func decodeJSON(c echo.Context, dst any) error {
 
 // decodeStrict decodes body into dst with the rules of decodeJSON.
 func decodeStrict(body []byte, dst any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return invalidBody("the request body must be a JSON value", nil)
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return invalidBody("the request body must be a JSON object", nil)
 	}
 	if !utf8.Valid(body) {
 		return invalidBody("the request body must be valid UTF-8", nil)
