@@ -38,14 +38,31 @@ func LoadOrCreateKeyFile(path string) (key string, created bool, err error) {
 		return "", false, domain.E(domain.KindInternal, "key_file", "cannot write the secret key file", err)
 	}
 	// Link fails if path appeared meanwhile, so a concurrent creator's key wins.
-	if err := os.Link(tmp.Name(), path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			key, err = readKeyFile(path)
-			return key, false, err
-		}
+	err = os.Link(tmp.Name(), path)
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		// No hard links on this file system: exclusive create is the next best thing.
+		err = createExclusive(path, fresh+"\n")
+	}
+	if errors.Is(err, fs.ErrExist) {
+		key, err = readKeyFile(path)
+		return key, false, err
+	}
+	if err != nil {
 		return "", false, domain.E(domain.KindInternal, "key_file", "cannot write the secret key file", err)
 	}
 	return fresh, true, nil
+}
+
+func createExclusive(path, content string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := writeAndSync(f, content); err != nil {
+		_ = os.Remove(path)
+		return err
+	}
+	return nil
 }
 
 func writeAndSync(f *os.File, content string) error {
