@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/tenantry/tenantry/adapters/httpapi"
 	"github.com/tenantry/tenantry/domain"
@@ -382,4 +383,37 @@ func TestChatClientDisconnectCancelsTheModel(t *testing.T) {
 		msgs, err := ev.db.Conversations().Messages(context.Background(), "acme", cs[0].ID, 10)
 		return err == nil && len(msgs) == 2 && msgs[1].Incomplete && msgs[1].Content == "partial"
 	}, 5*time.Second, 10*time.Millisecond)
+}
+
+func TestChatDisconnectLeavesNoGoroutines(t *testing.T) {
+	ev := newEnv(t, func(c *httpapi.Config, _ *httpapi.Deps) { c.PingInterval = 5 * time.Millisecond })
+	ev.vendors.setModel(func(ctx context.Context, _ []domain.ChatMessage, _ domain.ChatParams) iter.Seq2[domain.Delta, error] {
+		return func(yield func(domain.Delta, error) bool) {
+			if !yield(domain.Delta{Text: "partial"}, nil) {
+				return
+			}
+			<-ctx.Done()
+			yield(domain.Delta{}, ctx.Err())
+		}
+	})
+	tok := ev.token("acme-member")
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	srv := httptest.NewServer(ev.e)
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/chat/stream", strings.NewReader(`{"message":"hello"}`))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := srv.Client().Do(req)
+	require.NoError(t, err)
+	p := newSSEParser(res.Body)
+	for range 2 {
+		_, err := p.Next()
+		require.NoError(t, err)
+	}
+	time.Sleep(20 * time.Millisecond) // let a few pings go out
+	cancel()
+	_ = res.Body.Close()
 }
