@@ -201,7 +201,7 @@ func TestLoginSuccessResetsEmailFailures(t *testing.T) {
 func TestLoginOutageIsUnavailableNotInvalidCredentials(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name  string
+		name   string
 		outage func(e *env)
 	}{
 		{name: "store down", outage: func(e *env) { e.db.SetDown(true) }},

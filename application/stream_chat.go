@@ -174,7 +174,9 @@ func (s *StreamChat) answer(ctx context.Context, in ChatInput, p chatPlan, yield
 	var text strings.Builder
 	var final domain.Delta
 	var streamErr error
-	if !yield(domain.Delta{Sources: p.passages}, nil) {
+	// stopped: the consumer returned false, so yield must not be called again.
+	stopped := !yield(domain.Delta{Sources: p.passages}, nil)
+	if stopped {
 		streamErr = context.Canceled
 	}
 	if streamErr == nil {
@@ -189,7 +191,7 @@ func (s *StreamChat) answer(ctx context.Context, in ChatInput, p chatPlan, yield
 			}
 			text.WriteString(d.Text)
 			if !yield(domain.Delta{Text: d.Text}, nil) {
-				streamErr = context.Canceled
+				stopped, streamErr = true, context.Canceled
 				break
 			}
 		}
@@ -201,6 +203,9 @@ func (s *StreamChat) answer(ctx context.Context, in ChatInput, p chatPlan, yield
 		streamErr = ctx.Err()
 	}
 	msgID, perr := s.persist(ctx, in, p, text.String(), final, streamErr != nil)
+	if stopped {
+		return
+	}
 	switch {
 	case streamErr != nil:
 		yield(domain.Delta{}, streamErr)
