@@ -1,7 +1,9 @@
 package sqlstore
 
 import (
+	"database/sql/driver"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"time"
 )
@@ -61,4 +63,31 @@ func decodeVector(b []byte) []float32 {
 		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
 	}
 	return v
+}
+
+// nullBytes is a byte column that stores an empty value as NULL (database/sql would
+// bind a nil []byte as an empty blob on SQLite).
+type nullBytes []byte
+
+// Value stores an empty value as NULL.
+func (b nullBytes) Value() (driver.Value, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	return []byte(b), nil
+}
+
+// Scan reads NULL as an empty value.
+func (b *nullBytes) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*b = nil
+	case []byte:
+		*b = append(nullBytes(nil), v...)
+	case string:
+		*b = nullBytes(v)
+	default:
+		return fmt.Errorf("scan %T into bytes", src)
+	}
+	return nil
 }

@@ -136,6 +136,10 @@ func Redact(raw string) string {
 	if err != nil {
 		return "[unparsable database URL]"
 	}
+	if u.Opaque != "" {
+		// "user:pass@host" without "//" parses as scheme "user" and an opaque rest.
+		return u.Scheme + ":[redacted]"
+	}
 	q := u.Query()
 	if q.Has("password") {
 		q.Set("password", "xxxxx")

@@ -22,17 +22,17 @@ type tenantRow struct {
 	VectorProvider       string    `gorm:"column:vector_provider"`
 	VectorIndexHost      string    `gorm:"column:vector_index_host"`
 	VectorNamespace      string    `gorm:"column:vector_namespace"`
-	VectorAPIKey         []byte    `gorm:"column:vector_api_key"`
+	VectorAPIKey         nullBytes `gorm:"column:vector_api_key"`
 	EmbedderProvider     string    `gorm:"column:embedder_provider"`
 	EmbedderModel        string    `gorm:"column:embedder_model"`
 	EmbedderDimensions   int       `gorm:"column:embedder_dimensions"`
-	EmbedderAPIKey       []byte    `gorm:"column:embedder_api_key"`
+	EmbedderAPIKey       nullBytes `gorm:"column:embedder_api_key"`
 	LLMProvider          string    `gorm:"column:llm_provider"`
 	LLMBaseURL           string    `gorm:"column:llm_base_url"`
 	LLMModel             string    `gorm:"column:llm_model"`
 	LLMTemperature       float64   `gorm:"column:llm_temperature"`
 	LLMMaxTokens         int       `gorm:"column:llm_max_tokens"`
-	LLMAPIKey            []byte    `gorm:"column:llm_api_key"`
+	LLMAPIKey            nullBytes `gorm:"column:llm_api_key"`
 	RequestsPerMinute    int       `gorm:"column:requests_per_minute"`
 	MonthlyTokenQuota    int64     `gorm:"column:monthly_token_quota"`
 	MaxConcurrentStreams int       `gorm:"column:max_concurrent_streams"`
@@ -57,7 +57,7 @@ func secretAAD(id domain.TenantID, field string) string {
 // sealedField is one encrypted column of a tenant row.
 type sealedField struct {
 	name string
-	col  *[]byte
+	col  *nullBytes
 	val  *domain.Secret
 }
 
