@@ -13,16 +13,10 @@ import (
 	"go.uber.org/zap"
 	"gorm.io/gorm"
 
-	"github.com/tenantry/tenantry/adapters/cache"
-	"github.com/tenantry/tenantry/adapters/extractive"
-	"github.com/tenantry/tenantry/adapters/httpapi"
 	"github.com/tenantry/tenantry/adapters/jwtauth"
-	"github.com/tenantry/tenantry/adapters/memory"
 	"github.com/tenantry/tenantry/adapters/migrate"
-	"github.com/tenantry/tenantry/adapters/passwords"
 	"github.com/tenantry/tenantry/adapters/secretbox"
 	"github.com/tenantry/tenantry/adapters/sqlstore"
-	"github.com/tenantry/tenantry/adapters/vecsearch"
 	"github.com/tenantry/tenantry/application"
 	"github.com/tenantry/tenantry/domain"
 )
@@ -40,7 +34,6 @@ type runtime struct {
 	keyring  *secretbox.Keyring
 	tenantDB *sqlstore.TenantStore
 	adminSvc *adminServices
-	stopBg   context.CancelFunc
 }
 
 // adminServices are the administration use cases run by the CLI as the operator.
@@ -54,9 +47,6 @@ func (rt *runtime) admin() *adminServices { return rt.adminSvc }
 
 // Close releases resources in reverse order of acquisition.
 func (rt *runtime) Close() {
-	if rt.stopBg != nil {
-		rt.stopBg()
-	}
 	for i := len(rt.closers) - 1; i >= 0; i-- {
 		if err := rt.closers[i](); err != nil {
 			rt.log.Warn("close", zap.Error(err))
@@ -87,90 +77,16 @@ func openRuntime(ctx context.Context, cfg Config, stdio IO, schemaHCL []byte, mi
 	}
 	rt.closers = append(rt.closers, sqlDB.Close)
 
-	now := time.Now
-	st := newStores(db, rt.keyring, cfg)
-	rt.tenantDB = st.tenantDB
-	rt.keys, err = jwtauth.NewKeys(st.signingKeys, rt.keyring, jwtauth.Config{
-		Issuer: cfg.PublicURL, Audience: cfg.JWTAudience, Algorithm: cfg.JWTAlg, AccessTTL: cfg.AccessTTL, Skew: cfg.JWTSkew,
-	}, log.Named("jwt"))
+	rt.tenantDB = sqlstore.NewTenantStore(db, rt.keyring)
+	api, err := Router(ctx, cfg, SQLStores(db, rt.tenantDB), RouterOptions{
+		Log: log, Sealer: rt.keyring, Ready: readiness(sqlDB, schemaHCL, &rt.draining), Operator: operatorActor(stdio),
+	})
 	if err != nil {
-		return nil, fmt.Errorf("TENANTRY_JWT_ALG: %w", err)
+		return nil, err
 	}
-	if err := rt.keys.Load(ctx); err != nil {
-		return nil, fmt.Errorf("load signing keys: %w", err)
-	}
-	bgCtx, stopBg := context.WithCancel(context.WithoutCancel(ctx))
-	rt.stopBg = stopBg
-	go rt.keys.Run(bgCtx)
-
-	hasher := passwords.New(passwords.Config{MaxConcurrent: cfg.HashConcurrency, MaxWait: cfg.HashWait})
-	issuer := jwtauth.NewIssuer(rt.keys)
-	verifier := jwtauth.NewCachedVerifier(jwtauth.NewVerifier(rt.keys), 50_000, now)
-	index := vecsearch.New(st.chunks, vecsearch.Config{})
-	v := &vendors{embedded: index, answerer: extractive.New(), http: newVendorHTTPClient(),
-		modelIdle: cfg.ModelIdleTimeout, modelMax: cfg.ModelTimeout}
-	policy := application.TokenPolicy{AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL}
-	limiter := memory.NewRateLimiter()
-
-	tenantsUC := application.NewManageTenants(application.ManageTenantsDeps{Tenants: st.tenants, Vendors: v, Audit: st.audit, Now: now, AllowHTTPVendors: cfg.AllowHTTPVendors})
-	usersUC := application.NewManageUsers(application.ManageUsersDeps{Users: st.users, Hasher: hasher, Refresh: st.refresh, Audit: st.audit, Now: now})
-	rt.adminSvc = &adminServices{tenants: tenantsUC, users: usersUC, actor: operatorActor(stdio)}
-
-	deps := httpapi.Deps{
-		Log:           log.Named("http"),
-		Login:         application.NewLogin(application.LoginDeps{Users: st.users, Hasher: hasher, Issuer: issuer, Refresh: st.refresh, Attempts: memory.NewAttemptLimiter(cfg.LoginMaxFailures, cfg.LoginWindow), Policy: policy, Now: now}),
-		Refresh:       application.NewRefreshTokens(application.RefreshDeps{Users: st.users, Issuer: issuer, Refresh: st.refresh, Policy: policy, Now: now}),
-		Revoke:        application.NewRevokeToken(st.refresh, now),
-		Authenticate:  application.NewAuthenticate(verifier, st.users),
-		ResolveTenant: application.NewResolveTenant(st.tenants, now),
-		Profile:       application.NewProfile(st.users, st.tenants),
-		Tenants:       tenantsUC,
-		Users:         usersUC,
-		Ingest: application.NewIngestDocument(application.IngestDeps{Documents: st.documents, Vendors: v, Limiter: limiter,
-			Chunker: domain.Chunker{Size: cfg.ChunkSize, Overlap: cfg.ChunkOverlap}, Now: now}),
-		Documents:     application.NewDocuments(st.documents, v),
-		Conversations: application.NewConversations(st.conversations),
-		Chat: application.NewStreamChat(application.StreamChatDeps{Conversations: st.conversations, Usage: st.usage, Vendors: v,
-			Limiter: limiter, Slots: memory.NewStreamSlots(), Now: now}),
-		Reports:   application.NewReports(st.usage, st.audit, now),
-		Ready:     readiness(sqlDB, schemaHCL, &rt.draining),
-		JWKS:      func(context.Context) ([]byte, error) { return rt.keys.JWKS(), nil },
-		Discovery: httpapi.Discovery{Issuer: cfg.PublicURL, SigningAlgorithms: []string{rt.keys.Algorithm()}},
-	}
-	rt.router = httpapi.New(httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxDocumentBytes: cfg.MaxDocumentBytes, PingInterval: cfg.PingInterval}, deps)
+	rt.closers = append(rt.closers, api.Close)
+	rt.router, rt.keys, rt.adminSvc = api.Handler, api.keys, api.admin
 	return rt, nil
-}
-
-// stores are the SQL stores, with the user and tenant stores behind their caches.
-type stores struct {
-	tenantDB      *sqlstore.TenantStore
-	tenants       *cache.Tenants
-	users         *cache.Users
-	signingKeys   *sqlstore.SigningKeyStore
-	refresh       *sqlstore.RefreshTokenStore
-	chunks        *sqlstore.ChunkStore
-	documents     *sqlstore.DocumentStore
-	conversations *sqlstore.ConversationStore
-	usage         *sqlstore.UsageStore
-	audit         *sqlstore.AuditLog
-}
-
-func newStores(db *gorm.DB, sealer *secretbox.Keyring, cfg Config) stores {
-	opts := cache.Options{TTL: cfg.CacheTTL}
-	users := cache.NewUsers(sqlstore.NewUserStore(db), opts)
-	tenantDB := sqlstore.NewTenantStore(db, sealer)
-	return stores{
-		tenantDB:      tenantDB,
-		tenants:       cache.NewTenants(tenantDB, opts, users.Invalidate),
-		users:         users,
-		signingKeys:   sqlstore.NewSigningKeyStore(db),
-		refresh:       sqlstore.NewRefreshTokenStore(db),
-		chunks:        sqlstore.NewChunkStore(db),
-		documents:     sqlstore.NewDocumentStore(db),
-		conversations: sqlstore.NewConversationStore(db),
-		usage:         sqlstore.NewUsageStore(db),
-		audit:         sqlstore.NewAuditLog(db),
-	}
 }
 
 // openKeyring loads the master key. The embedded default may generate one into the

@@ -1,0 +1,151 @@
+package bootstrap
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+	"gorm.io/gorm"
+
+	"github.com/tenantry/tenantry/adapters/cache"
+	"github.com/tenantry/tenantry/adapters/extractive"
+	"github.com/tenantry/tenantry/adapters/httpapi"
+	"github.com/tenantry/tenantry/adapters/jwtauth"
+	"github.com/tenantry/tenantry/adapters/memory"
+	"github.com/tenantry/tenantry/adapters/passwords"
+	"github.com/tenantry/tenantry/adapters/sqlstore"
+	"github.com/tenantry/tenantry/adapters/vecsearch"
+	"github.com/tenantry/tenantry/application"
+	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/ports"
+)
+
+// Stores are the storage ports a router runs on: the SQL stores in production, the
+// in-memory ones in tests.
+type Stores struct {
+	Tenants       ports.TenantStore
+	Users         ports.UserStore
+	SigningKeys   ports.SigningKeyStore
+	RefreshTokens ports.RefreshTokenStore
+	Chunks        ports.ChunkStore
+	Documents     ports.DocumentStore
+	Conversations ports.ConversationStore
+	Usage         ports.UsageStore
+	Audit         ports.AuditLog
+}
+
+// SQLStores are the GORM stores on db (PostgreSQL or the embedded SQLite).
+func SQLStores(db *gorm.DB, tenants *sqlstore.TenantStore) Stores {
+	return Stores{
+		Tenants:       tenants,
+		Users:         sqlstore.NewUserStore(db),
+		SigningKeys:   sqlstore.NewSigningKeyStore(db),
+		RefreshTokens: sqlstore.NewRefreshTokenStore(db),
+		Chunks:        sqlstore.NewChunkStore(db),
+		Documents:     sqlstore.NewDocumentStore(db),
+		Conversations: sqlstore.NewConversationStore(db),
+		Usage:         sqlstore.NewUsageStore(db),
+		Audit:         sqlstore.NewAuditLog(db),
+	}
+}
+
+// MemoryStores are in-memory stores sharing one memory.DB.
+func MemoryStores(db *memory.DB) Stores {
+	return Stores{
+		Tenants: db.Tenants(), Users: db.Users(), SigningKeys: db.SigningKeys(), RefreshTokens: db.RefreshTokens(),
+		Chunks: db.Chunks(), Documents: db.Documents(), Conversations: db.Conversations(), Usage: db.Usage(), Audit: db.Audit(),
+	}
+}
+
+// RouterOptions are what the router needs besides the config and the stores.
+type RouterOptions struct {
+	Log    *zap.Logger
+	Sealer ports.SecretSealer
+	// Ready backs GET /readyz; nil is always ready.
+	Ready func(context.Context) error
+	// Operator is the actor of CLI commands.
+	Operator application.Actor
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+	// Vendors replaces the per-tenant vendor factory (tests); nil builds the real one.
+	Vendors ports.Vendors
+}
+
+// API is a built router with what must run beside it and be closed after it.
+type API struct {
+	Handler *echo.Echo
+	keys    *jwtauth.Keys
+	admin   *adminServices
+	stop    context.CancelFunc
+}
+
+// Close stops the API's background work (signing-key refresh).
+func (a *API) Close() error {
+	a.stop()
+	return nil
+}
+
+// Router builds the one Echo router for every use: serve, tests and benchmarks. It
+// loads (or on first start creates) the signing keys, and wires the use cases on st.
+func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, error) {
+	if o.Log == nil {
+		o.Log = zap.NewNop()
+	}
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	users := cache.NewUsers(st.Users, cache.Options{TTL: cfg.CacheTTL})
+	tenants := cache.NewTenants(st.Tenants, cache.Options{TTL: cfg.CacheTTL}, users.Invalidate)
+	keys, err := jwtauth.NewKeys(st.SigningKeys, o.Sealer, jwtauth.Config{
+		Issuer: cfg.PublicURL, Audience: cfg.JWTAudience, Algorithm: cfg.JWTAlg, AccessTTL: cfg.AccessTTL, Skew: cfg.JWTSkew, Clock: now,
+	}, o.Log.Named("jwt"))
+	if err != nil {
+		return nil, fmt.Errorf("TENANTRY_JWT_ALG: %w", err)
+	}
+	if err := keys.Load(ctx); err != nil {
+		return nil, fmt.Errorf("load signing keys: %w", err)
+	}
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	go keys.Run(bg)
+
+	v := o.Vendors
+	if v == nil {
+		v = &vendors{embedded: vecsearch.New(st.Chunks, vecsearch.Config{}), answerer: extractive.New(extractive.Config{}),
+			http: newVendorHTTPClient(), modelIdle: cfg.ModelIdleTimeout, modelMax: cfg.ModelTimeout}
+	}
+	hasher := passwords.New(passwords.Config{MaxConcurrent: cfg.HashConcurrency, MaxWait: cfg.HashWait})
+	issuer := jwtauth.NewIssuer(keys)
+	verifier := jwtauth.NewCachedVerifier(jwtauth.NewVerifier(keys), 50_000, now)
+	policy := application.TokenPolicy{AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL}
+	limiter := memory.NewRateLimiter()
+
+	tenantsUC := application.NewManageTenants(application.ManageTenantsDeps{Tenants: tenants, Vendors: v, Audit: st.Audit, Now: now, AllowHTTPVendors: cfg.AllowHTTPVendors})
+	usersUC := application.NewManageUsers(application.ManageUsersDeps{Users: users, Hasher: hasher, Refresh: st.RefreshTokens, Audit: st.Audit, Now: now})
+	deps := httpapi.Deps{
+		Log: o.Log.Named("http"),
+		Login: application.NewLogin(application.LoginDeps{Users: users, Hasher: hasher, Issuer: issuer, Refresh: st.RefreshTokens,
+			Attempts: memory.NewAttemptLimiter(cfg.LoginMaxFailures, cfg.LoginWindow), Policy: policy, Now: now}),
+		Refresh:       application.NewRefreshTokens(application.RefreshDeps{Users: users, Issuer: issuer, Refresh: st.RefreshTokens, Policy: policy, Now: now}),
+		Revoke:        application.NewRevokeToken(st.RefreshTokens, now),
+		Authenticate:  application.NewAuthenticate(verifier, users),
+		ResolveTenant: application.NewResolveTenant(tenants, now),
+		Profile:       application.NewProfile(users, tenants),
+		Tenants:       tenantsUC,
+		Users:         usersUC,
+		Ingest: application.NewIngestDocument(application.IngestDeps{Documents: st.Documents, Vendors: v, Limiter: limiter,
+			Chunker: domain.Chunker{Size: cfg.ChunkSize, Overlap: cfg.ChunkOverlap}, Now: now}),
+		Documents:     application.NewDocuments(st.Documents, v),
+		Conversations: application.NewConversations(st.Conversations),
+		Chat: application.NewStreamChat(application.StreamChatDeps{Conversations: st.Conversations, Usage: st.Usage, Vendors: v,
+			Limiter: limiter, Slots: memory.NewStreamSlots(), Now: now}),
+		Reports:   application.NewReports(st.Usage, st.Audit, now),
+		Ready:     o.Ready,
+		JWKS:      func(context.Context) ([]byte, error) { return keys.JWKS(), nil },
+		Discovery: httpapi.Discovery{Issuer: cfg.PublicURL, SigningAlgorithms: []string{keys.Algorithm()}},
+	}
+	h := httpapi.New(httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxDocumentBytes: cfg.MaxDocumentBytes, PingInterval: cfg.PingInterval}, deps)
+	return &API{Handler: h, keys: keys, admin: &adminServices{tenants: tenantsUC, users: usersUC, actor: o.Operator}, stop: stop}, nil
+}
