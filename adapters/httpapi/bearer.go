@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -92,11 +93,9 @@ func tenantScope(resolve *application.ResolveTenant) echo.MiddlewareFunc {
 	}
 }
 
-var errNoPrincipal = domain.E(domain.KindInternal, codeInternal, "", errorString("route has no bearer middleware"))
-
-type errorString string
-
-func (e errorString) Error() string { return string(e) }
+// errNoPrincipal is a wiring bug: a handler that needs a caller on a route without the
+// bearer (or tenant) middleware.
+var errNoPrincipal = domain.E(domain.KindInternal, codeInternal, "", errors.New("route lacks the bearer or tenant middleware"))
 
 // mustPrincipal returns the caller or a wiring error.
 func mustPrincipal(c echo.Context) (domain.Principal, error) {

@@ -7,6 +7,7 @@ import (
 	"iter"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"strings"
 	"sync"
 	"testing"
@@ -416,4 +417,32 @@ func TestChatDisconnectLeavesNoGoroutines(t *testing.T) {
 	time.Sleep(20 * time.Millisecond) // let a few pings go out
 	cancel()
 	_ = res.Body.Close()
+}
+
+// TestChatStreamLeavesTheConnectionReusable checks that the stream's short per-write
+// deadlines do not break the next request on the kept-alive connection.
+func TestChatStreamLeavesTheConnectionReusable(t *testing.T) {
+	ev := newEnv(t, func(c *httpapi.Config, _ *httpapi.Deps) { c.StreamWriteTimeout = 50 * time.Millisecond })
+	srv := httptest.NewServer(ev.e)
+	defer srv.Close()
+	tok := ev.token("acme-member")
+	res := chat(t, srv, tok, `{"message":"hello"}`)
+	evs, _ := readEvents(t, res.Body)
+	require.NotEmpty(t, evs)
+	assert.Equal(t, "done", evs[len(evs)-1].Type)
+	_ = res.Body.Close()
+	time.Sleep(120 * time.Millisecond)
+	// A POST is not retried by the transport, so a dead connection would surface.
+	reused := false
+	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(t.Context(), trace), http.MethodPost, srv.URL+"/auth/revoke",
+		strings.NewReader("token=unknown"))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	res, err = srv.Client().Do(req)
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, res.Body)
+	_ = res.Body.Close()
+	assert.True(t, reused, "the stream's connection was kept alive")
+	assert.Equal(t, http.StatusOK, res.StatusCode)
 }

@@ -110,6 +110,7 @@ func (s *sseStream) flushLocked() {
 }
 
 // close stops the pinger and waits for it, so nothing writes after the handler returns.
+// The last write deadline stays for net/http's final flush, which clears it afterwards.
 func (s *sseStream) close() {
 	s.mu.Lock()
 	if s.closed {
