@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tenantry/tenantry/adapters/sqlstore"
 )
 
 // Config is tenantry's whole configuration, read from the environment.
@@ -113,10 +115,23 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	r.check(c.LoginMaxFailures > 0, "TENANTRY_LOGIN_MAX_FAILURES", "must be positive")
 	r.check(c.MaxBodyBytes > 0 && c.MaxDocumentBytes > 0, "TENANTRY_MAX_BODY_BYTES", "body limits must be positive")
 	r.check(c.ChunkSize >= 100 && c.ChunkOverlap >= 0 && c.ChunkOverlap < c.ChunkSize/2, "TENANTRY_CHUNK_SIZE", "must be >= 100, with TENANTRY_CHUNK_OVERLAP below half of it")
+	if c.DatabaseURL != "" {
+		if _, err := sqlstore.ParseDatabaseURL(c.DatabaseURL); err != nil {
+			r.errs = append(r.errs, fmt.Errorf("%s: %w", databaseVar(getenv), err))
+		}
+	}
 	if c.JWTAlg == "EDDSA" || c.JWTAlg == "ED25519" {
 		c.JWTAlg = "EdDSA"
 	}
 	return c, errors.Join(r.errs...)
+}
+
+// databaseVar names the variable the database URL came from.
+func databaseVar(getenv func(string) string) string {
+	if strings.TrimSpace(getenv("DATABASE_PUBLIC_URL")) != "" {
+		return "DATABASE_PUBLIC_URL"
+	}
+	return "DATABASE_URL"
 }
 
 func oneOf(v string, allowed ...string) bool {
