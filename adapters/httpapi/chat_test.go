@@ -229,7 +229,7 @@ func TestChatFailureAfterStartIsOneErrorEvent(t *testing.T) {
 	ev := newEnv(t)
 	ev.vendors.setModel(func(ctx context.Context, _ []domain.ChatMessage, _ domain.ChatParams) iter.Seq2[domain.Delta, error] {
 		return func(yield func(domain.Delta, error) bool) {
-			if !yield(domain.Delta{Text: "partial "}, nil) {
+			if !yield(domain.Delta{Text: "partial <b> & "}, nil) {
 				return
 			}
 			yield(domain.Delta{}, domain.ErrUnavailable.WithDetail("the model vendor failed").WithRetryAfter(5))
@@ -245,6 +245,8 @@ func TestChatFailureAfterStartIsOneErrorEvent(t *testing.T) {
 		types = append(types, e.Type)
 	}
 	assert.Equal(t, []string{"sources", "token", "error"}, types)
+	assert.JSONEq(t, `{"delta":"partial <b> & "}`, evs[1].Data)
+	assert.Contains(t, evs[1].Data, "<b> &", "no HTML escaping in JSON")
 	var p problemBody
 	require.NoError(t, json.Unmarshal([]byte(evs[2].Data), &p))
 	assert.Equal(t, 503, p.Status)

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net"
@@ -87,16 +88,29 @@ func logFields(c echo.Context) []zap.Field {
 	return fs
 }
 
+// marshalJSON encodes v without HTML escaping: responses are never HTML (nosniff is
+// set), and quoted answers keep their "<", ">" and "&" readable. The result ends in a
+// newline.
+func marshalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, domain.E(domain.KindInternal, codeInternal, "", err)
+	}
+	return buf.Bytes(), nil
+}
+
 // writeJSON writes v as JSON with the given status and content type.
 func writeJSON(c echo.Context, status int, contentType string, v any) error {
-	b, err := json.Marshal(v)
+	b, err := marshalJSON(v)
 	if err != nil {
-		return domain.E(domain.KindInternal, codeInternal, "", err)
+		return err
 	}
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, contentType)
 	c.Response().WriteHeader(status)
-	_, err = c.Response().Write(append(b, '\n'))
+	_, err = c.Response().Write(b)
 	return err
 }
 

@@ -1,7 +1,7 @@
 package httpapi
 
 import (
-	"encoding/json"
+	"bytes"
 	"errors"
 	"net/http"
 	"sync"
@@ -67,11 +67,11 @@ func (s *sseStream) pingLoop() {
 
 // event writes one event whose data is v as JSON.
 func (s *sseStream) event(name string, v any) error {
-	b, err := json.Marshal(v)
+	b, err := marshalJSON(v)
 	if err != nil {
 		return err
 	}
-	frame, err := encodeSSE(nil, name, string(b))
+	frame, err := encodeSSE(nil, name, string(bytes.TrimSuffix(b, []byte("\n"))))
 	if err != nil {
 		return err
 	}
