@@ -60,6 +60,10 @@ func (s Secret) String() string {
 // GoString hides the value.
 func (s Secret) GoString() string { return s.String() }
 
+// Format hides the value for every verb: without it, a verb that does not fit a string
+// (%d, %t) makes fmt print the raw value.
+func (s Secret) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(s.String())) }
+
 // Reveal returns the plaintext, for the one outgoing call that needs it.
 func (s Secret) Reveal() string { return string(s) }
 
