@@ -35,7 +35,13 @@ type Actor struct {
 	// Name is how the audit log names the actor (a user id, or "cli:<user>").
 	Name      string
 	RequestID string
+	// Scope, when set, confines the action to one tenant (the tenant-scoped routes):
+	// anything outside it is KindNotFound, even for a platform admin.
+	Scope domain.TenantID
 }
+
+// reaches reports whether a resource of tenant t is inside the actor's scope.
+func (a Actor) reaches(t domain.TenantID) bool { return a.Scope == "" || a.Scope == t }
 
 func (a Actor) auditName() string {
 	if a.Name != "" {
@@ -63,10 +69,15 @@ func (m *ManageTenants) Create(ctx context.Context, who Actor, id, name string) 
 	return t, m.audit(ctx, who, tid, "tenant.create", string(tid), []string{"id", "name"})
 }
 
-// Get returns a tenant the caller may see: any for platform admins, their own for
-// others. Any other tenant is KindNotFound, so its existence does not leak.
+// Get returns a tenant's configuration (secrets masked by the presenter): any tenant
+// for platform admins, their own for tenant admins. A member asking for their own
+// tenant is KindForbidden; any other tenant is KindNotFound, so its existence does not
+// leak.
 func (m *ManageTenants) Get(ctx context.Context, who domain.Principal, id domain.TenantID) (domain.Tenant, error) {
-	if !who.IsPlatformAdmin() && (who.TenantID == "" || who.TenantID != id) {
+	if !who.CanAdminTenant(id) {
+		if who.TenantID != "" && who.TenantID == id {
+			return domain.Tenant{}, domain.ErrForbidden.WithDetail("only tenant admins may read the tenant's configuration")
+		}
 		return domain.Tenant{}, domain.ErrNotFound
 	}
 	return m.d.Tenants.Get(ctx, id)

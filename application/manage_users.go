@@ -97,6 +97,9 @@ func (m *ManageUsers) Update(ctx context.Context, who Actor, id domain.UserID, p
 	var before domain.User
 	u, err := m.d.Users.Update(ctx, id, func(u *domain.User) error {
 		before = *u
+		if !who.reaches(u.TenantID) {
+			return domain.ErrNotFound
+		}
 		if err := p.AllowedFor(who.Principal, *u); err != nil {
 			return err
 		}
@@ -121,6 +124,9 @@ func (m *ManageUsers) SetPassword(ctx context.Context, who Actor, id domain.User
 		return domain.User{}, err
 	}
 	u, err := m.d.Users.Update(ctx, id, func(u *domain.User) error {
+		if !who.reaches(u.TenantID) {
+			return domain.ErrNotFound
+		}
 		if err := (domain.UserPatch{}).AllowedFor(who.Principal, *u); err != nil {
 			return err
 		}

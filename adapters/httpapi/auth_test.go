@@ -92,7 +92,7 @@ func TestTenantResolutionOutcomes(t *testing.T) {
 	})
 	t.Run("tenant headers and query are ignored", func(t *testing.T) {
 		ev := newEnv(t)
-		rec := ev.as("acme-member", http.MethodGet, "/tenant?tenant_id=globex", "", "X-Tenant-ID", "globex")
+		rec := ev.as("acme-admin", http.MethodGet, "/tenant?tenant_id=globex", "", "X-Tenant-ID", "globex")
 		require.Equal(t, http.StatusOK, rec.Code)
 		assert.Contains(t, rec.Body.String(), `"id":"acme"`)
 	})

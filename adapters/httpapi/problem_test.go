@@ -87,7 +87,7 @@ func TestRequestID(t *testing.T) {
 
 func TestRequestLogLine(t *testing.T) {
 	ev := newEnv(t)
-	tok := ev.token("acme-member")
+	tok := ev.token("acme-admin")
 	ev.logs.TakeAll()
 	rec := ev.do(http.MethodGet, "/tenant", nil, "Authorization", "Bearer "+tok, "X-Request-ID", "req-1")
 	require.Equal(t, http.StatusOK, rec.Code)
@@ -101,7 +101,7 @@ func TestRequestLogLine(t *testing.T) {
 	assert.EqualValues(t, rec.Body.Len(), f["bytes"])
 	assert.Equal(t, "req-1", f["request_id"])
 	assert.Equal(t, "acme", f["tenant_id"])
-	assert.Equal(t, "u-acme-member", f["user_id"])
+	assert.Equal(t, "u-acme-admin", f["user_id"])
 	assert.Contains(t, f, "latency")
 	for _, l := range ev.logs.AllUntimed() {
 		assert.NotContains(t, l.Message+strings.Join(stringValues(l.ContextMap()), " "), tok, "no token in logs")

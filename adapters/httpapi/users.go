@@ -206,7 +206,7 @@ func (h userHandlers) patchAny(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.patch(c, p)
+	return h.patch(c, actor(c, p))
 }
 
 // patchInTenant serves PATCH /tenant/users/{id}; the use case answers 404 for a user
@@ -216,10 +216,12 @@ func (h userHandlers) patchInTenant(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.patch(c, tc.Principal)
+	who := actor(c, tc.Principal)
+	who.Scope = tc.Tenant.ID
+	return h.patch(c, who)
 }
 
-func (h userHandlers) patch(c echo.Context, p domain.Principal) error {
+func (h userHandlers) patch(c echo.Context, who application.Actor) error {
 	id := domain.UserID(c.Param("id"))
 	if id == "" || len(id) > 64 {
 		return domain.ErrNotFound.WithDetail("no such user")
@@ -238,7 +240,7 @@ func (h userHandlers) patch(c echo.Context, p domain.Principal) error {
 			return err
 		}
 	}
-	ctx, who := c.Request().Context(), actor(c, p)
+	ctx := c.Request().Context()
 	var u domain.User
 	if patch.Password == nil || len(patch.Fields()) > 0 {
 		if u, err = h.users.Update(ctx, who, id, patch.UserPatch); err != nil {
