@@ -142,7 +142,7 @@ func TestManageTenantsUpdateByTenantAdmin(t *testing.T) {
 		{name: "unknown tenant", who: func(a admins) application.Actor { return a.acmeAdmin }, id: "nope",
 			patch: domain.TenantPatch{SystemPrompt: ptr("x")}, wantKind: ptr(domain.KindNotFound)},
 		{name: "vendor endpoints and limits", who: func(a admins) application.Actor { return a.acmeAdmin }, id: "acme",
-			patch: domain.TenantPatch{SystemPrompt: ptr("ok"), LLMBaseURL: ptr("https://llm.example/v1"), RequestsPerMin: ptr(1000), MonthlyQuota: ptr(int64(0))},
+			patch:    domain.TenantPatch{SystemPrompt: ptr("ok"), LLMBaseURL: ptr("https://llm.example/v1"), RequestsPerMin: ptr(1000), MonthlyQuota: ptr(int64(0))},
 			wantKind: ptr(domain.KindForbidden), wantFields: []string{"llm.base_url", "limits.requests_per_minute", "limits.monthly_token_quota"}},
 		{name: "own status", who: func(a admins) application.Actor { return a.acmeAdmin }, id: "acme",
 			patch: domain.TenantPatch{Status: ptr(domain.TenantSuspended)}, wantKind: ptr(domain.KindForbidden), wantFields: []string{"status"}},
