@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/tenantry/tenantry/adapters/extractive"
 	"github.com/tenantry/tenantry/application"
 	"github.com/tenantry/tenantry/domain"
 )
@@ -498,4 +499,28 @@ func TestStreamChatFailsBeforeAnyDelta(t *testing.T) {
 			assert.Empty(t, f.conversationsOf(f.member), "nothing started, so nothing is stored")
 		})
 	}
+}
+
+func TestStreamChatOnTheExtractiveAnswerer(t *testing.T) {
+	t.Parallel()
+	f := newChatFixture(t)
+	ctx := context.Background()
+	f.vendors.model = extractive.New(extractive.Config{})
+
+	got, err := collect(t, f.streamChat().Execute(ctx, application.ChatInput{Tenant: f.member, Message: "Are gift cards refundable?"}))
+
+	require.NoError(t, err)
+	require.NotEmpty(t, got[0].Sources)
+	assert.Equal(t, f.doc.ID, got[0].Sources[0].DocumentID)
+	text := answerText(got)
+	assert.Contains(t, text, "Gift cards are never refundable", "the answer quotes the passage")
+	assert.Contains(t, text, "[1]", "and cites it")
+	last := got[len(got)-1]
+	require.True(t, last.Done)
+	assert.Equal(t, extractive.ModelName, last.Model)
+	assert.Positive(t, last.Usage.Total())
+	stored := f.messages(last.ConversationID)
+	require.Len(t, stored, 2)
+	assert.Equal(t, text, stored[1].Content)
+	assert.False(t, stored[1].Incomplete)
 }
