@@ -151,3 +151,18 @@ func BenchmarkSearchVsRead(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSearch1k times a search of a tenant with 1,000 chunks, the size the chat
+// latency target of the performance issue assumes.
+func BenchmarkSearch1k(b *testing.B) {
+	m, queries := testMatrix(rand.New(rand.NewPCG(5, 5)), 1000, benchDims, 16)
+	x := indexOver(b, m, bestKernel(), runtime.GOMAXPROCS(0), 0)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := x.Search(b.Context(), acme, queries[i%len(queries)], benchK, -1); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
