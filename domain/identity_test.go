@@ -1,10 +1,12 @@
 package domain_test
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/domain"
 )
@@ -198,4 +200,16 @@ func TestUsageTotals(t *testing.T) {
 	t.Parallel()
 	assert.Equal(t, int64(15), domain.UsageTotals{PromptTokens: 10, CompletionTokens: 5, ReadUnits: 100}.Tokens())
 	assert.Equal(t, 7, domain.Usage{PromptTokens: 3, CompletionTokens: 4}.Total())
+}
+
+func TestSecretNeverMarshalsItsValue(t *testing.T) {
+	t.Parallel()
+	tn := domain.Tenant{LLM: domain.LLMSettings{APIKey: domain.Secret("sk-live-abcdefghijkl")}}
+	b, err := json.Marshal(tn)
+	require.NoError(t, err)
+	assert.NotContains(t, string(b), "sk-live")
+	assert.Contains(t, string(b), `"APIKey":"[redacted]"`)
+	empty, err := json.Marshal(domain.Secret(""))
+	require.NoError(t, err)
+	assert.Equal(t, `""`, string(empty))
 }

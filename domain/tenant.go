@@ -64,6 +64,10 @@ func (s Secret) GoString() string { return s.String() }
 // (%d, %t) makes fmt print the raw value.
 func (s Secret) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(s.String())) }
 
+// MarshalJSON hides the value, so a tenant serialised by accident (a JSON logger, a
+// debug dump) never carries its keys.
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + s.String() + `"`), nil }
+
 // Reveal returns the plaintext, for the one outgoing call that needs it.
 func (s Secret) Reveal() string { return string(s) }
 

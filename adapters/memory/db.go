@@ -61,6 +61,9 @@ func NewDB() *DB {
 // FailNext makes the next store call (of any store built from db) fail with err; calls
 // queue in order. Use domain.ErrUnavailable to simulate a dropped connection.
 func (db *DB) FailNext(err error) {
+	if err == nil {
+		return
+	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	db.failNext = append(db.failNext, err)
