@@ -3,7 +3,10 @@ package bootstrap
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"database/sql"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -558,4 +561,164 @@ func TestE2ETokenVersionInvalidatesOutstandingTokens(t *testing.T) {
 			tc.after(t)
 		})
 	}
+}
+
+// requirePostgres returns TEST_DATABASE_URL (set by `go tool task test`). Without it
+// the test skips, except under CI=true, where PostgreSQL-backed tests must run.
+func requirePostgres(t *testing.T) string {
+	t.Helper()
+	u := os.Getenv("TEST_DATABASE_URL")
+	if u == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("TEST_DATABASE_URL is not set, but CI=true requires the PostgreSQL-backed tests to run (use `go tool task test`)")
+		}
+		t.Skip("TEST_DATABASE_URL is not set; run `go tool task test` to run the PostgreSQL-backed tests")
+	}
+	return u
+}
+
+// pgDatabase is a fresh database of its own on the TEST_DATABASE_URL server, dropped
+// after the test.
+type pgDatabase struct {
+	db *sql.DB // a direct connection, to inspect and alter the schema behind tenantry
+	// url is the database's URL in the Python driver form users paste
+	// (postgresql+psycopg://), with a password even where the server trusts everyone,
+	// so that the tests can check it never shows.
+	url      string
+	password string
+}
+
+func newPostgresDatabase(t *testing.T) pgDatabase {
+	t.Helper()
+	base := requirePostgres(t)
+	admin, err := sql.Open("pgx", base)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = admin.Close() })
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := "tenantry_e2e_" + hex.EncodeToString(b[:])
+	_, err = admin.ExecContext(t.Context(), "CREATE DATABASE "+name)
+	require.NoError(t, err)
+
+	u, err := url.Parse(base)
+	require.NoError(t, err)
+	u.Path = "/" + name
+	db, err := sql.Open("pgx", u.String())
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_ = db.Close()
+		_, _ = admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	})
+	password, ok := u.User.Password()
+	if !ok {
+		password = "pg-Secret-e2e-4242" // ignored by a trust-authenticated server
+		user := u.User.Username()
+		if user == "" {
+			user = "postgres"
+		}
+		u.User = url.UserPassword(user, password)
+	}
+	u.Scheme = "postgresql+psycopg"
+	return pgDatabase{db: db, url: u.String(), password: password}
+}
+
+func (p pgDatabase) tables(t *testing.T) []string {
+	t.Helper()
+	rows, err := p.db.QueryContext(t.Context(), "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
+	require.NoError(t, err)
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		require.NoError(t, rows.Scan(&n))
+		out = append(out, n)
+	}
+	require.NoError(t, rows.Err())
+	return out
+}
+
+func (p pgDatabase) hasColumn(t *testing.T, table, column string) bool {
+	t.Helper()
+	var n int
+	require.NoError(t, p.db.QueryRowContext(t.Context(),
+		"SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1 AND column_name = $2",
+		table, column).Scan(&n))
+	return n == 1
+}
+
+func TestPostgresMigrateDriftAndServe(t *testing.T) {
+	t.Parallel()
+	pg := newPostgresDatabase(t)
+	e := newEnv(t).with("DATABASE_URL", pg.url, "TENANTRY_SECRET_KEY", secretKey(t))
+	var outputs []string
+	record := func(r result) result { outputs = append(outputs, r.out, r.err); return r }
+
+	r := record(mustRun(t, e, "", "migrate", "--dry-run"))
+	assert.Contains(t, r.out, "dry run (postgres)")
+	assert.Contains(t, r.out, `CREATE TABLE "public"."users"`)
+	assert.Empty(t, pg.tables(t), "--dry-run changes nothing")
+
+	r = record(run(t, e, "", "serve"))
+	assert.Equal(t, 1, r.code, "serve on an unmigrated database: %s", r)
+	assert.Contains(t, r.err, "tenantry migrate", "the error names the command to run")
+	assert.Empty(t, pg.tables(t))
+
+	r = record(run(t, e.without("TENANTRY_SECRET_KEY"), "", "serve", "--migrate"))
+	assert.Equal(t, 1, r.code, "serve without a master key: %s", r)
+	assert.Contains(t, r.err, "TENANTRY_SECRET_KEY")
+	assert.Empty(t, pg.tables(t), "a missing master key stops serve before it touches the database")
+
+	r = record(mustRun(t, e, "", "migrate"))
+	assert.Regexp(t, `applied \d+ statements \(postgres\)`, r.out)
+	assert.Subset(t, pg.tables(t), []string{"tenants", "users", "signing_keys", "refresh_tokens"})
+	r = record(mustRun(t, e, "", "migrate"))
+	assert.Contains(t, r.out, "no changes")
+
+	// DATABASE_PUBLIC_URL wins over DATABASE_URL (here one that could not even open).
+	r = record(mustRun(t, e.with("DATABASE_URL", "mysql://nobody:hunter2@nowhere/db", "DATABASE_PUBLIC_URL", pg.url), "", "migrate"))
+	assert.Contains(t, r.out, "no changes")
+
+	// A column the declared schema does not have: applying would drop it.
+	_, err := pg.db.ExecContext(t.Context(), "ALTER TABLE users ADD COLUMN nickname text")
+	require.NoError(t, err)
+	r = record(run(t, e, "", "migrate"))
+	assert.Equal(t, 1, r.code, "%s", r)
+	assert.Contains(t, r.err, `drop column "nickname" of table "users"`)
+	assert.Contains(t, r.err, "--allow-destructive")
+	assert.True(t, pg.hasColumn(t, "users", "nickname"), "a refused migration changes nothing")
+	r = record(mustRun(t, e, "", "migrate", "--allow-destructive"))
+	assert.Contains(t, r.out, "applied 1 statements")
+	assert.False(t, pg.hasColumn(t, "users", "nickname"))
+	r = record(mustRun(t, e, "", "migrate"))
+	assert.Contains(t, r.out, "no changes")
+
+	record(mustRun(t, e, "", "tenant", "create", "--id", "acme", "--name", "Acme"))
+	record(mustRun(t, e, e2ePassword+"\n", "user", "create", "--email", "alice@acme.test", "--tenant", "acme", "--password-stdin"))
+	s := startServer(t, e)
+	ready := s.get(t, nil, "/readyz", "")
+	assert.Equal(t, http.StatusOK, ready.status, "%s", ready.body)
+	tk := s.login(t, nil, "alice@acme.test", e2ePassword)
+	me := s.get(t, nil, "/users/me", tk.AccessToken)
+	require.Equal(t, http.StatusOK, me.status, "%s", me.body)
+	assert.Equal(t, "acme", me.json(t)["tenant_id"])
+	require.Equal(t, 0, s.stop(t), "stderr:\n%s", s.stderr.String())
+
+	outputs = append(outputs, s.stderr.String(), s.stdout.String())
+	for _, out := range outputs {
+		assert.NotContains(t, out, pg.password, "the database password leaked")
+		assert.NotContains(t, out, "hunter2", "the database password leaked")
+	}
+}
+
+func TestPostgresServeMigrateFlag(t *testing.T) {
+	t.Parallel()
+	pg := newPostgresDatabase(t)
+	e := newEnv(t).with("DATABASE_URL", pg.url, "TENANTRY_SECRET_KEY", secretKey(t))
+	s := startServer(t, e, "--migrate")
+	assert.Subset(t, pg.tables(t), []string{"tenants", "users"})
+	assert.Equal(t, http.StatusOK, s.get(t, nil, "/healthz", "").status)
+	require.Equal(t, 0, s.stop(t), "stderr:\n%s", s.stderr.String())
+	assert.Contains(t, s.stderr.String(), `"msg":"schema applied"`)
+	assert.NotContains(t, s.stderr.String(), pg.password)
+	assert.Contains(t, mustRun(t, e, "", "migrate").out, "no changes")
 }
