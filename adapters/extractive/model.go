@@ -204,29 +204,59 @@ func lastQuestion(msgs []domain.ChatMessage) string {
 	return ""
 }
 
-// words returns the lower-cased, lightly stemmed words of s that are not stop words.
+// words returns the match keys of s: lower-cased words that are not stop words, cut
+// to a stem, and character bigrams of runs of CJK script (written without spaces).
 func words(s string) []string {
 	fields := strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
 	})
-	out := fields[:0]
+	var out []string
 	for _, f := range fields {
-		if !stopWords[f] {
+		switch {
+		case stopWords[f]:
+		case isCJK(f):
+			out = append(out, bigrams(f)...)
+		default:
 			out = append(out, stem(f))
 		}
 	}
 	return out
 }
 
-// stem strips a few English inflections so that "refunds", "refunded" and "refund"
-// meet; it leaves short words and other languages alone.
+// stem strips a few English inflections and keeps at most seven letters, so that
+// "refunds", "refunded" and "refund", or "reimbursed" and "reimbursements", meet.
 func stem(w string) string {
 	for _, suffix := range []string{"ing", "ed", "es", "s"} {
 		if len(w) > len(suffix)+2 && strings.HasSuffix(w, suffix) {
-			return strings.TrimSuffix(w, suffix)
+			w = strings.TrimSuffix(w, suffix)
+			break
 		}
 	}
+	if r := []rune(w); len(r) > 7 {
+		return string(r[:7])
+	}
 	return w
+}
+
+func isCJK(w string) bool {
+	for _, r := range w {
+		if unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul) {
+			return true
+		}
+	}
+	return false
+}
+
+func bigrams(w string) []string {
+	r := []rune(w)
+	if len(r) < 2 {
+		return []string{w}
+	}
+	out := make([]string, 0, len(r)-1)
+	for i := 0; i+1 < len(r); i++ {
+		out = append(out, string(r[i:i+2]))
+	}
+	return out
 }
 
 func set(ws []string) map[string]bool {

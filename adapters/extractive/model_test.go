@@ -164,3 +164,33 @@ func TestEarlyBreakIsSafe(t *testing.T) {
 		}
 	}
 }
+
+func TestAnswerMatchesWordFormsAndCJK(t *testing.T) {
+	t.Parallel()
+	m := extractive.New(extractive.Config{MaxQuotes: 1})
+	tests := []struct {
+		name      string
+		question  string
+		passages  []domain.Passage
+		wantQuote string
+	}{
+		{
+			name:      "inflected English words",
+			question:  "When are expenses reimbursed?",
+			passages:  []domain.Passage{{Text: "Submit receipts within thirty days. Reimbursements are paid with the monthly salary."}},
+			wantQuote: "> Reimbursements are paid with the monthly salary. [1]",
+		},
+		{
+			name:      "Japanese without spaces",
+			question:  "返品は何日以内ですか？",
+			passages:  []domain.Passage{{Text: "配送は無料です。返品は30日以内に受け付けます。"}},
+			wantQuote: "> 返品は30日以内に受け付けます。 [1]",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			assert.Contains(t, m.Answer(tc.question, tc.passages), tc.wantQuote)
+		})
+	}
+}
