@@ -127,6 +127,7 @@ func New(cfg Config, d Deps) *echo.Echo {
 	e.GET("/readyz", readyz(d.Ready))
 	registerAuth(e, d, log)
 	registerAPI(e, cfg, d, pr)
+	registerOpenAI(e, cfg, d, pr)
 	return e
 }
 
