@@ -130,6 +130,9 @@ func (x *Index) Search(ctx context.Context, t domain.TenantID, q []float32, k in
 	req := queryRequest{Namespace: x.namespace, Vector: q, TopK: min(k, maxTopK), IncludeMetadata: true}
 	var out queryResponse
 	if err := x.http.do(ctx, call{method: http.MethodPost, path: "/query", body: req}, &out); err != nil {
+		if statusOf(err) == http.StatusNotFound {
+			return []domain.Passage{}, nil // the namespace does not exist yet: nothing stored
+		}
 		return nil, err
 	}
 	return passages(out.Matches, k, minScore), nil
@@ -175,6 +178,9 @@ func (x *Index) listIDs(ctx context.Context, prefix string) ([]string, error) {
 		}
 		var out listResponse
 		if err := x.http.do(ctx, call{method: http.MethodGet, path: "/vectors/list", query: q}, &out); err != nil {
+			if statusOf(err) == http.StatusNotFound {
+				return ids, nil // the namespace does not exist: nothing stored
+			}
 			return nil, err
 		}
 		for _, v := range out.Vectors {

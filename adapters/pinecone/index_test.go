@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -452,4 +454,36 @@ func TestNewIndexChecksItsConfiguration(t *testing.T) {
 	x, err := pinecone.NewIndex(pinecone.IndexConfig{TenantID: "acme", Host: "idx-abc.svc.aped-4627-b74a.pinecone.io", APIKey: keyA})
 	require.NoError(t, err)
 	assert.Equal(t, "acme", x.Namespace(), "the namespace defaults to the tenant id")
+}
+
+func TestMissingNamespaceReadsAsEmpty(t *testing.T) {
+	t.Parallel()
+	srv := pineconetest.New(t, dims, keyA)
+	x := newIndex(t, srv, "acme", keyA, "acme")
+	srv.Inject(pineconetest.Fault{Status: http.StatusNotFound, Times: -1})
+
+	got, err := x.Search(t.Context(), "acme", []float32{1, 0, 0, 0}, 3, 0)
+	require.NoError(t, err)
+	assert.Empty(t, got)
+	require.NoError(t, x.DeleteDocument(t.Context(), "acme", "doc"))
+	require.NoError(t, x.DropTenant(t.Context(), "acme"))
+	assert.Len(t, srv.Calls(), 3, "a 404 is an answer, not a failure to retry")
+}
+
+func TestRedirectsAreNotFollowedWithTheKey(t *testing.T) {
+	t.Parallel()
+	var reached atomic.Int32
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached.Add(1) }))
+	t.Cleanup(elsewhere.Close)
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(redirector.Close)
+	x, err := pinecone.NewIndex(pinecone.IndexConfig{TenantID: "acme", Host: redirector.URL, APIKey: keyA, Retry: fastRetry})
+	require.NoError(t, err)
+
+	_, err = x.Search(t.Context(), "acme", []float32{1, 0, 0, 0}, 3, 0)
+
+	requireCode(t, err, domain.KindUnavailable, "vendor_error")
+	assert.Zero(t, reached.Load(), "the key went to the redirect target")
 }

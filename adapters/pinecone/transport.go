@@ -44,6 +44,10 @@ func newTransport(host string, key domain.Secret, client *http.Client, timeout t
 	if client == nil {
 		client = &http.Client{}
 	}
+	// A redirect would carry the Api-Key header to wherever it points: never follow one.
+	noRedirect := *client
+	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	client = &noRedirect
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
