@@ -113,7 +113,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	r.check(c.RefreshTTL >= c.AccessTTL, "TENANTRY_REFRESH_TTL", "must be at least TENANTRY_ACCESS_TTL")
 	r.check(c.DBMaxOpenConns > 0, "TENANTRY_DB_MAX_OPEN_CONNS", "must be positive")
 	r.check(c.LoginMaxFailures > 0, "TENANTRY_LOGIN_MAX_FAILURES", "must be positive")
-	r.check(c.MaxBodyBytes > 0 && c.MaxDocumentBytes > 0, "TENANTRY_MAX_BODY_BYTES", "body limits must be positive")
+	r.check(c.MaxBodyBytes > 0, "TENANTRY_MAX_BODY_BYTES", "must be positive")
+	r.check(c.MaxDocumentBytes > 0, "TENANTRY_MAX_DOCUMENT_BYTES", "must be positive")
 	r.check(c.ChunkSize >= 100 && c.ChunkOverlap >= 0 && c.ChunkOverlap < c.ChunkSize/2, "TENANTRY_CHUNK_SIZE", "must be >= 100, with TENANTRY_CHUNK_OVERLAP below half of it")
 	if c.DatabaseURL != "" {
 		if _, err := sqlstore.ParseDatabaseURL(c.DatabaseURL); err != nil {
