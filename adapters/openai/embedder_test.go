@@ -92,7 +92,7 @@ func TestEmbedFailures(t *testing.T) {
 		{name: "rate limited beyond the retry delay", fault: openaitest.Fault{Status: 429, RetryAfter: "30", Times: -1},
 			kind: domain.KindRateLimited, code: openai.CodeRateLimited, retry: 30, calls: 1},
 		{name: "server down after retries", fault: openaitest.Fault{Status: 503, RetryAfter: "0", Times: -1},
-			kind: domain.KindUnavailable, code: openai.CodeUnavailable, calls: 3},
+			kind: domain.KindUnavailable, code: openai.CodeUnavailable, retry: 1, calls: 3},
 		{name: "unknown model", fault: openaitest.Fault{Status: 404, Code: "model_not_found"},
 			kind: domain.KindInvalid, code: openai.CodeInvalid, calls: 1},
 	}

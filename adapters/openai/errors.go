@@ -59,22 +59,31 @@ func statusError(e *sdk.Error, key domain.Secret) *domain.Error {
 	case status == http.StatusTooManyRequests && e.Code == "insufficient_quota":
 		return domain.E(domain.KindUnavailable, CodeQuota, "the tenant's model provider account has no quota left", cause)
 	case status == http.StatusTooManyRequests:
-		secs := 1
-		if e.Response != nil {
-			if d, ok := retryAfter(e.Response.Header, time.Now()); ok {
-				secs = max(int(math.Ceil(d.Seconds())), 1)
-			}
-		}
-		return domain.E(domain.KindRateLimited, CodeRateLimited, "the tenant's model provider is rate limiting; try again shortly", cause).WithRetryAfter(secs)
+		return domain.E(domain.KindRateLimited, CodeRateLimited, "the tenant's model provider is rate limiting; try again shortly", cause).
+			WithRetryAfter(retryAfterSeconds(e, 1))
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		return domain.E(domain.KindUnavailable, CodeKeyRejected, "the tenant's model API key was rejected", cause)
 	case status == http.StatusBadRequest || status == http.StatusNotFound || status == http.StatusUnprocessableEntity:
 		return domain.E(domain.KindInvalid, CodeInvalid, fmt.Sprintf("the model provider refused the request (status %d); check the tenant's model settings", status), cause)
 	case status >= 500:
-		return domain.E(domain.KindUnavailable, CodeUnavailable, "the model provider is unavailable; try again shortly", cause)
+		return domain.E(domain.KindUnavailable, CodeUnavailable, "the model provider is unavailable; try again shortly", cause).
+			WithRetryAfter(retryAfterSeconds(e, 0))
 	default:
 		return domain.E(domain.KindUnavailable, CodeUnavailable, fmt.Sprintf("the model provider answered with status %d", status), cause)
 	}
+}
+
+// retryAfterSeconds is the answer's Retry-After rounded up to whole seconds (at least
+// one), or def when it has none.
+func retryAfterSeconds(e *sdk.Error, def int) int {
+	if e.Response == nil {
+		return def
+	}
+	d, ok := retryAfter(e.Response.Header, time.Now())
+	if !ok {
+		return def
+	}
+	return max(int(math.Ceil(d.Seconds())), 1)
 }
 
 // retryAfter reads OpenAI's retry-after-ms, then the standard Retry-After (seconds or

@@ -189,7 +189,11 @@ func (t *transport) classify(res response, err error) (*domain.Error, bool) {
 		return domain.E(domain.KindRateLimited, "vendor_rate_limited",
 			"the tenant's Pinecone project is rate limited; try again shortly", cause).WithRetryAfter(ceilSeconds(wait)), true
 	case s >= 500:
-		return domain.E(domain.KindUnavailable, "vendor_unavailable", "Pinecone is unavailable; try again shortly", cause), true
+		e := domain.E(domain.KindUnavailable, "vendor_unavailable", "Pinecone is unavailable; try again shortly", cause)
+		if ra, ok := retryAfter(res.header, time.Now()); ok {
+			e = e.WithRetryAfter(ceilSeconds(ra))
+		}
+		return e, true
 	case s == http.StatusUnauthorized || s == http.StatusForbidden:
 		return domain.E(domain.KindUnavailable, "vendor_key_rejected", "the tenant's Pinecone API key was rejected", cause), false
 	case s == http.StatusBadRequest || s == http.StatusUnprocessableEntity:
