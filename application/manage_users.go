@@ -103,6 +103,10 @@ func (m *ManageUsers) Update(ctx context.Context, who Actor, id domain.UserID, p
 		if err := p.AllowedFor(who.Principal, *u); err != nil {
 			return err
 		}
+		if who.Scope != "" && p.TenantID != nil && *p.TenantID != u.TenantID {
+			// A scoped action stays inside its tenant even for a platform admin.
+			return domain.ErrForbidden.WithDetail("users move between tenants only through platform administration")
+		}
 		return p.Apply(u, m.d.Now())
 	})
 	if err != nil {
