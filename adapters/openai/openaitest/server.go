@@ -169,6 +169,16 @@ func (s *Server) Violations() []string {
 	return slices.Clone(s.violations)
 }
 
+// TakeViolations returns the violations recorded so far and forgets them, for tests
+// that break the protocol on purpose.
+func (s *Server) TakeViolations() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := s.violations
+	s.violations = nil
+	return v
+}
+
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(r.URL.Path, "/v1")
 	if !strings.HasPrefix(r.URL.Path, "/v1/") || (path != "/chat/completions" && path != "/embeddings") {

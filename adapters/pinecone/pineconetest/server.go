@@ -129,6 +129,16 @@ func (s *Server) Violations() []string {
 	return slices.Clone(s.violations)
 }
 
+// TakeViolations returns the violations recorded so far and forgets them, for tests
+// that break the protocol on purpose.
+func (s *Server) TakeViolations() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := s.violations
+	s.violations = nil
+	return v
+}
+
 // IDs returns the sorted vector ids stored under apiKey and namespace.
 func (s *Server) IDs(apiKey, namespace string) []string {
 	s.mu.Lock()
