@@ -487,3 +487,19 @@ func TestRedirectsAreNotFollowedWithTheKey(t *testing.T) {
 	requireCode(t, err, domain.KindUnavailable, "vendor_error")
 	assert.Zero(t, reached.Load(), "the key went to the redirect target")
 }
+
+func TestMaxElapsedBoundsTheWholeCall(t *testing.T) {
+	t.Parallel()
+	srv := pineconetest.New(t, dims, keyA)
+	x := newIndex(t, srv, "acme", keyA, "acme", func(c *pinecone.IndexConfig) {
+		c.Timeout = 5 * time.Second
+		c.Retry = pinecone.RetryPolicy{MaxAttempts: 10, BaseDelay: time.Millisecond, MaxElapsed: 300 * time.Millisecond}
+	})
+	srv.Inject(pineconetest.Fault{Delay: 10 * time.Second, Times: -1})
+
+	start := time.Now()
+	_, err := x.Search(t.Context(), "acme", []float32{1, 0, 0, 0}, 3, 0)
+
+	requireCode(t, err, domain.KindUnavailable, "vendor_timeout")
+	assert.Less(t, time.Since(start), 2*time.Second, "a 5s attempt timeout may not outlast the 300ms budget")
+}

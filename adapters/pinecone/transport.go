@@ -93,7 +93,7 @@ func (t *transport) do(ctx context.Context, c call, out any) error {
 	}
 	deadline := time.Now().Add(t.retry.MaxElapsed)
 	for attempt := 1; ; attempt++ {
-		res, err := t.once(ctx, c, payload)
+		res, err := t.once(ctx, c, payload, deadline)
 		if err == nil && res.status/100 == 2 {
 			return decode(res.body, out)
 		}
@@ -127,10 +127,14 @@ type response struct {
 	body   []byte
 }
 
-// once makes a single attempt bounded by the per-call timeout, reading the whole body
-// before that timeout ends.
-func (t *transport) once(ctx context.Context, c call, payload []byte) (response, error) {
-	actx, cancel := context.WithTimeout(ctx, t.timeout)
+// once makes a single attempt bounded by the per-call timeout and the call's overall
+// deadline, reading the whole body before either ends.
+func (t *transport) once(ctx context.Context, c call, payload []byte, deadline time.Time) (response, error) {
+	end := time.Now().Add(t.timeout)
+	if deadline.Before(end) {
+		end = deadline
+	}
+	actx, cancel := context.WithDeadline(ctx, end)
 	defer cancel()
 	u, err := url.Parse(t.base.String() + c.path)
 	if err != nil {
