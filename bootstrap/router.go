@@ -79,11 +79,15 @@ type API struct {
 	keys    *jwtauth.Keys
 	admin   *adminServices
 	stop    context.CancelFunc
+	index   *vecsearch.Index // nil when the caller injected its own vendors
 }
 
-// Close stops the API's background work (signing-key refresh).
+// Close stops the API's background work (signing-key refresh, search workers).
 func (a *API) Close() error {
 	a.stop()
+	if a.index != nil {
+		return a.index.Close()
+	}
 	return nil
 }
 
@@ -112,8 +116,10 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	go keys.Run(bg)
 
 	v := o.Vendors
+	var index *vecsearch.Index
 	if v == nil {
-		v = &vendors{embedded: vecsearch.New(st.Chunks, vecsearch.Config{}), answerer: extractive.New(extractive.Config{}),
+		index = vecsearch.New(st.Chunks, vecsearch.Config{})
+		v = &vendors{embedded: index, answerer: extractive.New(extractive.Config{}),
 			http: newVendorHTTPClient(), modelIdle: cfg.ModelIdleTimeout, modelMax: cfg.ModelTimeout}
 	}
 	hasher := passwords.New(passwords.Config{MaxConcurrent: cfg.HashConcurrency, MaxWait: cfg.HashWait})
@@ -147,5 +153,5 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 		Discovery: httpapi.Discovery{Issuer: cfg.PublicURL, SigningAlgorithms: []string{keys.Algorithm()}},
 	}
 	h := httpapi.New(httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxDocumentBytes: cfg.MaxDocumentBytes, PingInterval: cfg.PingInterval}, deps)
-	return &API{Handler: h, keys: keys, admin: &adminServices{tenants: tenantsUC, users: usersUC, actor: o.Operator}, stop: stop}, nil
+	return &API{Handler: h, keys: keys, admin: &adminServices{tenants: tenantsUC, users: usersUC, actor: o.Operator}, stop: stop, index: index}, nil
 }
