@@ -136,7 +136,11 @@ func (h oauthHandlers) token(c echo.Context) error {
 		toks, err = h.refresh.Execute(ctx, tr.refreshToken)
 	}
 	if err != nil {
-		return h.fail(c, grantError(tr.grantType, err))
+		oe := grantError(tr.grantType, err)
+		if tr.grantType == "password" && (oe.Code == "invalid_grant" || oe.Code == "slow_down") {
+			noteLoginFailure(c, oe.Code)
+		}
+		return h.fail(c, oe)
 	}
 	noStore(c)
 	return sendJSON(c, http.StatusOK, tokenResponse{

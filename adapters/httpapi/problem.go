@@ -70,8 +70,24 @@ type problems struct {
 }
 
 // clientGone reports whether err or the request's context says the client went away.
+// A context the server cancelled with a cause of its own (serverCause) is not that: the
+// client is still there and gets told why.
 func clientGone(c echo.Context, err error) bool {
+	if serverCause(c) != nil {
+		return false
+	}
 	return errors.Is(err, context.Canceled) || c.Request().Context().Err() != nil
+}
+
+// serverCause returns the *domain.Error the server cancelled the request's context
+// with (bootstrap cancels open streams with one when it shuts down), or nil while the
+// context is live or when it ended because the client left.
+func serverCause(c echo.Context) *domain.Error {
+	ctx := c.Request().Context()
+	if ctx.Err() == nil {
+		return nil
+	}
+	return domain.AsError(context.Cause(ctx))
 }
 
 // handle is Echo's HTTPErrorHandler.
@@ -92,6 +108,9 @@ func (p problems) handle(err error, c echo.Context) {
 
 // build turns err into a problem for request c.
 func (p problems) build(c echo.Context, err error) problem {
+	if cause := serverCause(c); cause != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		err = cause.With(err)
+	}
 	pr := fromError(err)
 	pr.Instance = c.Request().URL.Path
 	pr.RequestID = RequestID(c)

@@ -31,6 +31,8 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// ContentSecurityPolicy is sent on every response (default: nothing may load).
 	ContentSecurityPolicy string
+	// MetricsToken, when set, is the bearer token GET /metrics requires.
+	MetricsToken string
 }
 
 // Defaults of Config.
@@ -94,6 +96,8 @@ type Deps struct {
 	// Discovery fills GET /.well-known/openid-configuration; an empty Issuer leaves
 	// the route out.
 	Discovery Discovery
+	// Metrics, when set, counts requests and serves GET /metrics.
+	Metrics *Metrics
 }
 
 // New builds the Echo router with every route, the middleware chain and the problem
@@ -128,6 +132,7 @@ func New(cfg Config, d Deps) *echo.Echo {
 	registerAuth(e, d, log)
 	registerAPI(e, cfg, d, pr)
 	registerOpenAI(e, cfg, d, pr)
+	registerOps(e, cfg, d)
 	return e
 }
 
