@@ -101,11 +101,35 @@ transaction, and a second run finds nothing to do.`,
 					return err
 				}
 				fmt.Fprintf(stdio.Out, "re-encrypted %d secrets under the current key\n", n)
+				kid, err := resealSigningKey(ctx, rt)
+				if err != nil {
+					return err
+				}
+				if kid != "" {
+					fmt.Fprintf(stdio.Out, "the active signing key was sealed under a previous master key: new active signing key %s (tokens already issued keep verifying)\n", kid)
+				}
 				return nil
 			})
 		},
 	})
 	return cmd
+}
+
+// resealSigningKey replaces the active signing key when its private part is sealed under
+// a previous master key, which the operator is about to drop: the server could no longer
+// sign. Retired keys only verify, from their public parts, so they need no master key.
+// It returns the new kid, or "" when nothing needed doing.
+func resealSigningKey(ctx context.Context, rt *runtime) (string, error) {
+	stored, err := rt.signingKeys.List(ctx)
+	if err != nil {
+		return "", fmt.Errorf("list signing keys: %w", err)
+	}
+	for _, k := range stored {
+		if k.Active() && rt.keyring.NeedsReseal(k.Private) {
+			return rt.keys.Rotate(ctx)
+		}
+	}
+	return "", nil
 }
 
 func withRuntime(cmd *cobra.Command, env func() (Config, error), stdio IO, schemaHCL []byte, fn func(context.Context, *runtime) error) error {

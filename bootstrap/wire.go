@@ -19,6 +19,7 @@ import (
 	"github.com/tenantry/tenantry/adapters/sqlstore"
 	"github.com/tenantry/tenantry/application"
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/ports"
 )
 
 // runtime is one running tenantry: what serve and the admin commands need, and what
@@ -30,10 +31,11 @@ type runtime struct {
 	draining atomic.Bool
 	closers  []func() error
 
-	keys     *jwtauth.Keys
-	keyring  *secretbox.Keyring
-	tenantDB *sqlstore.TenantStore
-	adminSvc *adminServices
+	keys        *jwtauth.Keys
+	keyring     *secretbox.Keyring
+	tenantDB    *sqlstore.TenantStore
+	signingKeys ports.SigningKeyStore
+	adminSvc    *adminServices
 }
 
 // adminServices are the administration use cases run by the CLI as the operator.
@@ -78,7 +80,9 @@ func openRuntime(ctx context.Context, cfg Config, stdio IO, schemaHCL []byte, mi
 	rt.closers = append(rt.closers, sqlDB.Close)
 
 	rt.tenantDB = sqlstore.NewTenantStore(db, rt.keyring)
-	api, err := Router(ctx, cfg, SQLStores(db, rt.tenantDB), RouterOptions{
+	stores := SQLStores(db, rt.tenantDB)
+	rt.signingKeys = stores.SigningKeys
+	api, err := Router(ctx, cfg, stores, RouterOptions{
 		Log: log, Sealer: rt.keyring, Ready: readiness(sqlDB, schemaHCL, &rt.draining), Operator: operatorActor(stdio),
 	})
 	if err != nil {
