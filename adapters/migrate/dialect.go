@@ -3,6 +3,7 @@ package migrate
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strings"
@@ -97,8 +98,12 @@ func sqliteTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error, rollback 
 	}
 	if fkOn {
 		defer func() {
-			if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA foreign_keys = on"); rerr != nil && err == nil {
-				err = unavailable("re-enable foreign keys", rerr)
+			if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA foreign_keys = on"); rerr != nil {
+				// Never hand a connection without foreign keys back to the pool.
+				_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+				if err == nil {
+					err = unavailable("re-enable foreign keys", rerr)
+				}
 			}
 		}()
 	}
