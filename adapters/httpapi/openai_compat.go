@@ -32,6 +32,7 @@ const (
 	codeInvalidAPIKey  = "invalid_api_key"
 	openAIInvalidReq   = "invalid_request_error"
 	maxEchoedModelName = 100
+	maxFieldErrors     = 20
 )
 
 // registerOpenAI adds the /v1 routes behind the same bearer and tenant middleware as
@@ -60,9 +61,9 @@ type openAIHandlers struct {
 // because SDKs send extras; sampling fields (temperature, max_tokens, ...) are ignored
 // since the tenant's own model settings apply, as on /chat/stream.
 type openAIChatRequest struct {
-	Model         *string                  `json:"model"`
+	Model         string                   `json:"model"`
 	Messages      []openAIMessage          `json:"messages"`
-	Stream        *bool                    `json:"stream"`
+	Stream        bool                     `json:"stream"`
 	StreamOptions *openAIChatStreamOptions `json:"stream_options"`
 	N             *int                     `json:"n"`
 }
@@ -123,8 +124,12 @@ func parseOpenAIChat(body []byte) (openAIChat, error) {
 		return openAIChat{}, err
 	}
 	var fs []domain.FieldError
-	add := func(field, msg string) { fs = append(fs, domain.FieldError{Field: field, Message: msg}) }
-	if raw.Model == nil || strings.TrimSpace(*raw.Model) == "" {
+	add := func(field, msg string) {
+		if len(fs) < maxFieldErrors { // a huge body of bad messages gets a bounded answer
+			fs = append(fs, domain.FieldError{Field: field, Message: msg})
+		}
+	}
+	if strings.TrimSpace(raw.Model) == "" {
 		add("model", "is required")
 	}
 	if len(raw.Messages) == 0 {
@@ -133,14 +138,10 @@ func parseOpenAIChat(body []byte) (openAIChat, error) {
 	if raw.N != nil && *raw.N != 1 {
 		add("n", "only 1 is supported")
 	}
-	stream := raw.Stream != nil && *raw.Stream
-	if raw.StreamOptions != nil && !stream {
+	if raw.StreamOptions != nil && !raw.Stream {
 		add("stream_options", "is only allowed when stream is true")
 	}
-	req := openAIChat{stream: stream, includeUsage: stream && raw.StreamOptions != nil && raw.StreamOptions.IncludeUsage}
-	if raw.Model != nil {
-		req.model = *raw.Model
-	}
+	req := openAIChat{model: raw.Model, stream: raw.Stream, includeUsage: raw.Stream && raw.StreamOptions != nil && raw.StreamOptions.IncludeUsage}
 	turns := make([]domain.Message, 0, len(raw.Messages))
 	for i, m := range raw.Messages {
 		field := fmt.Sprintf("messages[%d]", i)
