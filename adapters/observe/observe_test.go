@@ -390,6 +390,8 @@ func (v fixedVendors) ChatModel(domain.Tenant) (ports.ChatModel, error) {
 	return v.model, nil
 }
 
+func (v fixedVendors) Check(context.Context, domain.Tenant) error { return v.err }
+
 func TestVendorsLabelEachPortWithTheTenantsProvider(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
@@ -420,6 +422,8 @@ func TestVendorsLabelEachPortWithTheTenantsProvider(t *testing.T) {
 	assert.Error(t, err)
 	_, err = broken.VectorIndex(tn)
 	assert.Error(t, err)
+	assert.Equal(t, domain.KindInvalid, domain.KindOf(broken.Check(ctx, tn)), "Check passes through")
+	assert.NoError(t, v.Check(ctx, tn))
 }
 
 func TestMetricsRegisterOncePerRegistry(t *testing.T) {

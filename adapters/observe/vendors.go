@@ -1,6 +1,8 @@
 package observe
 
 import (
+	"context"
+
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/ports"
 )
@@ -44,3 +46,7 @@ func (v *Vendors) ChatModel(t domain.Tenant) (ports.ChatModel, error) {
 	}
 	return NewChatModel(m, t.LLM.Provider, t.ID, v.o), nil
 }
+
+// Check passes through to the wrapped factory: it runs only when an admin changes a
+// tenant's configuration, and its error goes back to that admin.
+func (v *Vendors) Check(ctx context.Context, t domain.Tenant) error { return v.next.Check(ctx, t) }
