@@ -153,5 +153,5 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 		Discovery: httpapi.Discovery{Issuer: cfg.PublicURL, SigningAlgorithms: []string{keys.Algorithm()}},
 	}
 	h := httpapi.New(httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxDocumentBytes: cfg.MaxDocumentBytes, PingInterval: cfg.PingInterval}, deps)
-	return &API{Handler: h, keys: keys, admin: &adminServices{tenants: tenantsUC, users: usersUC, actor: o.Operator}, stop: stop, index: index}, nil
+	return &API{Handler: h, keys: keys, admin: &adminServices{tenants: tenantsUC, users: usersUC, ingest: deps.Ingest, actor: o.Operator}, stop: stop, index: index}, nil
 }

@@ -25,6 +25,10 @@ func serve(ctx context.Context, cfg Config, stdio IO, schemaHCL []byte, migrateF
 	if err != nil {
 		return fmt.Errorf("listen on PORT %d: %w", cfg.Port, err)
 	}
+	if err := seedDemo(ctx, rt, stdio.Out); err != nil {
+		_ = ln.Close()
+		return err
+	}
 	return serveOn(ctx, rt, ln)
 }
 

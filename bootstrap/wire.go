@@ -42,6 +42,7 @@ type runtime struct {
 type adminServices struct {
 	tenants *application.ManageTenants
 	users   *application.ManageUsers
+	ingest  *application.IngestDocument // the first-run demo's sample documents
 	actor   application.Actor
 }
 
