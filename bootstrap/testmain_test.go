@@ -226,8 +226,30 @@ type server struct {
 }
 
 // startServer runs `tenantry serve` with e and waits until GET /readyz answers 200.
-// The cleanup stops it with SIGTERM and requires a clean exit 0.
+// The cleanup stops it with SIGTERM and requires a clean exit 0. Should another process
+// take the free port first, it retries on a new one (updating e["PORT"]).
 func startServer(t *testing.T, e env, args ...string) *server {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		s, err := launchServer(t, e, args...)
+		if err == nil {
+			t.Cleanup(func() {
+				if code := s.stop(t); code != 0 {
+					t.Errorf("tenantry serve exited %d on SIGTERM; stderr:\n%s", code, s.stderr.String())
+				}
+			})
+			return s
+		}
+		if attempt < 3 && strings.Contains(s.stderr.String(), "address already in use") {
+			e["PORT"] = fmt.Sprint(freePort(t))
+			continue
+		}
+		s.stop(t)
+		t.Fatalf("%v; stderr:\n%s", err, s.stderr.String())
+	}
+}
+
+func launchServer(t *testing.T, e env, args ...string) (*server, error) {
 	t.Helper()
 	s := &server{url: "http://127.0.0.1:" + e["PORT"], done: make(chan struct{})}
 	s.cmd = exec.Command(tenantryBinary(t), append([]string{"serve"}, args...)...)
@@ -239,16 +261,11 @@ func startServer(t *testing.T, e env, args ...string) *server {
 		s.code = s.cmd.ProcessState.ExitCode()
 		close(s.done)
 	}()
-	t.Cleanup(func() {
-		if code := s.stop(t); code != 0 {
-			t.Errorf("tenantry serve exited %d on SIGTERM; stderr:\n%s", code, s.stderr.String())
-		}
-	})
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		select {
 		case <-s.done:
-			t.Fatalf("tenantry serve exited %d before it was ready; stderr:\n%s", s.code, s.stderr.String())
+			return s, fmt.Errorf("tenantry serve exited %d before it was ready", s.code)
 		default:
 		}
 		res, err := http.Get(s.url + "/readyz")
@@ -256,11 +273,11 @@ func startServer(t *testing.T, e env, args ...string) *server {
 			_, _ = io.Copy(io.Discard, res.Body)
 			_ = res.Body.Close()
 			if res.StatusCode == http.StatusOK {
-				return s
+				return s, nil
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("tenantry serve not ready after 30s; stderr:\n%s", s.stderr.String())
+			return s, errors.New("tenantry serve not ready after 30s")
 		}
 		time.Sleep(40 * time.Millisecond)
 	}
