@@ -105,6 +105,8 @@ type vendors struct {
 	embedder ports.Embedder
 	index    ports.VectorIndex
 	model    ports.ChatModel
+	// check, when set, answers Check; nil accepts every configuration.
+	check func(domain.Tenant) error
 }
 
 var _ ports.Vendors = (*vendors)(nil)
@@ -112,6 +114,12 @@ var _ ports.Vendors = (*vendors)(nil)
 func (v *vendors) Embedder(domain.Tenant) (ports.Embedder, error)       { return v.embedder, nil }
 func (v *vendors) VectorIndex(domain.Tenant) (ports.VectorIndex, error) { return v.index, nil }
 func (v *vendors) ChatModel(domain.Tenant) (ports.ChatModel, error)     { return v.model, nil }
+func (v *vendors) Check(_ context.Context, t domain.Tenant) error {
+	if v.check == nil {
+		return nil
+	}
+	return v.check(t)
+}
 
 // modelCall is what a fake chat model was asked.
 type modelCall struct {

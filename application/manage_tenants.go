@@ -92,7 +92,10 @@ func (m *ManageTenants) List(ctx context.Context, who domain.Principal, page dom
 }
 
 // Update applies a patch. Tenant admins may change only their own tenant's prompt,
-// retrieval settings and keys; vendor endpoints must be https unless allowed.
+// retrieval settings and keys; vendor endpoints must be https unless allowed. A patch
+// that changes where or how the vectors live, or the vector store's or embedder's key,
+// is first checked with the tenant's vendors (Vendors.Check); a configuration they
+// refuse is not stored.
 func (m *ManageTenants) Update(ctx context.Context, who Actor, id domain.TenantID, p domain.TenantPatch) (domain.Tenant, error) {
 	if !who.Principal.IsPlatformAdmin() && who.Principal.TenantID != id {
 		return domain.Tenant{}, domain.ErrNotFound
@@ -100,12 +103,16 @@ func (m *ManageTenants) Update(ctx context.Context, who Actor, id domain.TenantI
 	if err := p.AllowedFor(who.Principal, id); err != nil {
 		return domain.Tenant{}, err
 	}
+	checked, err := m.checkVendors(ctx, id, p)
+	if err != nil {
+		return domain.Tenant{}, err
+	}
 	t, err := m.d.Tenants.Update(ctx, id, func(t *domain.Tenant) error {
-		if err := p.Apply(t); err != nil {
+		if err := m.apply(p, t); err != nil {
 			return err
 		}
-		if err := t.VendorURLsSecure(m.d.AllowHTTPVendors); err != nil {
-			return err
+		if checked != nil && !sameVectorSetup(*checked, *t) {
+			return domain.E(domain.KindConflict, "tenant_changed", "the tenant's vector configuration changed meanwhile; try again", nil)
 		}
 		t.Touch(m.d.Now())
 		return nil
@@ -114,6 +121,40 @@ func (m *ManageTenants) Update(ctx context.Context, who Actor, id domain.TenantI
 		return domain.Tenant{}, err
 	}
 	return t, m.audit(ctx, who, id, "tenant.update", string(id), p.Fields())
+}
+
+// apply changes t as p says and refuses insecure vendor endpoints.
+func (m *ManageTenants) apply(p domain.TenantPatch, t *domain.Tenant) error {
+	if err := p.Apply(t); err != nil {
+		return err
+	}
+	return t.VendorURLsSecure(m.d.AllowHTTPVendors)
+}
+
+// checkVendors asks the tenant's vendors whether the patched configuration works, when
+// p touches the vector store or the embedder (keys included). It returns the checked
+// configuration, or nil when nothing needed checking. The check sees a copy: nothing is
+// stored before it passes.
+func (m *ManageTenants) checkVendors(ctx context.Context, id domain.TenantID, p domain.TenantPatch) (*domain.Tenant, error) {
+	if !p.ChangesVectors() && p.VectorAPIKey == nil && p.EmbedderAPIKey == nil {
+		return nil, nil
+	}
+	t, err := m.d.Tenants.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.apply(p, &t); err != nil {
+		return nil, err
+	}
+	if err := m.d.Vendors.Check(ctx, t); err != nil {
+		return nil, fmt.Errorf("check vendor configuration of %s: %w", id, err)
+	}
+	return &t, nil
+}
+
+// sameVectorSetup reports whether a and b store and embed vectors alike, keys included.
+func sameVectorSetup(a, b domain.Tenant) bool {
+	return a.VectorStore == b.VectorStore && a.Embedder == b.Embedder
 }
 
 // SetStatus suspends or reactivates a tenant. Platform admins only.

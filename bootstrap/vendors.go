@@ -1,6 +1,7 @@
 package bootstrap
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -30,8 +31,12 @@ func (v *vendors) Embedder(t domain.Tenant) (ports.Embedder, error) {
 	case domain.EmbedderHashing:
 		return hashing.New(t.Embedder.Dimensions), nil
 	case domain.EmbedderOpenAI:
+		// The embedder shares the chat model's base URL (llm.base_url). "dimensions" is
+		// sent except to text-embedding-ada-002, which refuses it; the adapter checks
+		// every returned vector's length either way.
 		return openai.NewEmbedder(openai.EmbedderConfig{BaseURL: t.LLMBaseURL(), APIKey: t.Embedder.APIKey,
-			Model: t.Embedder.Model, Dimensions: t.Embedder.Dimensions, HTTPClient: v.http})
+			Model: t.Embedder.Model, Dimensions: t.Embedder.Dimensions, OmitDimensions: t.Embedder.Model == "text-embedding-ada-002",
+			HTTPClient: v.http})
 	case domain.EmbedderPinecone:
 		return pinecone.NewEmbedder(pinecone.EmbedderConfig{APIKey: t.Embedder.APIKey, Model: t.Embedder.Model,
 			Dimensions: t.Embedder.Dimensions, HTTPClient: v.http})
@@ -44,10 +49,14 @@ func (v *vendors) VectorIndex(t domain.Tenant) (ports.VectorIndex, error) {
 	case domain.VectorEmbedded:
 		return v.embedded, nil
 	case domain.VectorPinecone:
-		return pinecone.NewIndex(pinecone.IndexConfig{TenantID: t.ID, Host: t.VectorStore.IndexHost,
-			APIKey: t.VectorStore.APIKey, Namespace: t.VectorStore.Namespace, HTTPClient: v.http})
+		return v.pineconeIndex(t)
 	}
 	return nil, unknownProvider("vector_store.provider", t.VectorStore.Provider)
+}
+
+func (v *vendors) pineconeIndex(t domain.Tenant) (*pinecone.Index, error) {
+	return pinecone.NewIndex(pinecone.IndexConfig{TenantID: t.ID, Host: t.VectorStore.IndexHost,
+		APIKey: t.VectorStore.APIKey, Namespace: t.VectorStore.Namespace, HTTPClient: v.http})
 }
 
 func (v *vendors) ChatModel(t domain.Tenant) (ports.ChatModel, error) {
@@ -59,6 +68,23 @@ func (v *vendors) ChatModel(t domain.Tenant) (ports.ChatModel, error) {
 			IdleTimeout: v.modelIdle, Timeout: v.modelMax})
 	}
 	return nil, unknownProvider("llm.provider", t.LLM.Provider)
+}
+
+// Check implements ports.Vendors. Only a Pinecone vector store is asked
+// (describe_index_stats: the key, and the index dimension against the embedder's).
+// The embedded index and the hashing, extractive and OpenAI-compatible providers are
+// not called: an embeddings or chat call would spend the tenant's tokens, and a wrong
+// model key or embedding size shows at the first use as vendor_key_rejected or
+// embedding_dimension_mismatch.
+func (v *vendors) Check(ctx context.Context, t domain.Tenant) error {
+	if t.VectorStore.Provider != domain.VectorPinecone {
+		return nil
+	}
+	idx, err := v.pineconeIndex(t)
+	if err != nil {
+		return err
+	}
+	return idx.Validate(ctx, t.Embedder.Dimensions)
 }
 
 func unknownProvider(field, name string) error {

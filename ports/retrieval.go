@@ -65,4 +65,11 @@ type Vendors interface {
 	VectorIndex(t domain.Tenant) (VectorIndex, error)
 	// ChatModel returns the tenant's chat model.
 	ChatModel(t domain.Tenant) (ChatModel, error)
+	// Check asks the tenant's vendors whether configuration t works, before it is
+	// stored: for a Pinecone vector store, that the key is accepted and the index's
+	// dimension equals t.Embedder.Dimensions. A rejected key or a mismatch is
+	// KindInvalid listing the field to fix; a vendor that cannot be reached keeps its
+	// kind (KindUnavailable, KindRateLimited). Providers with nothing to check return
+	// nil. It only reads, with t's own keys, and is safe for concurrent use.
+	Check(ctx context.Context, t domain.Tenant) error
 }

@@ -95,6 +95,7 @@ type fakeVendors struct {
 func (v *fakeVendors) Embedder(domain.Tenant) (ports.Embedder, error)       { return bowEmbedder{}, nil }
 func (v *fakeVendors) VectorIndex(domain.Tenant) (ports.VectorIndex, error) { return v, nil }
 func (v *fakeVendors) ChatModel(domain.Tenant) (ports.ChatModel, error)     { return v, nil }
+func (v *fakeVendors) Check(context.Context, domain.Tenant) error           { return nil }
 
 func (v *fakeVendors) setModel(m func(ctx context.Context, msgs []domain.ChatMessage, p domain.ChatParams) iter.Seq2[domain.Delta, error]) {
 	v.mu.Lock()

@@ -259,7 +259,8 @@ func SecretSealer(t *testing.T, newSealer NewSealer) {
 }
 
 // Vendors tests a ports.Vendors with a tenant on the offline defaults: each builder
-// returns a usable port, and an unknown embedder provider is KindInvalid.
+// returns a usable port, Check accepts them without a vendor, and an unknown embedder
+// provider is KindInvalid.
 func Vendors(t *testing.T, v ports.Vendors) {
 	tn, err := domain.NewTenant("acme", "Acme", base)
 	require.NoError(t, err)
@@ -279,6 +280,10 @@ func Vendors(t *testing.T, v ports.Vendors) {
 		m, err := v.ChatModel(tn)
 		require.NoError(t, err)
 		require.NotNil(t, m)
+	})
+
+	t.Run("the offline defaults need no vendor to check", func(t *testing.T) {
+		require.NoError(t, v.Check(t.Context(), tn))
 	})
 
 	t.Run("an embedder provider it cannot build is Invalid", func(t *testing.T) {
