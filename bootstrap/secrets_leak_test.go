@@ -223,9 +223,16 @@ func isoProblemFields(t *testing.T, r hResp) []string {
 // isoEchoVendor is an OpenAI-compatible and Pinecone-like server that rejects every
 // key and, like some real vendors, quotes the key it was given in the error message.
 type isoEchoVendor struct {
-	srv  *httptest.Server
-	mu   sync.Mutex
-	seen []string // keys received, to prove the key really went out
+	srv     *httptest.Server
+	mu      sync.Mutex
+	seen    []string // keys received, to prove the key really went out
+	revoked bool     // false: the Pinecone index description succeeds, as for a key not yet revoked
+}
+
+func (v *isoEchoVendor) revoke(b bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.revoked = b
 }
 
 func newIsoEchoVendor(t *testing.T) *isoEchoVendor {
@@ -237,8 +244,13 @@ func newIsoEchoVendor(t *testing.T) *isoEchoVendor {
 		}
 		v.mu.Lock()
 		v.seen = append(v.seen, key)
+		revoked := v.revoked
 		v.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/describe_index_stats" && !revoked {
+			fmt.Fprint(w, `{"namespaces":{},"dimension":384,"indexFullness":0,"totalVectorCount":0}`)
+			return
+		}
 		w.WriteHeader(http.StatusUnauthorized)
 		if strings.HasPrefix(r.URL.Path, "/v1/") {
 			fmt.Fprintf(w, `{"error":{"message":"Incorrect API key provided: %s.","type":"invalid_request_error","code":"invalid_api_key"}}`, key)
@@ -296,8 +308,19 @@ func TestSecretsVendorErrorsDoNotEchoKeys(t *testing.T) {
 	patch(`{"embedder":{"provider":"hashing","model":"hashing-v1","dimensions":384}}`)
 	failing("openai chat model", llmKey, e.send(t, http.MethodPost, "/chat/stream", adminB, `{"message":"passphrase?"}`))
 
-	patch(fmt.Sprintf(`{"llm":{"provider":"extractive","model":"extractive"},
-		"vector_store":{"provider":"pinecone","index_host":%q,"api_key":%q}}`, vendor.srv.URL, vecKey))
+	pinecone := fmt.Sprintf(`{"llm":{"provider":"extractive","model":"extractive"},
+		"vector_store":{"provider":"pinecone","index_host":%q,"api_key":%q}}`, vendor.srv.URL, vecKey)
+	// Pinecone is asked before the configuration is stored: a rejected key is a 400 that
+	// names the field and quotes nothing.
+	vendor.revoke(true)
+	r := e.send(t, http.MethodPatch, "/admin/tenants/bravo", root, pinecone)
+	require.Equal(t, http.StatusBadRequest, r.Status, "%s", r.Body)
+	assert.Equal(t, []string{"vector_store.api_key"}, isoProblemFields(t, r))
+	assert.True(t, vendor.sawKey(vecKey))
+	// Accepted at configuration, the key is revoked afterwards.
+	vendor.revoke(false)
+	patch(pinecone)
+	vendor.revoke(true)
 	failing("pinecone upsert", vecKey, e.send(t, http.MethodPost, "/documents", adminB, doc))
 	failing("pinecone query", vecKey, e.send(t, http.MethodPost, "/chat/stream", adminB, `{"message":"passphrase?"}`))
 
