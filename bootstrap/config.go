@@ -54,6 +54,8 @@ type Config struct {
 
 	ShutdownTimeout time.Duration
 	MetricsToken    string
+	MetricsTenants  []string // only these tenants get their own metrics label
+	MetricsTopN     int      // without MetricsTenants, the first N tenants seen do
 	CacheTTL        time.Duration
 }
 
@@ -99,6 +101,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		PingInterval:      r.dur("TENANTRY_SSE_PING_INTERVAL", 15*time.Second),
 		ShutdownTimeout:   r.dur("TENANTRY_SHUTDOWN_TIMEOUT", 20*time.Second),
 		MetricsToken:      r.str("TENANTRY_METRICS_TOKEN", ""),
+		MetricsTenants:    r.list("TENANTRY_METRICS_TENANTS"),
+		MetricsTopN:       r.int("TENANTRY_METRICS_TENANT_LIMIT", 50),
 		CacheTTL:          r.dur("TENANTRY_CACHE_TTL", 30*time.Second),
 	}
 	if c.PublicURL == "" {
@@ -113,6 +117,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	r.check(c.RefreshTTL >= c.AccessTTL, "TENANTRY_REFRESH_TTL", "must be at least TENANTRY_ACCESS_TTL")
 	r.check(c.DBMaxOpenConns > 0, "TENANTRY_DB_MAX_OPEN_CONNS", "must be positive")
 	r.check(c.LoginMaxFailures > 0, "TENANTRY_LOGIN_MAX_FAILURES", "must be positive")
+	r.check(c.MetricsTopN >= 0 && c.MetricsTopN <= 1000, "TENANTRY_METRICS_TENANT_LIMIT", "must be between 0 and 1000")
 	r.check(c.MaxBodyBytes > 0, "TENANTRY_MAX_BODY_BYTES", "must be positive")
 	r.check(c.MaxDocumentBytes > 0, "TENANTRY_MAX_DOCUMENT_BYTES", "must be positive")
 	r.check(c.ChunkSize >= 100 && c.ChunkOverlap >= 0 && c.ChunkOverlap < c.ChunkSize/2, "TENANTRY_CHUNK_SIZE", "must be >= 100, with TENANTRY_CHUNK_OVERLAP below half of it")

@@ -14,6 +14,7 @@ import (
 	"github.com/tenantry/tenantry/adapters/httpapi"
 	"github.com/tenantry/tenantry/adapters/jwtauth"
 	"github.com/tenantry/tenantry/adapters/memory"
+	"github.com/tenantry/tenantry/adapters/observe"
 	"github.com/tenantry/tenantry/adapters/passwords"
 	"github.com/tenantry/tenantry/adapters/sqlstore"
 	"github.com/tenantry/tenantry/adapters/vecsearch"
@@ -103,6 +104,10 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	}
 	users := cache.NewUsers(st.Users, cache.Options{TTL: cfg.CacheTTL})
 	tenants := cache.NewTenants(st.Tenants, cache.Options{TTL: cfg.CacheTTL}, users.Invalidate)
+	metrics, observer, err := newMetrics(cfg, o.Log, users, tenants)
+	if err != nil {
+		return nil, err
+	}
 	keys, err := jwtauth.NewKeys(st.SigningKeys, o.Sealer, jwtauth.Config{
 		Issuer: cfg.PublicURL, Audience: cfg.JWTAudience, Algorithm: cfg.JWTAlg, AccessTTL: cfg.AccessTTL, Skew: cfg.JWTSkew, Clock: now,
 	}, o.Log.Named("jwt"))
@@ -122,6 +127,7 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 		v = &vendors{embedded: index, answerer: extractive.New(extractive.Config{}),
 			http: newVendorHTTPClient(), modelIdle: cfg.ModelIdleTimeout, modelMax: cfg.ModelTimeout}
 	}
+	v = observe.NewVendors(v, observer)
 	hasher := passwords.New(passwords.Config{MaxConcurrent: cfg.HashConcurrency, MaxWait: cfg.HashWait})
 	issuer := jwtauth.NewIssuer(keys)
 	verifier := jwtauth.NewCachedVerifier(jwtauth.NewVerifier(keys), 50_000, now)
@@ -151,7 +157,9 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 		Ready:     o.Ready,
 		JWKS:      func(context.Context) ([]byte, error) { return keys.JWKS(), nil },
 		Discovery: httpapi.Discovery{Issuer: cfg.PublicURL, SigningAlgorithms: []string{keys.Algorithm()}},
+		Metrics:   metrics,
 	}
-	h := httpapi.New(httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxDocumentBytes: cfg.MaxDocumentBytes, PingInterval: cfg.PingInterval}, deps)
+	h := httpapi.New(httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxDocumentBytes: cfg.MaxDocumentBytes, PingInterval: cfg.PingInterval,
+		MetricsToken: cfg.MetricsToken}, deps)
 	return &API{Handler: h, keys: keys, admin: &adminServices{tenants: tenantsUC, users: usersUC, ingest: deps.Ingest, actor: o.Operator}, stop: stop, index: index}, nil
 }

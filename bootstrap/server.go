@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/tenantry/tenantry/domain"
 )
 
 // serve runs the API until ctx ends, then shuts down gracefully: stop accepting, let
@@ -32,10 +34,14 @@ func serve(ctx context.Context, cfg Config, stdio IO, schemaHCL []byte, migrateF
 	return serveOn(ctx, rt, ln)
 }
 
+// errShuttingDown cancels the requests still open when the shutdown timeout ends; the
+// HTTP adapter answers them (an SSE stream with its error event) with this problem.
+var errShuttingDown = domain.E(domain.KindUnavailable, "shutting_down", "the server is shutting down; retry the request", nil)
+
 // serveOn serves rt's router on ln until ctx ends.
 func serveOn(ctx context.Context, rt *runtime, ln net.Listener) error {
-	baseCtx, cancelStreams := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelStreams()
+	baseCtx, cancelStreams := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancelStreams(nil)
 	srv := &http.Server{
 		Handler:           rt.router,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -60,8 +66,8 @@ func serveOn(ctx context.Context, rt *runtime, ln net.Listener) error {
 	err := srv.Shutdown(shutdownCtx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		// Streams still open past the deadline are cancelled; their handlers send an
-		// error event and store the partial answer.
-		cancelStreams()
+		// error event carrying this problem and store the partial answer.
+		cancelStreams(errShuttingDown)
 		closeCtx, cancelClose := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancelClose()
 		err = srv.Shutdown(closeCtx)
