@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,7 +19,9 @@ import (
 	"github.com/tenantry/tenantry/adapters/cache"
 	"github.com/tenantry/tenantry/adapters/jwtauth"
 	"github.com/tenantry/tenantry/adapters/memory"
+	"github.com/tenantry/tenantry/adapters/migrate"
 	"github.com/tenantry/tenantry/adapters/secretbox"
+	"github.com/tenantry/tenantry/adapters/sqlstore"
 	"github.com/tenantry/tenantry/application"
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/ports"
@@ -49,8 +52,9 @@ type benchEnv struct {
 // benchOptions adjust a benchEnv.
 type benchOptions struct {
 	env     map[string]string // environment over the defaults
-	vendors ports.Vendors     // nil: the production vendor factory
+	vendors func(Stores) ports.Vendors // nil: the production vendor factory
 	wrap    func(Stores) Stores
+	sqlite  bool // the embedded SQLite stores (schema applied) instead of memory
 }
 
 // newBenchEnv builds the router and seeds the tenant and its admin through the
@@ -73,12 +77,22 @@ func newBenchEnv(tb testing.TB, o benchOptions) *benchEnv {
 	log, err := newLogger(cfg, devnull)
 	require.NoError(tb, err)
 
-	db := memory.NewDB()
-	st := MemoryStores(db)
+	var db *memory.DB
+	var st Stores
+	if o.sqlite {
+		st = benchSQLiteStores(tb, keyring)
+	} else {
+		db = memory.NewDB()
+		st = MemoryStores(db)
+	}
 	if o.wrap != nil {
 		st = o.wrap(st)
 	}
-	api, err := Router(context.Background(), cfg, st, RouterOptions{Log: log, Sealer: keyring, Vendors: o.vendors,
+	var vendors ports.Vendors
+	if o.vendors != nil {
+		vendors = o.vendors(st)
+	}
+	api, err := Router(context.Background(), cfg, st, RouterOptions{Log: log, Sealer: keyring, Vendors: vendors,
 		Operator: application.Actor{Principal: domain.Principal{UserID: "cli", Role: domain.RolePlatformAdmin}, Name: "cli:bench"}})
 	require.NoError(tb, err)
 	tb.Cleanup(func() { _ = api.Close() })
@@ -91,6 +105,21 @@ func newBenchEnv(tb testing.TB, o benchOptions) *benchEnv {
 		Email: benchEmail, Password: benchPassword, Role: domain.RoleTenantAdmin, TenantID: benchTenant})
 	require.NoError(tb, err)
 	return e
+}
+
+// benchSQLiteStores are the SQL stores on a fresh embedded SQLite database with the
+// declared schema applied, as `tenantry serve` runs by default.
+func benchSQLiteStores(tb testing.TB, sealer ports.SecretSealer) Stores {
+	tb.Helper()
+	ctx := context.Background()
+	db, sqlDB, err := sqlstore.Open(ctx, sqlstore.Config{SQLitePath: filepath.Join(tb.TempDir(), "tenantry.db")})
+	require.NoError(tb, err)
+	tb.Cleanup(func() { _ = sqlDB.Close() })
+	schema, err := os.ReadFile("../schema.hcl")
+	require.NoError(tb, err)
+	_, err = migrate.Apply(ctx, sqlDB, schema, migrate.Options{})
+	require.NoError(tb, err)
+	return SQLStores(db, sqlstore.NewTenantStore(db, sealer))
 }
 
 // patchTenant changes the bench tenant as the operator.
