@@ -51,7 +51,7 @@ type benchEnv struct {
 
 // benchOptions adjust a benchEnv.
 type benchOptions struct {
-	env     map[string]string // environment over the defaults
+	env     map[string]string          // environment over the defaults
 	vendors func(Stores) ports.Vendors // nil: the production vendor factory
 	wrap    func(Stores) Stores
 	sqlite  bool // the embedded SQLite stores (schema applied) instead of memory
