@@ -24,7 +24,8 @@ func runMigrate(ctx context.Context, cfg Config, stdio IO, schemaHCL []byte, dry
 		return err
 	}
 	defer sqlDB.Close()
-	plan, err := migrate.Apply(ctx, sqlDB, schemaHCL, migrate.Options{DryRun: dryRun, AllowDestructive: allowDestructive})
+	// A dry run changes nothing, so it shows destructive plans too.
+	plan, err := migrate.Apply(ctx, sqlDB, schemaHCL, migrate.Options{DryRun: dryRun, AllowDestructive: allowDestructive || dryRun})
 	if errors.Is(err, migrate.ErrDestructive) {
 		fmt.Fprintf(stdio.Err, "refused: the plan drops data:\n")
 		for _, d := range plan.Destructive {
@@ -40,7 +41,11 @@ func runMigrate(ctx context.Context, cfg Config, stdio IO, schemaHCL []byte, dry
 	case plan.Empty():
 		fmt.Fprintln(stdio.Out, "no changes: the database matches schema.hcl")
 	case dryRun:
-		fmt.Fprintf(stdio.Out, "-- dry run (%s): %d statements, nothing applied\n%s", plan.Dialect, len(plan.Statements), plan.SQL())
+		fmt.Fprintf(stdio.Out, "-- dry run (%s): %d statements, nothing applied\n", plan.Dialect, len(plan.Statements))
+		for _, d := range plan.Destructive {
+			fmt.Fprintf(stdio.Out, "-- destructive (needs --allow-destructive): %s\n", d)
+		}
+		fmt.Fprint(stdio.Out, plan.SQL())
 	default:
 		fmt.Fprintf(stdio.Out, "applied %d statements (%s)\n", len(plan.Statements), plan.Dialect)
 		log.Info("schema applied", zap.String("dialect", plan.Dialect), zap.Int("statements", len(plan.Statements)))

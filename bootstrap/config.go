@@ -7,6 +7,7 @@ package bootstrap
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -37,6 +38,9 @@ type Config struct {
 	JWTSkew     time.Duration
 	AccessTTL   time.Duration
 	RefreshTTL  time.Duration
+	// JWTKeyRefresh is how often the signing keys are reloaded, so a rotation made by
+	// the CLI or another node is picked up.
+	JWTKeyRefresh time.Duration
 
 	LoginMaxFailures int
 	LoginWindow      time.Duration
@@ -87,6 +91,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		JWTSkew:           r.dur("TENANTRY_JWT_SKEW", 30*time.Second),
 		AccessTTL:         r.dur("TENANTRY_ACCESS_TTL", 15*time.Minute),
 		RefreshTTL:        r.dur("TENANTRY_REFRESH_TTL", 30*24*time.Hour),
+		JWTKeyRefresh:     r.dur("TENANTRY_JWT_KEY_REFRESH", time.Minute),
 		LoginMaxFailures:  r.int("TENANTRY_LOGIN_MAX_FAILURES", 10),
 		LoginWindow:       r.dur("TENANTRY_LOGIN_WINDOW", 15*time.Minute),
 		HashConcurrency:   r.int("TENANTRY_HASH_CONCURRENCY", 0),
@@ -116,6 +121,12 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	r.check(c.AccessTTL >= time.Minute && c.AccessTTL <= 24*time.Hour, "TENANTRY_ACCESS_TTL", "must be between 1m and 24h")
 	r.check(c.RefreshTTL >= c.AccessTTL, "TENANTRY_REFRESH_TTL", "must be at least TENANTRY_ACCESS_TTL")
 	r.check(c.DBMaxOpenConns > 0, "TENANTRY_DB_MAX_OPEN_CONNS", "must be positive")
+	r.check(c.DBMaxIdleConns >= 0, "TENANTRY_DB_MAX_IDLE_CONNS", "must not be negative")
+	r.check(c.HashConcurrency >= 0, "TENANTRY_HASH_CONCURRENCY", "must not be negative (0: one per CPU)")
+	r.check(c.JWTKeyRefresh >= time.Second, "TENANTRY_JWT_KEY_REFRESH", "must be at least 1s")
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		r.errs = append(r.errs, fmt.Errorf("TENANTRY_PUBLIC_URL must be an absolute http(s) URL, got %q", c.PublicURL))
+	}
 	r.check(c.LoginMaxFailures > 0, "TENANTRY_LOGIN_MAX_FAILURES", "must be positive")
 	r.check(c.MetricsTopN >= 0 && c.MetricsTopN <= 1000, "TENANTRY_METRICS_TENANT_LIMIT", "must be between 0 and 1000")
 	r.check(c.MaxBodyBytes > 0, "TENANTRY_MAX_BODY_BYTES", "must be positive")

@@ -110,6 +110,7 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	}
 	keys, err := jwtauth.NewKeys(st.SigningKeys, o.Sealer, jwtauth.Config{
 		Issuer: cfg.PublicURL, Audience: cfg.JWTAudience, Algorithm: cfg.JWTAlg, AccessTTL: cfg.AccessTTL, Skew: cfg.JWTSkew, Clock: now,
+		RefreshInterval: cfg.JWTKeyRefresh,
 	}, o.Log.Named("jwt"))
 	if err != nil {
 		return nil, fmt.Errorf("TENANTRY_JWT_ALG: %w", err)
