@@ -133,6 +133,7 @@ func New(cfg Config, d Deps) *echo.Echo {
 	registerAPI(e, cfg, d, pr)
 	registerOpenAI(e, cfg, d, pr)
 	registerOps(e, cfg, d)
+	registerConsole(e)
 	return e
 }
 
