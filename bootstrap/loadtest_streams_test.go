@@ -1,0 +1,396 @@
+package bootstrap
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"os/exec"
+	"path/filepath"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tenantry/tenantry/adapters/extractive"
+	"github.com/tenantry/tenantry/adapters/vecsearch"
+	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/ports"
+)
+
+// Target 5 runs the server in a child process (this test binary again, running
+// TestLoadStreamServer), so that its RSS is the server's alone; the parent holds the
+// client ends of the streams (and, for model=openai, the slow stub's server ends).
+
+// noWait in a question makes the slow models answer at once (for warming up).
+const noWait = "[no-wait]"
+
+// slowModel is a ChatModel that answers one token at once, then one per tick until
+// released, then finishes. It holds no goroutine of its own.
+type slowModel struct {
+	tick    time.Duration
+	release <-chan struct{}
+}
+
+func (m slowModel) Stream(ctx context.Context, msgs []domain.ChatMessage, _ domain.ChatParams) iter.Seq2[domain.Delta, error] {
+	return func(yield func(domain.Delta, error) bool) {
+		n := 1
+		if !yield(domain.Delta{Text: "tick"}, nil) {
+			return
+		}
+		if len(msgs) == 0 || !strings.Contains(msgs[len(msgs)-1].Content, noWait) {
+			tk := time.NewTicker(m.tick)
+			defer tk.Stop()
+		wait:
+			for {
+				select {
+				case <-ctx.Done():
+					yield(domain.Delta{}, ctx.Err())
+					return
+				case <-m.release:
+					break wait
+				case <-tk.C:
+					n++
+					if !yield(domain.Delta{Text: " tick"}, nil) {
+						return
+					}
+				}
+			}
+		}
+		yield(domain.Delta{Done: true, FinishReason: "stop", Model: "slow-stub", Usage: domain.Usage{PromptTokens: 10, CompletionTokens: n}}, nil)
+	}
+}
+
+// slowVendors is the production vendor factory with the chat model replaced.
+type slowVendors struct {
+	ports.Vendors
+	model ports.ChatModel
+}
+
+func (v slowVendors) ChatModel(domain.Tenant) (ports.ChatModel, error) { return v.model, nil }
+
+// streamStats is what the child reports about itself.
+type streamStats struct {
+	RSS        int64  `json:"rss"`
+	Goroutines int    `json:"goroutines"`
+	HeapInuse  uint64 `json:"heap_inuse"`
+	StackInuse uint64 `json:"stack_inuse"`
+	Sys        uint64 `json:"sys"`
+}
+
+// rssOf reads VmRSS of pid from /proc, in bytes.
+func rssOf(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, errors.New("no VmRSS")
+}
+
+// TestLoadStreamServer is the child process of TestLoadConcurrentStreams; run alone it
+// skips.
+func TestLoadStreamServer(t *testing.T) {
+	if os.Getenv("TENANTRY_LOADTEST_CHILD") != "1" {
+		t.Skip("the server process of TestLoadConcurrentStreams")
+	}
+	raiseOpenFiles(t)
+	release := make(chan struct{})
+	o := benchOptions{env: map[string]string{"TENANTRY_ALLOW_HTTP_VENDORS": "true"}}
+	stubURL := os.Getenv("TENANTRY_LOADTEST_CHILD_STUB")
+	if stubURL == "" {
+		model := slowModel{tick: envDuration(t, "TENANTRY_LOADTEST_TICK", time.Second), release: release}
+		o.vendors = func(st Stores) ports.Vendors {
+			return slowVendors{model: model, Vendors: &vendors{embedded: vecsearch.New(st.Chunks, vecsearch.Config{}),
+				answerer: extractive.New(extractive.Config{}), http: newVendorHTTPClient(), modelIdle: time.Minute, modelMax: time.Hour}}
+		}
+	}
+	e := newBenchEnv(t, o)
+	if stubURL != "" {
+		provider, model := domain.LLMOpenAI, "stub-model"
+		e.patchTenant(t, domain.TenantPatch{LLMProvider: &provider, LLMBaseURL: &stubURL, LLMModel: &model})
+	}
+	base := e.serve(t, e.api.Handler)
+	ingestChunks(t, e.cfg, base, benchLogin(t, e.api.Handler, benchEmail), 20)
+
+	var once sync.Once
+	mux := http.NewServeMux()
+	mux.HandleFunc("/stats", func(w http.ResponseWriter, _ *http.Request) {
+		var ms goruntime.MemStats
+		goruntime.ReadMemStats(&ms)
+		rss, _ := rssOf(os.Getpid())
+		_ = json.NewEncoder(w).Encode(streamStats{RSS: rss, Goroutines: goruntime.NumGoroutine(), HeapInuse: ms.HeapInuse, StackInuse: ms.StackInuse, Sys: ms.Sys})
+	})
+	mux.HandleFunc("/release", func(http.ResponseWriter, *http.Request) { once.Do(func() { close(release) }) })
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	dln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = http.Serve(dln, mux) }()
+	fmt.Printf("READY %s http://%s\n", base, dln.Addr())
+	_, _ = io.Copy(io.Discard, os.Stdin) // until the parent closes our stdin
+}
+
+// streamChild is the running server process.
+type streamChild struct {
+	cmd         *exec.Cmd
+	base, debug string
+}
+
+func startStreamChild(t *testing.T, stubURL, memLimit string) *streamChild {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestLoadStreamServer$", "-test.timeout=1h")
+	cmd.Env = append(os.Environ(), "TENANTRY_LOADTEST_CHILD=1", "TENANTRY_LOADTEST_CHILD_STUB="+stubURL)
+	if memLimit != "" {
+		cmd.Env = append(cmd.Env, "GOMEMLIMIT="+memLimit)
+	}
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	cmd.Stderr = os.Stderr
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = stdin.Close()
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) == 3 && f[0] == "READY" {
+			go func() { _, _ = io.Copy(io.Discard, stdout) }()
+			return &streamChild{cmd: cmd, base: f[1], debug: f[2]}
+		}
+	}
+	t.Fatal("the server process exited before it was ready")
+	return nil
+}
+
+func (c *streamChild) stats(t *testing.T) streamStats {
+	t.Helper()
+	res, err := http.Get(c.debug + "/stats")
+	require.NoError(t, err)
+	defer res.Body.Close()
+	var s streamStats
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&s))
+	s.RSS, err = rssOf(c.cmd.Process.Pid) // measured from outside too; they agree
+	require.NoError(t, err)
+	return s
+}
+
+// openStream is one client end: a raw HTTP/1.1 connection (no client goroutines)
+// posting a question and reading the event stream.
+func openStream(addr, token, question string, opened func()) (tokens int, err error) {
+	conn, err := net.DialTimeout("tcp", addr, 30*time.Second)
+	if err != nil {
+		opened()
+		return 0, err
+	}
+	defer conn.Close()
+	body := `{"message":` + strconv.Quote(question) + `}`
+	_, err = fmt.Fprintf(conn, "POST /chat/stream HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+		addr, token, len(body), body)
+	if err != nil {
+		opened()
+		return 0, err
+	}
+	br := bufio.NewReaderSize(conn, 4096)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		opened()
+		return 0, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		opened()
+		b, _ := io.ReadAll(res.Body)
+		return 0, fmt.Errorf("status %d: %s", res.StatusCode, b)
+	}
+	events := bufio.NewScanner(res.Body)
+	for events.Scan() {
+		switch events.Text() {
+		case "event: token":
+			if tokens++; tokens == 1 {
+				opened()
+			}
+		case "event: done":
+			return tokens, nil
+		case "event: error":
+			if tokens == 0 {
+				opened()
+			}
+			return tokens, errors.New("error event")
+		}
+	}
+	if tokens == 0 {
+		opened()
+	}
+	return tokens, fmt.Errorf("stream ended without done: %v", events.Err())
+}
+
+// TestLoadConcurrentStreams is target 5: 10,000 concurrent /chat/stream connections
+// in one server process, each waiting on a slow model (one token per second until
+// released), under 512 MiB RSS and with no error: every stream ends with its done
+// event. model=stub is an in-process slow ChatModel (the target's setting);
+// model=openai streams through the OpenAI adapter from a slow HTTP stub, which needs a
+// second socket per stream in the server, so it runs fewer streams (the hard limit on
+// open files here is 20,000 per process) and its per-stream figures are reported.
+func TestLoadConcurrentStreams(t *testing.T) {
+	loadtestOnly(t)
+	limit := raiseOpenFiles(t)
+	streams := envInt(t, "TENANTRY_LOADTEST_STREAMS", 10_000)
+	limitMiB := envInt(t, "TENANTRY_LOADTEST_GOMEMLIMIT_MIB", 448)
+	for _, tc := range []struct {
+		name, model string
+		streams     int
+		memLimit    string // GOMEMLIMIT of the server process; empty: Go's default (none)
+		assert      bool   // the RSS bound is asserted (errors always are)
+	}{
+		{name: "model=stub/gc=default", model: "stub", streams: streams},
+		{name: "model=stub/gomemlimit", model: "stub", streams: streams, memLimit: fmt.Sprintf("%dMiB", limitMiB), assert: true},
+		{name: "model=openai/gc=default", model: "openai", streams: envInt(t, "TENANTRY_LOADTEST_OPENAI_STREAMS", 5_000)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			perStream := 1
+			if tc.model == "openai" {
+				perStream = 2
+			}
+			require.Less(t, uint64(tc.streams*perStream+200), limit, "open-files limit %d is too low for %d streams", limit, tc.streams)
+			var stub *openAIStub
+			stubURL := ""
+			if tc.model == "openai" {
+				stub = newOpenAIStub(t, 1)
+				stub.tick = envDuration(t, "TENANTRY_LOADTEST_TICK", time.Second)
+				stubURL = stub.URL
+			}
+			child := startStreamChild(t, stubURL, tc.memLimit)
+			token := loginOver(t, child.base)
+			addr := strings.TrimPrefix(child.base, "http://")
+
+			question := "What does the handbook say about " + strings.Join(benchVocabulary()[:3], " ") + "?"
+			if tc.model == "stub" {
+				_, err := openStream(addr, token, question+" "+noWait, func() {})
+				require.NoError(t, err, "warm-up stream")
+			}
+			time.Sleep(time.Second)
+			before := child.stats(t)
+
+			start := time.Now()
+			var opened, finished sync.WaitGroup
+			var failures atomic.Int64
+			var firstErr atomic.Value
+			var tokensSeen atomic.Int64
+			gate := make(chan struct{}, 256) // streams being opened at once
+			opened.Add(tc.streams)
+			finished.Add(tc.streams)
+			for range tc.streams {
+				gate <- struct{}{}
+				go func() {
+					defer finished.Done()
+					var once sync.Once
+					n, err := openStream(addr, token, question, func() { once.Do(func() { <-gate; opened.Done() }) })
+					tokensSeen.Add(int64(n))
+					if err != nil {
+						failures.Add(1)
+						firstErr.CompareAndSwap(nil, err.Error())
+					}
+				}()
+			}
+			opened.Wait()
+			ramp := time.Since(start)
+			time.Sleep(2 * time.Second)
+			var peak streamStats
+			for range 3 {
+				s := child.stats(t)
+				if s.RSS > peak.RSS {
+					peak = s
+				}
+				time.Sleep(time.Second)
+			}
+			if dir := os.Getenv("TENANTRY_LOADTEST_PROFILES"); dir != "" {
+				child.saveProfiles(t, dir, tc.name)
+				t.Logf("after a forced GC (live): %s", child.stats(t))
+			}
+			if stub != nil {
+				stub.release()
+			} else {
+				res, err := http.Get(child.debug + "/release")
+				require.NoError(t, err)
+				_ = res.Body.Close()
+			}
+			finished.Wait()
+			time.Sleep(time.Second)
+			after := child.stats(t)
+
+			n := float64(tc.streams)
+			t.Logf("%d streams opened in %v; server before: %s; with all open: %s; after: %s",
+				tc.streams, ramp.Round(time.Millisecond), before, peak, after)
+			t.Logf("RESULT target=5 case=%s gomemlimit=%q streams=%d failures=%d rss_mib=%.1f (< 512: %s) rss_per_stream_kib=%.1f goroutines_per_stream=%.2f heap_per_stream_kib=%.1f stack_per_stream_kib=%.1f goroutines_after=%d (before %d) tokens=%d",
+				tc.name, tc.memLimit, tc.streams, failures.Load(), float64(peak.RSS)/(1<<20), verdict(peak.RSS < 512<<20 && failures.Load() == 0),
+				float64(peak.RSS-before.RSS)/n/1024, float64(peak.Goroutines-before.Goroutines)/n,
+				float64(peak.HeapInuse-before.HeapInuse)/n/1024, float64(peak.StackInuse-before.StackInuse)/n/1024,
+				after.Goroutines, before.Goroutines, tokensSeen.Load())
+			require.Zero(t, failures.Load(), "failed streams; first: %v", firstErr.Load())
+			if tc.assert {
+				require.Less(t, peak.RSS, int64(512<<20), "server RSS with %d streams open", tc.streams)
+			}
+		})
+	}
+}
+
+// saveProfiles stores the child's heap and goroutine profiles in dir.
+func (c *streamChild) saveProfiles(t *testing.T, dir, name string) {
+	t.Helper()
+	for _, p := range []string{"heap", "goroutine"} {
+		res, err := http.Get(c.debug + "/debug/pprof/" + p + "?gc=1")
+		require.NoError(t, err)
+		b, err := io.ReadAll(res.Body)
+		_ = res.Body.Close()
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "streams-"+strings.NewReplacer("/", "-", "=", "-").Replace(name)+"-"+p+".pprof"), b, 0o644))
+	}
+}
+
+func (s streamStats) String() string {
+	return fmt.Sprintf("RSS %.1f MiB, %d goroutines, heap in use %.1f MiB, stacks %.1f MiB",
+		float64(s.RSS)/(1<<20), s.Goroutines, float64(s.HeapInuse)/(1<<20), float64(s.StackInuse)/(1<<20))
+}
+
+// loginOver runs the password grant over HTTP and returns the access token.
+func loginOver(t *testing.T, base string) string {
+	t.Helper()
+	res, err := http.Post(base+"/auth/token", "application/x-www-form-urlencoded",
+		strings.NewReader("grant_type=password&username="+strings.ReplaceAll(benchEmail, "@", "%40")+"&password="+strings.ReplaceAll(benchPassword, " ", "+")))
+	require.NoError(t, err)
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	require.Equal(t, http.StatusOK, res.StatusCode, "%s", b)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	require.NoError(t, json.Unmarshal(b, &tok))
+	return tok.AccessToken
+}
