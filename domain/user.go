@@ -112,6 +112,16 @@ func (u *User) AssignTo(t TenantID, now time.Time) {
 	u.RevokeTokens(now)
 }
 
+// LoseTenant is what happens to a user whose tenant is deleted: unassigned, tokens
+// invalidated, and a tenant admin becomes a member, since the role means nothing
+// without a tenant.
+func (u *User) LoseTenant(now time.Time) {
+	u.AssignTo("", now)
+	if u.Role == RoleTenantAdmin {
+		u.Role = RoleMember
+	}
+}
+
 // SetPassword stores a new hash and invalidates outstanding tokens.
 func (u *User) SetPassword(hash string, now time.Time) {
 	u.PasswordHash = hash

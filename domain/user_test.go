@@ -344,3 +344,21 @@ func TestCanCreateUser(t *testing.T) {
 		})
 	}
 }
+
+func TestLoseTenantDemotesTenantAdmins(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, role := range []domain.Role{domain.RoleMember, domain.RoleTenantAdmin, domain.RolePlatformAdmin} {
+		u, err := domain.NewUser("u1", "a@b.test", role, "acme", "", now)
+		require.NoError(t, err)
+		u.LoseTenant(now.Add(time.Hour))
+		assert.Empty(t, u.TenantID)
+		assert.Equal(t, 2, u.TokenVersion, "tokens must be invalidated")
+		assert.NoError(t, u.Validate(), "role %s must stay valid without a tenant", role)
+		if role == domain.RoleTenantAdmin {
+			assert.Equal(t, domain.RoleMember, u.Role)
+		} else {
+			assert.Equal(t, role, u.Role)
+		}
+	}
+}

@@ -20,8 +20,9 @@ type TenantStore interface {
 	// from fn aborts and is returned unchanged. Unknown id is KindNotFound.
 	Update(ctx context.Context, id domain.TenantID, fn func(*domain.Tenant) error) (domain.Tenant, error)
 	// Delete removes the tenant and everything stored under it (documents, chunks,
-	// conversations, usage); its users lose the tenant and their token version is
-	// raised. Unknown id is KindNotFound.
+	// conversations, usage); its users lose the tenant (tenant admins become members,
+	// as domain.User.LoseTenant decides) and their token version is raised. Unknown id is
+	// KindNotFound.
 	Delete(ctx context.Context, id domain.TenantID) error
 }
 

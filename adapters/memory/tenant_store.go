@@ -90,7 +90,7 @@ func (s *TenantStore) Delete(ctx context.Context, id domain.TenantID) error {
 	delete(db.tenants, id)
 	for uid, u := range db.users {
 		if u.TenantID == id {
-			u.AssignTo("", now)
+			u.LoseTenant(now)
 			db.users[uid] = u
 		}
 	}

@@ -227,11 +227,16 @@ func TestStreamFailures(t *testing.T) {
 
 func TestStallBeforeAnyResponseHitsTheIdleTimeout(t *testing.T) {
 	t.Parallel()
+	stop := make(chan struct{})
 	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body) // lets net/http notice the client leaving
-		<-r.Context().Done()
+		select {
+		case <-r.Context().Done():
+		case <-stop: // never outlive the test, whatever the client did
+		}
 	}))
 	t.Cleanup(hang.Close)
+	t.Cleanup(func() { close(stop) }) // runs first: Cleanup is last in, first out
 	m, err := openai.NewChatModel(openai.ChatConfig{BaseURL: hang.URL + "/v1", HTTPClient: newHTTPClient(t), IdleTimeout: 100 * time.Millisecond})
 	require.NoError(t, err)
 
@@ -239,7 +244,8 @@ func TestStallBeforeAnyResponseHitsTheIdleTimeout(t *testing.T) {
 	got := collect(m.Stream(t.Context(), conversation, params))
 
 	requireCode(t, got.err, domain.KindUnavailable, openai.CodeTimeout)
-	assert.Less(t, time.Since(start), time.Second)
+	// 100 ms idle timeout; the bound is loose because this 2-core machine is shared.
+	assert.Less(t, time.Since(start), 5*time.Second)
 }
 
 func TestUnreachableProviderIsUnavailable(t *testing.T) {

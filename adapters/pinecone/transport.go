@@ -199,7 +199,9 @@ func (t *transport) classify(res response, err error) (*domain.Error, bool) {
 		}
 		return e, true
 	case s == http.StatusUnauthorized || s == http.StatusForbidden:
-		return domain.E(domain.KindUnavailable, "vendor_key_rejected", "the tenant's Pinecone API key was rejected", cause), false
+		// The vendor's message may quote part of the key back: keep only the status.
+		return domain.E(domain.KindUnavailable, "vendor_key_rejected", "the tenant's Pinecone API key was rejected",
+			&apiError{Status: s}), false
 	case s == http.StatusBadRequest || s == http.StatusUnprocessableEntity:
 		return domain.E(domain.KindInvalid, "vendor_invalid_request", "Pinecone rejected the request as invalid", cause), false
 	default:

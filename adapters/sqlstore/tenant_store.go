@@ -211,8 +211,8 @@ func (s *TenantStore) Delete(ctx context.Context, id domain.TenantID) error {
 		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Select("id").Where("id = ?", tid).Take(&r).Error; err != nil {
 			return err
 		}
-		if err := tx.Exec("UPDATE users SET tenant_id = NULL, token_version = token_version + 1, updated_at = ? WHERE tenant_id = ?",
-			dbTime(s.now()), tid).Error; err != nil {
+		if err := tx.Exec("UPDATE users SET tenant_id = NULL, token_version = token_version + 1, updated_at = ?, role = CASE WHEN role = ? THEN ? ELSE role END WHERE tenant_id = ?",
+			dbTime(s.now()), string(domain.RoleTenantAdmin), string(domain.RoleMember), tid).Error; err != nil {
 			return err
 		}
 		// The foreign keys cascade too; deleting explicitly keeps the contract even on a

@@ -353,6 +353,8 @@ func (w tenantWorld) assertGone(t *testing.T, f *fixture) {
 		require.NoError(t, err, "a user of a deleted tenant must stay, unassigned")
 		assert.Empty(t, got.TenantID, "user %s still has the deleted tenant", u.Email)
 		assert.Greater(t, got.TokenVersion, u.TokenVersion, "user %s kept its token version", u.Email)
+		assert.NotEqual(t, domain.RoleTenantAdmin, got.Role, "a tenant admin without a tenant is invalid (user %s)", u.Email)
+		assert.NoError(t, got.Validate(), "user %s left invalid by the cascade", u.Email)
 	}
 	listed, err := f.s.Users.List(f.ctx, userFilter(w.tenant.ID), domain.Page{Limit: 100})
 	require.NoError(t, err)
