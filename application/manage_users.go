@@ -228,6 +228,23 @@ func (r *Reports) AllUsage(ctx context.Context, who domain.Principal) ([]domain.
 	return r.usage.AllTotals(ctx, domain.MonthStart(r.now()))
 }
 
+// TenantAudit returns the audit trail of the caller's own tenant, newest first. Entries
+// older than the tenant belong to an earlier, deleted tenant of the same id and are left
+// out; since the list is newest first, that only ever shortens its last page.
+func (r *Reports) TenantAudit(ctx context.Context, tc domain.TenantContext, page domain.Page) ([]domain.AuditEntry, error) {
+	es, err := r.Audit(ctx, tc.Principal, tc.Tenant.ID, page)
+	if err != nil {
+		return nil, err
+	}
+	out := es[:0]
+	for _, e := range es {
+		if !e.At.Before(tc.Tenant.CreatedAt) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
 // Audit returns audit entries: all for platform admins (optionally one tenant's), the
 // own tenant's for tenant admins.
 func (r *Reports) Audit(ctx context.Context, who domain.Principal, tenant domain.TenantID, page domain.Page) ([]domain.AuditEntry, error) {

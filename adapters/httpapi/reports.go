@@ -100,7 +100,15 @@ func (h reportHandlers) tenantAudit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.audit(c, tc.Principal, tc.Tenant.ID)
+	page, err := parsePage(c.QueryParams())
+	if err != nil {
+		return err
+	}
+	es, err := h.reports.TenantAudit(c.Request().Context(), tc, page)
+	if err != nil {
+		return err
+	}
+	return sendJSON(c, http.StatusOK, newList(es, page, toAuditJSON))
 }
 
 // adminAudit serves GET /admin/audit, optionally narrowed by ?tenant_id=.
