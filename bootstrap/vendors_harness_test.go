@@ -303,8 +303,8 @@ func vtProblem(t *testing.T, body []byte) (code string, fields []string) {
 	return p.Code, fields
 }
 
-// sourceTexts returns the text of each source.
-func sourceTexts(c vtChat) string {
+// vtSourceTexts returns the text of each source.
+func vtSourceTexts(c vtChat) string {
 	var b strings.Builder
 	for _, s := range c.Sources {
 		b.WriteString(fmt.Sprint(s["text"]))
@@ -328,8 +328,8 @@ func (e *vtEnv) lastAssistant(t *testing.T, token string) map[string]any {
 	return a
 }
 
-// requestText is everything a captured chat request carried to the model.
-func requestText(r openaitest.ChatRequest) string {
+// vtRequestText is everything a captured chat request carried to the model.
+func vtRequestText(r openaitest.ChatRequest) string {
 	b, _ := json.Marshal(r.Messages)
 	return string(b)
 }

@@ -66,9 +66,9 @@ func TestVendorPineconeAndOpenAIServeEachTenantWithItsOwn(t *testing.T) {
 
 	got := e.chat(t, acme, vtQuestion)
 	require.Nil(t, got.Error, "%v", got.Error)
-	assert.Contains(t, sourceTexts(got), "ACMEDOC")
-	assert.NotContains(t, sourceTexts(got), "BRAVODOC")
-	assert.NotContains(t, sourceTexts(got), "FOREIGN")
+	assert.Contains(t, vtSourceTexts(got), "ACMEDOC")
+	assert.NotContains(t, vtSourceTexts(got), "BRAVODOC")
+	assert.NotContains(t, vtSourceTexts(got), "FOREIGN")
 	assert.Equal(t, "Thirty days [1].", got.Text, "the answer is the model's deltas")
 	require.NotNil(t, got.Done)
 	assert.Equal(t, map[string]any{"prompt_tokens": 120.0, "completion_tokens": 30.0}, got.Done["usage"])
@@ -94,12 +94,12 @@ func TestVendorPineconeAndOpenAIServeEachTenantWithItsOwn(t *testing.T) {
 	assert.Contains(t, reqsB[0].Messages[0].Content, "BRAVODOC")
 	for _, r := range aiA.ChatRequests() {
 		for _, leak := range []string{"BRAVO", "FOREIGN", skB} {
-			assert.NotContains(t, requestText(r)+r.Authorization, leak, "acme's model received another tenant's data")
+			assert.NotContains(t, vtRequestText(r)+r.Authorization, leak, "acme's model received another tenant's data")
 		}
 	}
 	for _, r := range reqsB {
 		for _, leak := range []string{"ACME", "FOREIGN", skA} {
-			assert.NotContains(t, requestText(r)+r.Authorization, leak, "bravo's model received another tenant's data")
+			assert.NotContains(t, vtRequestText(r)+r.Authorization, leak, "bravo's model received another tenant's data")
 		}
 	}
 
@@ -166,7 +166,7 @@ func TestVendorTenantDeleteDropsOnlyItsNamespace(t *testing.T) {
 
 	got := e.chat(t, bravo, vtQuestion)
 	require.NotNil(t, got.Done, "%v", got.Error)
-	assert.Contains(t, sourceTexts(got), "BRAVODOC")
+	assert.Contains(t, vtSourceTexts(got), "BRAVODOC")
 }
 
 // vtFaultEnv is one tenant on Pinecone and the OpenAI fake with a short model idle
@@ -191,9 +191,9 @@ func vtNewFaultEnv(t *testing.T) vtFaultEnv {
 	return f
 }
 
-// failedStream asserts a stream that began (sources sent) and ended with one error
+// vtFailedStream asserts a stream that began (sources sent) and ended with one error
 // event, and returns that event's problem code and status.
-func failedStream(t *testing.T, c vtChat) (string, float64) {
+func vtFailedStream(t *testing.T, c vtChat) (string, float64) {
 	t.Helper()
 	require.NotEmpty(t, c.Events)
 	assert.Equal(t, "sources", c.Events[0].Name)
@@ -208,7 +208,7 @@ func TestVendorFaultsEndToEnd(t *testing.T) {
 		t.Parallel()
 		f := vtNewFaultEnv(t)
 		f.ai.Inject(openaitest.Fault{Path: "/chat/completions", Status: http.StatusInternalServerError})
-		code, status := failedStream(t, f.chat(t, f.token, vtQuestion))
+		code, status := vtFailedStream(t, f.chat(t, f.token, vtQuestion))
 		assert.Equal(t, "vendor_unavailable", code)
 		assert.Equal(t, 503.0, status)
 		a := f.lastAssistant(t, f.token)
@@ -218,7 +218,7 @@ func TestVendorFaultsEndToEnd(t *testing.T) {
 		t.Parallel()
 		f := vtNewFaultEnv(t)
 		f.ai.Inject(openaitest.Fault{Path: "/chat/completions", Status: http.StatusTooManyRequests, RetryAfter: "7", Code: "rate_limit_exceeded"})
-		code, status := failedStream(t, f.chat(t, f.token, vtQuestion))
+		code, status := vtFailedStream(t, f.chat(t, f.token, vtQuestion))
 		assert.Equal(t, "vendor_rate_limited", code)
 		assert.Equal(t, 429.0, status)
 	})
@@ -239,7 +239,7 @@ func TestVendorFaultsEndToEnd(t *testing.T) {
 		f := vtNewFaultEnv(t)
 		f.ai.Inject(openaitest.Fault{Path: "/chat/completions", After: 2, Cut: true})
 		c := f.chat(t, f.token, vtQuestion)
-		code, status := failedStream(t, c)
+		code, status := vtFailedStream(t, c)
 		assert.Equal(t, "vendor_stream_cut", code)
 		assert.Equal(t, 503.0, status)
 		assert.Equal(t, "Thirty days", c.Text)
@@ -254,7 +254,7 @@ func TestVendorFaultsEndToEnd(t *testing.T) {
 		start := time.Now()
 		c := f.chat(t, f.token, vtQuestion)
 		took := time.Since(start)
-		code, status := failedStream(t, c)
+		code, status := vtFailedStream(t, c)
 		assert.Equal(t, "vendor_timeout", code)
 		assert.Equal(t, 503.0, status)
 		assert.GreaterOrEqual(t, took, vtIdle)
@@ -376,10 +376,10 @@ func TestVendorKeysTravelOnlyInVendorHeaders(t *testing.T) {
 	r = e.send(t, http.MethodPost, "/chat/stream", acme, fmt.Sprintf(`{"message":%q}`, vtQuestion))
 	require.Equal(t, http.StatusServiceUnavailable, r.Status, "%s", r.Body)
 	ai.Inject(openaitest.Fault{Path: "/chat/completions", Status: http.StatusInternalServerError})
-	code, _ := failedStream(t, e.chat(t, acme, vtQuestion))
+	code, _ := vtFailedStream(t, e.chat(t, acme, vtQuestion))
 	assert.Equal(t, "vendor_unavailable", code)
 	e.want(t, http.StatusOK, e.send(t, http.MethodPatch, "/tenant", acme, fmt.Sprintf(`{"llm":{"api_key":%q}}`, revokedAI)))
-	code, _ = failedStream(t, e.chat(t, acme, vtQuestion))
+	code, _ = vtFailedStream(t, e.chat(t, acme, vtQuestion))
 	assert.Equal(t, "vendor_key_rejected", code)
 
 	// The keys did go out, in the vendors' own headers...
