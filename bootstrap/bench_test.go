@@ -397,3 +397,33 @@ func BenchmarkAuthenticateResolve(b *testing.B) {
 		b.Errorf("user cache missed %d times on the warm path", s.Misses)
 	}
 }
+
+// BenchmarkLoginBlocked times a wrong-password POST /auth/token once the brute-force
+// limiter blocks the address: the cheap answer (429) a login storm gets, as opposed to
+// a password hash per attempt.
+func BenchmarkLoginBlocked(b *testing.B) {
+	e := newBenchEnv(b, benchOptions{})
+	h := e.api.Handler
+	body := "grant_type=password&username=admin%40bench.test&password=not-the-password"
+	send := func(w http.ResponseWriter) {
+		req, err := http.NewRequest(http.MethodPost, "/auth/token", strings.NewReader(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		req.RemoteAddr = "192.0.2.1:1234"
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		h.ServeHTTP(w, req)
+	}
+	for range e.cfg.LoginMaxFailures {
+		send(httptest.NewRecorder())
+	}
+	w := &discardWriter{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		w.reset()
+		send(w)
+		if w.status != http.StatusTooManyRequests {
+			b.Fatalf("status %d", w.status)
+		}
+	}
+}

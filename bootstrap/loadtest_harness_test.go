@@ -91,6 +91,14 @@ func raiseOpenFiles(t testing.TB) uint64 {
 	return l.Cur
 }
 
+// cpuTime is the CPU time (user + system) this process has used so far.
+func cpuTime(t testing.TB) time.Duration {
+	t.Helper()
+	var ru syscall.Rusage
+	require.NoError(t, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // wrkReport is a wrk Lua script that prints one JSON line of results.
 const wrkReport = `
 done = function(summary, latency, requests)
@@ -114,6 +122,14 @@ type wrkResult struct {
 	P90US      float64 `json:"p90_us"`
 	P99US      float64 `json:"p99_us"`
 	MaxUS      float64 `json:"max_us"`
+	// ServerCPU is the CPU time the server (this process) spent during the run, when
+	// the server runs in process; it barely depends on what else the machine runs.
+	ServerCPU time.Duration `json:"-"`
+}
+
+// cpuPerRequest is the server's CPU time per request, in µs.
+func (r wrkResult) cpuPerRequest() float64 {
+	return float64(r.ServerCPU) / float64(time.Microsecond) / float64(r.Requests)
 }
 
 func (r wrkResult) rps() float64 { return float64(r.Requests) / (float64(r.DurationUS) / 1e6) }
@@ -121,8 +137,8 @@ func (r wrkResult) rps() float64 { return float64(r.Requests) / (float64(r.Durat
 func (r wrkResult) socketErrors() int64 { return r.Connect + r.Read + r.Write + r.Timeout }
 
 func (r wrkResult) String() string {
-	return fmt.Sprintf("%9.0f req/s  p50 %7.0f µs  p90 %7.0f µs  p99 %7.0f µs  (%d requests, %d >= 400, %d socket errors)",
-		r.rps(), r.P50US, r.P90US, r.P99US, r.Requests, r.Status, r.socketErrors())
+	return fmt.Sprintf("%9.0f req/s  p50 %7.0f µs  p90 %7.0f µs  p99 %7.0f µs  server CPU %5.1f µs/req  (%d requests, %d >= 400, %d socket errors)",
+		r.rps(), r.P50US, r.P90US, r.P99US, r.cpuPerRequest(), r.Requests, r.Status, r.socketErrors())
 }
 
 // wrkScript writes a wrk script (setup + the report) and returns its path.
@@ -150,12 +166,15 @@ func runWrk(t testing.TB, script string, conns int, d time.Duration, url string,
 	for _, h := range headers {
 		args = append(args, "-H", h)
 	}
+	cpu0 := cpuTime(t)
 	out, err := exec.Command(wrkPath(t), append(args, url)...).CombinedOutput()
+	cpu := cpuTime(t) - cpu0
 	require.NoError(t, err, "wrk: %s", out)
 	for _, line := range strings.Split(string(out), "\n") {
 		if rest, ok := strings.CutPrefix(line, "WRKJSON "); ok {
 			var r wrkResult
 			require.NoError(t, json.Unmarshal([]byte(rest), &r), line)
+			r.ServerCPU = cpu
 			return r
 		}
 	}
@@ -206,6 +225,7 @@ func sumWrk(rs []wrkResult) wrkResult {
 		out.Read += r.Read
 		out.Write += r.Write
 		out.Timeout += r.Timeout
+		out.ServerCPU += r.ServerCPU
 		out.MaxUS = max(out.MaxUS, r.MaxUS)
 		p50, p90, p99 = append(p50, r.P50US), append(p90, r.P90US), append(p99, r.P99US)
 	}
