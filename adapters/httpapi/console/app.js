@@ -228,7 +228,7 @@ $("#login-form").addEventListener("submit", async (ev) => {
     if (!res.ok) throw await problemError(res);
     setTokens(await res.json());
     form.reset();
-    if (location.hash === "#login") history.replaceState(null, "", location.pathname);
+    history.replaceState(null, "", location.pathname); // a new session starts at its home view
     await startSession(true);
     announce(`Logged in as ${state.me.email}`);
   } catch (err) {
@@ -242,11 +242,14 @@ $("#login-form").addEventListener("submit", async (ev) => {
 $("#logout").addEventListener("click", async () => {
   const token = auth.refresh;
   if (token) {
-    fetch("/auth/revoke", {
+    // Revoking ends the refresh token's whole family on the server; a failure still
+    // logs out here (the access token expires on its own).
+    await fetch("/auth/revoke", {
       method: "POST",
       headers: { "Content-Type": "application/x-www-form-urlencoded" },
       body: new URLSearchParams({ token }),
-    }).catch(() => {});
+      cache: "no-store",
+    }).then((res) => res.arrayBuffer()).catch(() => {});
   }
   sessionEnded("");
   announce("Logged out");
@@ -594,7 +597,8 @@ const loadDocuments = pagedTable({
       type: "button", class: "danger small", "aria-label": `Delete ${d.title}`,
       onclick: async (ev) => {
         if (!confirm(`Delete “${d.title}”? Its passages stop being used in answers.`)) return;
-        ev.currentTarget.disabled = true;
+        const button = ev.currentTarget;
+        button.disabled = true;
         try {
           await api(`/documents/${encodeURIComponent(d.id)}`, { method: "DELETE" });
           announce(`Deleted ${d.title}`);
@@ -602,7 +606,7 @@ const loadDocuments = pagedTable({
           $("#documents-title").focus();
         } catch (err) {
           showError($("#doc-error"), err);
-          ev.target.disabled = false;
+          button.disabled = false;
         }
       },
     }, "Delete"))),

@@ -1,0 +1,237 @@
+package bootstrap
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tenantry/tenantry/adapters/httpapi"
+)
+
+const (
+	browserDir      = "testdata/console-browser"
+	browserChromium = "/usr/bin/chromium"
+	rootPassword    = "root-Console-test-4471"
+)
+
+// browserReport is what console.cjs prints.
+type browserReport struct {
+	Problems           []string `json:"problems"`
+	HTTPErrors         []int    `json:"httpErrors"`
+	Steps              []string `json:"steps"`
+	Browser            string   `json:"browser"`
+	CSP                string   `json:"csp"`
+	FirstTab           string   `json:"firstTab"`
+	LoginError         string   `json:"loginError"`
+	Who                struct{ Email, Role, Tenant string }
+	Tabs               []string `json:"tabs"`
+	ChatHeadingFocused string   `json:"chatHeadingFocused"`
+	Partial            string   `json:"partial"`
+	Answer             string   `json:"answer"`
+	AnswerBusy         string   `json:"answerBusy"`
+	Growth             int      `json:"growth"`
+	Log                struct {
+		Role string `json:"role"`
+		Live string `json:"live"`
+	} `json:"log"`
+	Sources              []string `json:"sources"`
+	SourceExpanded       string   `json:"sourceExpanded"`
+	Passage              string   `json:"passage"`
+	Conversations        []string `json:"conversations"`
+	RefreshStatus        int      `json:"refreshStatus"`
+	AfterRefresh         string   `json:"afterRefresh"`
+	Documents            []string `json:"documents"`
+	DocumentsAfterAdd    int      `json:"documentsAfterAdd"`
+	DocumentsAfterDelete int      `json:"documentsAfterDelete"`
+	DuplicateUserError   string   `json:"duplicateUserError"`
+	Users                []struct {
+		Email, Role, Status string
+	} `json:"users"`
+	Phone struct {
+		Overflow           int    `json:"overflow"`
+		ToggleVisible      bool   `json:"toggleVisible"`
+		PanelVisibleBefore bool   `json:"panelVisibleBefore"`
+		PanelVisibleAfter  bool   `json:"panelVisibleAfter"`
+		Reopened           string `json:"reopened"`
+	} `json:"phone"`
+	TokensAfterLogout *string  `json:"tokensAfterLogout"`
+	RootTabs          []string `json:"rootTabs"`
+	Tenants           []struct {
+		ID, Name, Status string
+	} `json:"tenants"`
+}
+
+// TestConsoleInChromium starts the real binary on an empty embedded database, takes
+// the first-run credentials from its stdout, and drives the web console in Debian's
+// headless Chromium with playwright-core: log in, a streamed answer with a source
+// opened, token refresh, documents, users, a phone-sized viewport and, as a platform
+// admin, tenants. Screenshots go to the test's temp dir, or to
+// $TENANTRY_CONSOLE_SCREENSHOTS to keep them.
+func TestConsoleInChromium(t *testing.T) {
+	t.Parallel()
+	node, npm := browserTools(t)
+	modules := browserModules(t, npm)
+
+	e := newEnv(t)
+	s := startServer(t, e)
+	m := demoCredentials.FindStringSubmatch(s.stdout.String())
+	require.NotNil(t, m, "first-run credentials on stdout:\n%s", s.stdout.String())
+	mustRunBinary(t, e, rootPassword+"\n", "user", "create", "--email", "root@example.test", "--role", "platform_admin", "--password-stdin")
+
+	shots := os.Getenv("TENANTRY_CONSOLE_SCREENSHOTS")
+	if shots == "" {
+		shots = t.TempDir()
+	}
+	require.NoError(t, os.MkdirAll(shots, 0o755))
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "console.cjs")
+	cmd.Dir = browserDir
+	cmd.Env = []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "NODE_PATH=" + modules,
+		"TENANTRY_URL=" + s.url, "TENANTRY_EMAIL=" + m[1], "TENANTRY_PASSWORD=" + m[2],
+		"TENANTRY_ROOT_EMAIL=root@example.test", "TENANTRY_ROOT_PASSWORD=" + rootPassword,
+		"SCREENSHOT_DIR=" + shots, "USER_DATA_DIR=" + t.TempDir(), "CHROMIUM=" + browserChromium,
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Run(), "node console.cjs\nstdout:\n%s\nstderr:\n%s\nserver log:\n%s", stdout.String(), stderr.String(), s.stderr.String())
+
+	var got browserReport
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &got), stdout.String())
+	t.Logf("Chromium %s; screenshots in %s", got.Browser, shots)
+	t.Logf("streamed answer (%d sizes seen): %q; sources %q", got.Growth, got.Answer, got.Sources)
+
+	assert.Empty(t, got.Problems, "script errors, CSP violations or failed loads")
+	assert.Equal(t, []int{400, 401, 409}, got.HTTPErrors, "wrong password, forged access token, duplicate user: nothing else failed")
+	assert.Equal(t, httpapi.ConsoleCSP, got.CSP)
+	assert.Equal(t, "Skip to content", got.FirstTab)
+	assert.Equal(t, "invalid username or password", got.LoginError, "the OAuth error's description")
+
+	assert.Equal(t, "admin@demo.local", got.Who.Email)
+	assert.Equal(t, "Tenant admin", got.Who.Role)
+	assert.Equal(t, "Demo Company (demo)", got.Who.Tenant)
+	assert.Equal(t, []string{"Chat", "Documents", "Users"}, got.Tabs)
+	assert.Equal(t, "chat-title", got.ChatHeadingFocused, "focus moves to the new view's heading")
+
+	assert.Contains(t, got.Answer, "within 30 days of your first payment")
+	assert.Equal(t, "false", got.AnswerBusy)
+	assert.GreaterOrEqual(t, got.Growth, 5, "the answer grew in several steps while streaming")
+	assert.NotEmpty(t, got.Partial, "part of the answer showed while streaming")
+	assert.Less(t, len(got.Partial), len(got.Answer))
+	assert.True(t, strings.HasPrefix(got.Answer, strings.TrimSpace(got.Partial)), "the partial answer is a prefix: %q", got.Partial)
+	assert.Equal(t, "log", got.Log.Role)
+	assert.Equal(t, "polite", got.Log.Live)
+	require.NotEmpty(t, got.Sources)
+	assert.Equal(t, "[1] Refund policy", got.Sources[0])
+	assert.Equal(t, "true", got.SourceExpanded)
+	assert.Contains(t, got.Passage, "Refund policy")
+	assert.Contains(t, got.Passage, "within 30 days of your first payment")
+	assert.Equal(t, []string{"How many days do I have to request a refund?"}, got.Conversations)
+
+	assert.Equal(t, 200, got.RefreshStatus, "the refresh grant after the 401")
+	assert.Equal(t, "admin@demo.local", got.AfterRefresh)
+
+	assert.ElementsMatch(t, []string{"Product FAQ", "Refund policy", "Onboarding guide"}, got.Documents)
+	assert.Equal(t, 4, got.DocumentsAfterAdd)
+	assert.Equal(t, 3, got.DocumentsAfterDelete)
+
+	assert.NotEmpty(t, got.DuplicateUserError)
+	assert.NotRegexp(t, regexp.MustCompile(`^\d{3}\b`), got.DuplicateUserError, "the problem's detail, not a bare status")
+	users := map[string]string{}
+	for _, u := range got.Users {
+		users[u.Email] = u.Role + "/" + u.Status
+	}
+	assert.Equal(t, map[string]string{"admin@demo.local (you)": "Tenant admin/Active", "bob@demo.local": "tenant_admin/Disabled"}, users)
+
+	assert.LessOrEqual(t, got.Phone.Overflow, 0, "no sideways scrolling at 390 px")
+	assert.True(t, got.Phone.ToggleVisible)
+	assert.False(t, got.Phone.PanelVisibleBefore)
+	assert.True(t, got.Phone.PanelVisibleAfter)
+	assert.Equal(t, "How many days do I have to request a refund?", got.Phone.Reopened)
+
+	assert.Nil(t, got.TokensAfterLogout, "logging out forgets the tokens")
+	assert.Equal(t, []string{"Tenants"}, got.RootTabs)
+	tenants := map[string]string{}
+	for _, tn := range got.Tenants {
+		tenants[tn.ID] = tn.Name + "/" + tn.Status
+	}
+	assert.Equal(t, map[string]string{"acme": "Acme Corporation/Suspended", "demo": "Demo Company/Active"}, tenants)
+	for _, name := range []string{"console-chat.png", "console-phone.png", "console-tenants.png"} {
+		st, err := os.Stat(filepath.Join(shots, name))
+		if assert.NoError(t, err) {
+			assert.Greater(t, st.Size(), int64(10_000), name)
+		}
+	}
+}
+
+// browserTools finds Chromium, node and npm. Without them the test skips, except under
+// CI=true, where a missing tool is a failure (.ci/run installs Chromium).
+func browserTools(t *testing.T) (node, npm string) {
+	t.Helper()
+	_, chromiumErr := os.Stat(browserChromium)
+	node, nodeErr := exec.LookPath("node")
+	npm, npmErr := exec.LookPath("npm")
+	if err := errors.Join(chromiumErr, nodeErr, npmErr); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("the console browser test needs %s, node and npm under CI=true: %v", browserChromium, err)
+		}
+		t.Skipf("the console browser test needs %s (apt-get install chromium), node and npm: %v", browserChromium, err)
+	}
+	return node, npm
+}
+
+// browserModules installs the playwright-core named in testdata/console-browser's
+// package.json once into os.TempDir()/tenantry-console-browser/playwright-core@<spec>
+// and returns its node_modules. The install goes to a scratch directory renamed into
+// place, so a half-finished or concurrent install is never used. playwright-core
+// downloads no browser; the test uses Debian's.
+func browserModules(t *testing.T, npm string) string {
+	t.Helper()
+	pkg, err := os.ReadFile(filepath.Join(browserDir, "package.json"))
+	require.NoError(t, err)
+	var manifest struct {
+		Dependencies map[string]string `json:"dependencies"`
+	}
+	require.NoError(t, json.Unmarshal(pkg, &manifest))
+	spec := manifest.Dependencies["playwright-core"]
+	require.NotEmpty(t, spec, "package.json must depend on playwright-core")
+	root := filepath.Join(os.TempDir(), "tenantry-console-browser")
+	dir := filepath.Join(root, "playwright-core@"+regexp.MustCompile(`[^A-Za-z0-9._-]+`).ReplaceAllString(spec, "_"))
+	modules := filepath.Join(dir, "node_modules")
+	marker := filepath.Join(modules, "playwright-core", "package.json")
+	if _, err := os.Stat(marker); err == nil {
+		return modules
+	}
+	require.NoError(t, os.MkdirAll(root, 0o755))
+	scratch, err := os.MkdirTemp(root, "install-")
+	require.NoError(t, err)
+	defer os.RemoveAll(scratch) // gone after the rename; cleans up a failed install
+	require.NoError(t, os.WriteFile(filepath.Join(scratch, "package.json"), pkg, 0o644))
+
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, npm, "install", "--no-audit", "--no-fund", "--ignore-scripts", "--no-package-lock", "--loglevel=error")
+	cmd.Dir = scratch
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "npm install playwright-core@%s:\n%s", spec, out)
+	if err := os.Rename(scratch, dir); err != nil && !errors.Is(err, fs.ErrExist) && !errors.Is(err, syscall.ENOTEMPTY) {
+		t.Fatalf("move the playwright-core install into place: %v", err)
+	}
+	_, err = os.Stat(marker)
+	require.NoError(t, err, "playwright-core is not installed in %s", dir)
+	return modules
+}
