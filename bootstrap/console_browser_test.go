@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -40,6 +39,9 @@ type browserReport struct {
 	Tabs               []string `json:"tabs"`
 	ChatHeadingFocused string   `json:"chatHeadingFocused"`
 	Partial            string   `json:"partial"`
+	Streamed           string   `json:"streamed"`
+	Quotes             int      `json:"quotes"`
+	Cites              int      `json:"cites"`
 	Answer             string   `json:"answer"`
 	AnswerBusy         string   `json:"answerBusy"`
 	Growth             int      `json:"growth"`
@@ -48,7 +50,11 @@ type browserReport struct {
 		Live string `json:"live"`
 	} `json:"log"`
 	Sources              []string `json:"sources"`
+	CitedSource          string   `json:"citedSource"`
 	SourceExpanded       string   `json:"sourceExpanded"`
+	FocusAfterCite       string   `json:"focusAfterCite"`
+	LastSourceOpened     bool     `json:"lastSourceOpened"`
+	LastSourceClosed     bool     `json:"lastSourceClosed"`
 	Passage              string   `json:"passage"`
 	Conversations        []string `json:"conversations"`
 	RefreshStatus        int      `json:"refreshStatus"`
@@ -113,7 +119,7 @@ func TestConsoleInChromium(t *testing.T) {
 	var got browserReport
 	require.NoError(t, json.Unmarshal(stdout.Bytes(), &got), stdout.String())
 	t.Logf("Chromium %s; screenshots in %s", got.Browser, shots)
-	t.Logf("streamed answer (%d sizes seen): %q; sources %q", got.Growth, got.Answer, got.Sources)
+	t.Logf("streamed answer (%d sizes seen): %q; sources %q", got.Growth, got.Streamed, got.Sources)
 
 	assert.Empty(t, got.Problems, "script errors, CSP violations or failed loads")
 	assert.Equal(t, []int{400, 401, 409}, got.HTTPErrors, "wrong password, forged access token, duplicate user: nothing else failed")
@@ -131,15 +137,21 @@ func TestConsoleInChromium(t *testing.T) {
 	assert.Equal(t, "false", got.AnswerBusy)
 	assert.GreaterOrEqual(t, got.Growth, 5, "the answer grew in several steps while streaming")
 	assert.NotEmpty(t, got.Partial, "part of the answer showed while streaming")
-	assert.Less(t, len(got.Partial), len(got.Answer))
-	assert.True(t, strings.HasPrefix(got.Answer, strings.TrimSpace(got.Partial)), "the partial answer is a prefix: %q", got.Partial)
+	assert.Less(t, len(got.Partial), len(got.Streamed))
+	assert.Contains(t, got.Streamed, "> You can request a full refund within 30 days of your first payment")
+	assert.GreaterOrEqual(t, got.Quotes, 1, "quoted lines render as quotations once finished")
+	assert.GreaterOrEqual(t, got.Cites, 1, "[n] markers link to their sources")
 	assert.Equal(t, "log", got.Log.Role)
 	assert.Equal(t, "polite", got.Log.Live)
 	require.NotEmpty(t, got.Sources)
-	assert.Equal(t, "[1] Refund policy", got.Sources[0])
-	assert.Equal(t, "true", got.SourceExpanded)
+	assert.Contains(t, got.Sources[0], "Refund policy", "the best passage comes from the refund policy")
+	assert.Contains(t, got.CitedSource, "Refund policy")
+	assert.Equal(t, "true", got.SourceExpanded, "the cited source is open")
+	assert.Equal(t, got.CitedSource, got.FocusAfterCite, "focus moves to the opened source")
 	assert.Contains(t, got.Passage, "Refund policy")
-	assert.Contains(t, got.Passage, "within 30 days of your first payment")
+	assert.Contains(t, got.Passage, "within 30 days of your first payment", "the passage the first quote came from")
+	assert.True(t, got.LastSourceOpened, "a source button shows its passage")
+	assert.True(t, got.LastSourceClosed, "and hides it again")
 	assert.Equal(t, []string{"How many days do I have to request a refund?"}, got.Conversations)
 
 	assert.Equal(t, 200, got.RefreshStatus, "the refresh grant after the 401")

@@ -168,7 +168,7 @@ You can request a full refund within 30 days of your first payment for a Team or
 
 Annual subscriptions cancelled after the first 30 days are refunded pro rata for the full months that remain, minus a processing fee of 10 euros.
 
-## How to request a refund
+## What to send us
 Write to billing@harbornotes.example from the email address of the workspace owner, and include the invoice number. Refunds are issued to the original payment method within 5 to 10 business days.
 
 ## Exceptions

@@ -312,23 +312,26 @@ function scrollMessages() {
 
 let passageSeq = 0;
 
-// renderSources lists a reply's sources as buttons that show the passage text.
+// renderSources lists a reply's sources as buttons; each opens its passage below the
+// row of buttons.
 function renderSources(msg, sources) {
   const old = $(".sources", msg);
   if (old) old.remove();
   if (!sources || !sources.length) return;
+  const passages = el("div", { class: "passages" });
   const items = sources.map((s, i) => {
     const id = `passage-${++passageSeq}`;
     const passage = el("blockquote", { class: "passage", id, hidden: true },
-      el("span", { class: "meta" }, `${s.title} · passage ${s.chunk + 1} · relevance ${Number(s.score).toFixed(2)}`),
+      el("span", { class: "meta" }, `[${i + 1}] ${s.title} · passage ${s.chunk + 1} · relevance ${Number(s.score).toFixed(2)}`),
       s.text);
+    passages.append(passage);
     const button = el("button", {
       type: "button", class: "source-btn", "aria-expanded": "false", "aria-controls": id, "data-source": i + 1,
       onclick: () => toggleSource(button, passage),
     }, `[${i + 1}] ${s.title}`);
-    return el("li", {}, button, passage);
+    return el("li", {}, button);
   });
-  msg.append(el("div", { class: "sources" }, el("h3", {}, "Sources"), el("ol", {}, items)));
+  msg.append(el("div", { class: "sources" }, el("h3", {}, "Sources"), el("ol", {}, items), passages));
 }
 
 function toggleSource(button, passage) {
@@ -337,16 +340,13 @@ function toggleSource(button, passage) {
   passage.hidden = !open;
 }
 
-// renderAnswerText shows the answer with its [n] citation markers as buttons that
-// open the matching source.
-function renderAnswerText(msg, text) {
-  const target = $(".text", msg);
-  const parts = text.split(/(\[\d+\])/);
-  target.replaceChildren();
-  for (const part of parts) {
+// appendCited appends text, turning its [n] citation markers into buttons that open
+// source n.
+function appendCited(target, msg, text) {
+  for (const part of text.split(/(\[\d+\])/)) {
     const m = /^\[(\d+)\]$/.exec(part);
     const button = m && $(`.source-btn[data-source="${m[1]}"]`, msg);
-    if (!button) { target.append(part); continue; }
+    if (!button) { if (part) target.append(part); continue; }
     target.append(el("button", {
       type: "button", class: "cite", "aria-label": `Show source ${m[1]}`,
       onclick: () => {
@@ -355,6 +355,24 @@ function renderAnswerText(msg, text) {
       },
     }, part));
   }
+}
+
+// renderAnswerText shows a finished answer: "> " lines as quotations, [n] markers as
+// links to their sources.
+function renderAnswerText(msg, text) {
+  const target = $(".text", msg);
+  target.replaceChildren();
+  const lines = text.split("\n");
+  lines.forEach((line, i) => {
+    if (line.startsWith("> ")) {
+      const quote = el("span", { class: "quote" });
+      appendCited(quote, msg, line.slice(2));
+      target.append(quote);
+      return;
+    }
+    appendCited(target, msg, line);
+    if (i < lines.length - 1 && !(lines[i + 1] || "").startsWith("> ")) target.append("\n");
+  });
 }
 
 function addMessage(role, text) {

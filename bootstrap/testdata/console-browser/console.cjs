@@ -101,23 +101,38 @@ async function main() {
     const answer = page.locator('.msg.assistant[data-state="done"]').last();
     await answer.waitFor();
     out.answer = (await answer.locator(".text").textContent()).trim();
-    // The prefixes of the final answer it showed, shortest first.
-    const texts = (await page.evaluate(() => window.__texts)).filter((t) => t.length > 0 && out.answer.startsWith(t.trim()));
-    out.growth = new Set(texts.map((t) => t.length)).size;
-    out.partial = texts.length ? texts[0] : "";
+    // The longest text shown while streaming is the whole streamed answer; the texts
+    // before it that are its prefixes show how it grew.
+    const shown = (await page.evaluate(() => window.__texts)).filter((t) => t.length > 0);
+    out.streamed = shown.reduce((a, b) => (b.length > a.length ? b : a), "");
+    const prefixes = shown.filter((t) => out.streamed.startsWith(t));
+    out.growth = new Set(prefixes.map((t) => t.length)).size;
+    out.partial = prefixes.length ? prefixes[0] : "";
+    out.quotes = await answer.locator(".text .quote").count();
+    out.cites = await answer.getByRole("button", { name: /^Show source \d+$/ }).count();
     out.answerBusy = await answer.getAttribute("aria-busy");
     out.log = await page.locator("#messages").evaluate((n) => ({ role: n.getAttribute("role"), live: n.getAttribute("aria-live") }));
     const sources = answer.getByRole("button", { name: /^\[\d+\]/ });
     out.sources = await sources.allTextContents();
     step("answer streamed");
 
-    // Open the first source: its passage appears and the button says so.
-    const first = sources.first();
-    await first.click();
-    const passage = answer.locator(".passage").first();
+    // The citation marker of the first quoted sentence opens its source's passage.
+    const cite = answer.getByRole("button", { name: /^Show source \d+$/ }).first();
+    const cited = answer.locator(`.source-btn[data-source="${(await cite.textContent()).replace(/\D/g, "")}"]`);
+    await cite.click();
+    const passage = page.locator(`#${await cited.getAttribute("aria-controls")}`);
     await passage.waitFor({ state: "visible" });
-    out.sourceExpanded = await first.getAttribute("aria-expanded");
+    out.citedSource = (await cited.textContent()).trim();
+    out.sourceExpanded = await cited.getAttribute("aria-expanded");
     out.passage = (await passage.textContent()).trim();
+    out.focusAfterCite = await page.evaluate(() => document.activeElement.textContent.trim());
+    // A source button opens and closes its passage.
+    const last = sources.last();
+    const lastPassage = page.locator(`#${await last.getAttribute("aria-controls")}`);
+    await last.click();
+    out.lastSourceOpened = (await last.getAttribute("aria-expanded")) === "true" && (await lastPassage.isVisible());
+    await last.click();
+    out.lastSourceClosed = (await last.getAttribute("aria-expanded")) === "false" && !(await lastPassage.isVisible());
     out.conversations = await page.locator("#conv-list button").allTextContents();
     await page.screenshot({ path: path.join(shots, "console-chat.png"), fullPage: true });
     step("source opened");
@@ -148,6 +163,7 @@ async function main() {
     await page.getByRole("button", { name: "Add document" }).click();
     await page.locator("#doc-rows tr", { hasText: "Holiday schedule" }).waitFor();
     out.documentsAfterAdd = await docRows.count();
+    await page.screenshot({ path: path.join(shots, "console-documents.png"), fullPage: true });
     await page.getByRole("button", { name: "Delete Holiday schedule" }).click();
     await page.locator("#doc-rows tr", { hasText: "Holiday schedule" }).waitFor({ state: "detached" });
     out.documentsAfterDelete = await docRows.count();
@@ -182,6 +198,7 @@ async function main() {
       role: r.querySelector("select") ? r.querySelector("select").value : r.cells[1].textContent.trim(),
       status: r.cells[2].textContent.trim(),
     })));
+    await page.screenshot({ path: path.join(shots, "console-users.png"), fullPage: true });
     step("users");
 
     // A phone-sized viewport: nothing scrolls sideways, the conversation list folds away.
