@@ -123,6 +123,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // limiter answering 429 before hashing). "hashing-only" sets the failure limit out of
 // reach, so every attempt is hashed and only the hashing bound protects the server;
 // it is reported, not asserted, for the default bound and for TENANTRY_HASH_CONCURRENCY=1.
+// "control-healthz-flood" floods GET /healthz instead, for comparison.
 func TestLoadLoginStorm(t *testing.T) {
 	loadtestOnly(t)
 	rounds := envInt(t, "TENANTRY_LOADTEST_ROUNDS", 3)
@@ -130,25 +131,30 @@ func TestLoadLoginStorm(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		env    map[string]string
+		flood  string // the storm's path
+		script string // the storm's request
 		assert bool
 	}{
-		{name: "limiter", assert: true},
-		{name: "hashing-only", env: map[string]string{"TENANTRY_LOGIN_MAX_FAILURES": "1000000000"}},
-		{name: "hashing-only-1", env: map[string]string{"TENANTRY_LOGIN_MAX_FAILURES": "1000000000", "TENANTRY_HASH_CONCURRENCY": "1"}},
+		{name: "limiter", flood: "/auth/token", script: stormScript, assert: true},
+		{name: "hashing-only", flood: "/auth/token", script: stormScript, env: map[string]string{"TENANTRY_LOGIN_MAX_FAILURES": "1000000000"}},
+		{name: "hashing-only-1", flood: "/auth/token", script: stormScript, env: map[string]string{"TENANTRY_LOGIN_MAX_FAILURES": "1000000000", "TENANTRY_HASH_CONCURRENCY": "1"}},
+		// The control: the same 32-connection flood of a request that costs no login
+		// work at all, to show what sharing two cores with a second load generator costs.
+		{name: "control-healthz-flood", flood: "/healthz", script: ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newBenchEnv(t, benchOptions{env: tc.env})
 			counter := &statusCounter{next: e.api.Handler, path: "/auth/token", n: map[int]int{}}
 			base := e.serve(t, counter)
 			auth := "Authorization: Bearer " + benchLogin(t, e.api.Handler, benchEmail)
-			report, storm := wrkScript(t, ""), wrkScript(t, stormScript)
+			report, storm := wrkScript(t, ""), wrkScript(t, tc.script)
 
 			runWrk(t, report, 64, 2*time.Second, base+"/users/me", auth)
 			var calm, stormy []wrkResult
 			for i := range rounds {
 				runCalm := func() { calm = append(calm, runWrk(t, report, 64, d, base+"/users/me", auth)) }
 				runStorm := func() {
-					wait := startWrk(t, storm, 32, d+2*time.Second, base+"/auth/token")
+					wait := startWrk(t, storm, 32, d+2*time.Second, base+tc.flood)
 					time.Sleep(time.Second)
 					stormy = append(stormy, runWrk(t, report, 64, d, base+"/users/me", auth))
 					s := wait()
