@@ -62,6 +62,8 @@ type browserReport struct {
 	Documents            []string `json:"documents"`
 	DocumentsAfterAdd    int      `json:"documentsAfterAdd"`
 	DocumentsAfterDelete int      `json:"documentsAfterDelete"`
+	Uploaded             []string `json:"uploaded"`
+	UploadError          string   `json:"uploadError"`
 	DuplicateUserError   string   `json:"duplicateUserError"`
 	Users                []struct {
 		Email, Role, Status string
@@ -122,7 +124,7 @@ func TestConsoleInChromium(t *testing.T) {
 	t.Logf("streamed answer (%d sizes seen): %q; sources %q", got.Growth, got.Streamed, got.Sources)
 
 	assert.Empty(t, got.Problems, "script errors, CSP violations or failed loads")
-	assert.Equal(t, []int{400, 401, 409}, got.HTTPErrors, "wrong password, forged access token, duplicate user: nothing else failed")
+	assert.Equal(t, []int{400, 401, 415, 409}, got.HTTPErrors, "wrong password, forged access token, PDF upload, duplicate user: nothing else failed")
 	assert.Equal(t, httpapi.ConsoleCSP, got.CSP)
 	assert.Equal(t, "Skip to content", got.FirstTab)
 	assert.Equal(t, "invalid username or password", got.LoginError, "the OAuth error's description")
@@ -160,6 +162,8 @@ func TestConsoleInChromium(t *testing.T) {
 	assert.ElementsMatch(t, []string{"Product FAQ", "Refund policy", "Onboarding guide"}, got.Documents)
 	assert.Equal(t, 4, got.DocumentsAfterAdd)
 	assert.Equal(t, 3, got.DocumentsAfterDelete)
+	assert.ElementsMatch(t, []string{"team-lunch", "Product FAQ", "Refund policy", "Onboarding guide"}, got.Uploaded, "an uploaded file is titled after its name")
+	assert.Equal(t, "only .txt and .md files can be uploaded", got.UploadError, "the problem's detail")
 
 	assert.NotEmpty(t, got.DuplicateUserError)
 	assert.NotRegexp(t, regexp.MustCompile(`^\d{3}\b`), got.DuplicateUserError, "the problem's detail, not a bare status")

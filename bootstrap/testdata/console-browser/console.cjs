@@ -167,6 +167,18 @@ async function main() {
     await page.getByRole("button", { name: "Delete Holiday schedule" }).click();
     await page.locator("#doc-rows tr", { hasText: "Holiday schedule" }).waitFor({ state: "detached" });
     out.documentsAfterDelete = await docRows.count();
+    // Upload a Markdown file (its name becomes the title); a PDF is refused with the
+    // problem's detail.
+    const file = docs.getByLabel("Text or Markdown file (.txt, .md)");
+    await file.setInputFiles({ name: "team-lunch.md", mimeType: "text/markdown", buffer: Buffer.from("# Team lunch\n\nThe team has lunch together every Thursday at noon.\n") });
+    await docs.getByRole("button", { name: "Upload" }).click();
+    await page.locator("#doc-rows tr", { hasText: "team-lunch" }).waitFor();
+    out.uploaded = await page.locator("#doc-rows tr td:first-child").allTextContents();
+    await file.setInputFiles({ name: "scan.pdf", mimeType: "application/pdf", buffer: Buffer.from("%PDF-1.4\n") });
+    await docs.getByRole("button", { name: "Upload" }).click();
+    const uploadError = page.locator("#upload-form .error");
+    await uploadError.waitFor({ state: "visible" });
+    out.uploadError = (await uploadError.textContent()).trim();
     step("documents");
 
     // Users: add a member, refuse a duplicate with the problem's detail, disable.
