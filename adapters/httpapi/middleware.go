@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"runtime"
 	"time"
 
@@ -163,6 +164,9 @@ func readError(err error) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return errBodyTooLarge.With(err)
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return domain.E(domain.KindInvalid, "invalid_request", "the request body did not arrive within the server's read timeout", err)
 	}
 	return domain.E(domain.KindInvalid, "invalid_request", "the request body could not be read", err)
 }

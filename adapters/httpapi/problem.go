@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 
@@ -74,6 +75,12 @@ type problems struct {
 // client is still there and gets told why.
 func clientGone(c echo.Context, err error) bool {
 	if serverCause(c) != nil {
+		return false
+	}
+	// A body that did not arrive within the server's read timeout also cancels the
+	// context, but that client is still there, just slow: it gets a problem, not the
+	// silent 200 net/http would send for a handler that wrote nothing.
+	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return false
 	}
 	return errors.Is(err, context.Canceled) || c.Request().Context().Err() != nil
