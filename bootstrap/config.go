@@ -56,6 +56,11 @@ type Config struct {
 	ModelIdleTimeout time.Duration
 	PingInterval     time.Duration
 
+	// ReadHeaderTimeout and ReadTimeout bound how long a client may take to send a
+	// request's headers, and its whole request with the body (slow clients are cut).
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+
 	ShutdownTimeout time.Duration
 	MetricsToken    string
 	MetricsTenants  []string // only these tenants get their own metrics label
@@ -104,6 +109,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		ModelTimeout:      r.dur("TENANTRY_MODEL_TIMEOUT", 120*time.Second),
 		ModelIdleTimeout:  r.dur("TENANTRY_MODEL_IDLE_TIMEOUT", 30*time.Second),
 		PingInterval:      r.dur("TENANTRY_SSE_PING_INTERVAL", 15*time.Second),
+		ReadHeaderTimeout: r.dur("TENANTRY_READ_HEADER_TIMEOUT", 10*time.Second),
+		ReadTimeout:       r.dur("TENANTRY_READ_TIMEOUT", 60*time.Second),
 		ShutdownTimeout:   r.dur("TENANTRY_SHUTDOWN_TIMEOUT", 20*time.Second),
 		MetricsToken:      r.str("TENANTRY_METRICS_TOKEN", ""),
 		MetricsTenants:    r.list("TENANTRY_METRICS_TENANTS"),
@@ -123,6 +130,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	r.check(c.DBMaxOpenConns > 0, "TENANTRY_DB_MAX_OPEN_CONNS", "must be positive")
 	r.check(c.DBMaxIdleConns >= 0, "TENANTRY_DB_MAX_IDLE_CONNS", "must not be negative")
 	r.check(c.HashConcurrency >= 0, "TENANTRY_HASH_CONCURRENCY", "must not be negative (0: one per CPU)")
+	r.check(c.ReadHeaderTimeout > 0, "TENANTRY_READ_HEADER_TIMEOUT", "must be positive")
+	r.check(c.ReadTimeout >= c.ReadHeaderTimeout, "TENANTRY_READ_TIMEOUT", "must be at least TENANTRY_READ_HEADER_TIMEOUT")
 	r.check(c.JWTKeyRefresh >= time.Second, "TENANTRY_JWT_KEY_REFRESH", "must be at least 1s")
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		r.errs = append(r.errs, fmt.Errorf("TENANTRY_PUBLIC_URL must be an absolute http(s) URL, got %q", c.PublicURL))

@@ -44,8 +44,8 @@ func serveOn(ctx context.Context, rt *runtime, ln net.Listener) error {
 	defer cancelStreams(nil)
 	srv := &http.Server{
 		Handler:           rt.router,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
+		ReadHeaderTimeout: rt.cfg.ReadHeaderTimeout,
+		ReadTimeout:       rt.cfg.ReadTimeout,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		BaseContext:       func(net.Listener) context.Context { return baseCtx },
