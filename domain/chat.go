@@ -3,7 +3,6 @@ package domain
 import (
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // DocumentID identifies an ingested document (a UUID string).
@@ -41,23 +40,23 @@ const (
 func NewDocument(id DocumentID, tenant TenantID, externalID, title, text string, metadata map[string]string, now time.Time) (Document, error) {
 	var fs []FieldError
 	title = strings.TrimSpace(title)
-	if title == "" || len(title) > MaxTitleLength || !utf8.ValidString(title) {
-		fs = append(fs, FieldError{Field: "title", Message: "must be 1-500 characters of valid UTF-8"})
+	if title == "" || len(title) > MaxTitleLength || !storableText(title) {
+		fs = append(fs, FieldError{Field: "title", Message: "must be 1-500 characters of valid UTF-8, without NUL"})
 	}
 	if strings.TrimSpace(text) == "" {
 		fs = append(fs, FieldError{Field: "text", Message: "must not be empty"})
-	} else if !utf8.ValidString(text) {
-		fs = append(fs, FieldError{Field: "text", Message: "must be valid UTF-8"})
+	} else if !storableText(text) {
+		fs = append(fs, FieldError{Field: "text", Message: "must be valid UTF-8 without NUL characters (save UTF-16 files as UTF-8)"})
 	}
-	if len(externalID) > 200 || !utf8.ValidString(externalID) {
-		fs = append(fs, FieldError{Field: "external_id", Message: "must be at most 200 characters of valid UTF-8"})
+	if len(externalID) > 200 || !storableText(externalID) {
+		fs = append(fs, FieldError{Field: "external_id", Message: "must be at most 200 characters of valid UTF-8, without NUL"})
 	}
 	if len(metadata) > MaxMetadataKeys {
 		fs = append(fs, FieldError{Field: "metadata", Message: "must have at most 32 keys"})
 	}
 	for k, v := range metadata {
-		if k == "" || len(k)+len(v) > MaxMetadataLength || !utf8.ValidString(k) || !utf8.ValidString(v) {
-			fs = append(fs, FieldError{Field: "metadata." + k, Message: "keys and values must be valid UTF-8, at most 1000 characters together"})
+		if k == "" || len(k)+len(v) > MaxMetadataLength || !storableText(k) || !storableText(v) {
+			fs = append(fs, FieldError{Field: "metadata." + k, Message: "keys and values must be valid UTF-8 without NUL, at most 1000 characters together"})
 		}
 	}
 	if len(fs) > 0 {
@@ -163,8 +162,8 @@ func ValidateQuestion(msg string) error {
 	if strings.TrimSpace(msg) == "" {
 		return Invalid(FieldError{Field: "message", Message: "must not be empty"})
 	}
-	if len(msg) > MaxMessageLength || !utf8.ValidString(msg) {
-		return Invalid(FieldError{Field: "message", Message: "must be valid UTF-8 of at most 32000 bytes"})
+	if len(msg) > MaxMessageLength || !storableText(msg) {
+		return Invalid(FieldError{Field: "message", Message: "must be valid UTF-8 of at most 32000 bytes, without NUL"})
 	}
 	return nil
 }

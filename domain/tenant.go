@@ -186,6 +186,12 @@ func (t Tenant) Validate() error {
 	if len(t.SystemPrompt) > 20000 {
 		add("system_prompt", "must be at most 20000 characters")
 	}
+	for _, f := range []struct{ field, value string }{{"name", t.Name}, {"system_prompt", t.SystemPrompt},
+		{"vector_store.namespace", t.VectorStore.Namespace}, {"embedder.model", t.Embedder.Model}, {"llm.model", t.LLM.Model}} {
+		if !storableText(f.value) {
+			add(f.field, "must be valid UTF-8 without NUL characters")
+		}
+	}
 	if t.Retrieval.TopK < 1 || t.Retrieval.TopK > 50 {
 		add("retrieval.top_k", "must be between 1 and 50")
 	}
