@@ -106,7 +106,7 @@ type hosCase struct {
 	contentType string
 	header      map[string]string
 	status      int
-	format      string // "problem" (default), "oauth" (RFC 6749 error), "plain" (net/http's own)
+	format      string // "problem" (default), "oauth" (RFC 6749 error), "openai" (/v1), "plain" (net/http's own)
 	field       string // the field the problem's errors list names
 	stored      func(t *testing.T, w *hosWorld, r hResp)
 }
@@ -174,6 +174,20 @@ func hosRequireError(t *testing.T, tc hosCase, r hResp) {
 	switch tc.format {
 	case "plain": // written by net/http before any handler runs
 		assert.Contains(t, string(r.Body), fmt.Sprint(tc.status))
+		return
+	case "openai":
+		assert.Equal(t, "application/json", r.Header.Get("Content-Type"))
+		var e struct {
+			Error struct {
+				Message string  `json:"message"`
+				Param   *string `json:"param"`
+			} `json:"error"`
+		}
+		require.NoError(t, json.Unmarshal(r.Body, &e), "%s", r.Body)
+		assert.NotEmpty(t, e.Error.Message)
+		if tc.field != "" && assert.NotNil(t, e.Error.Param, "%s", r.Body) {
+			assert.Equal(t, tc.field, *e.Error.Param)
+		}
 		return
 	case "oauth":
 		assert.Equal(t, "application/json", r.Header.Get("Content-Type"))
@@ -451,6 +465,16 @@ func hosMalformedCases(t *testing.T) []hosCase {
 			body: `{"llm":{"model":"gpt\u0000"}}`, status: http.StatusBadRequest, field: "llm.model"},
 		{name: "NUL in email", as: "admin", method: http.MethodPost, path: "/tenant/users",
 			body: `{"email":"a\u0000@acme.test","password":"` + hPassword + `"}`, status: http.StatusBadRequest, field: "email"},
+		{name: "deep array in OpenAI request", as: "member", method: http.MethodPost, path: "/v1/chat/completions", format: "openai",
+			body: `{"model":"x","messages":` + strings.Repeat("[", 100_000) + `}`, status: http.StatusBadRequest},
+		{name: "invalid UTF-8 in OpenAI message", as: "member", method: http.MethodPost, path: "/v1/chat/completions", format: "openai",
+			body: "{\"model\":\"x\",\"messages\":[{\"role\":\"user\",\"content\":\"\xff\"}]}", status: http.StatusBadRequest},
+		{name: "NUL in OpenAI message", as: "member", method: http.MethodPost, path: "/v1/chat/completions", format: "openai",
+			body: `{"model":"tenantry-acme","messages":[{"role":"user","content":"hi\u0000"}]}`, status: http.StatusBadRequest, field: "messages[0].content"},
+		{name: "SQL in OpenAI model", as: "member", method: http.MethodPost, path: "/v1/chat/completions", format: "openai",
+			body: `{"model":"' OR 1=1 --","messages":[{"role":"user","content":"hello"}]}`, status: http.StatusNotFound, field: "model"},
+		{name: "traversal in OpenAI model path", as: "member", method: http.MethodGet, path: "/v1/models/..%2F..%2Fetc%2Fpasswd", format: "openai",
+			status: http.StatusNotFound},
 		{name: "deep array in document", as: "admin", method: http.MethodPost, path: "/documents", body: deepArray, status: http.StatusBadRequest},
 		{name: "deep object in document", as: "admin", method: http.MethodPost, path: "/documents", body: deepObject, status: http.StatusBadRequest},
 		{name: "deep array as body", as: "admin", method: http.MethodPost, path: "/documents", body: strings.Repeat("[", 100_000), status: http.StatusBadRequest},
