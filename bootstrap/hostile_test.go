@@ -58,9 +58,8 @@ func hosSetup(t *testing.T, e *hEnv) *hosWorld {
 	require.NoError(t, err)
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() {
-		done <- serveOn(ctx, &runtime{cfg: hConfig(t, nil), log: hosLogger(t), router: e.api.Handler}, ln)
-	}()
+	rt := &runtime{cfg: hConfig(t, nil), log: hosLogger(t), router: e.api.Handler}
+	go func() { done <- serveOn(ctx, rt, ln) }()
 	t.Cleanup(func() {
 		stop()
 		require.NoError(t, <-done)
