@@ -517,6 +517,22 @@ func hosTraversalUploads(t *testing.T) []hosCase {
 				t.Logf("file name %q stored as title %q", name, d.Title)
 			}})
 	}
+	// The upload's own text fields carry injection as well: kept verbatim.
+	sqlTitle, sqlMeta := hosSQL[0], map[string]string{hosSQL[3]: hosPrompt[1]}
+	up, upCT := hosMultipart(t, "notes.md", []byte("Uploaded notes: "+hosSQL[4]), "title", sqlTitle, "metadata", hosJSON(t, sqlMeta),
+		"external_id", hosSQL[1])
+	cases = append(cases, hosCase{name: "injection in upload fields", as: "admin", method: http.MethodPost, path: "/documents",
+		body: up, contentType: upCT, status: http.StatusCreated, stored: func(t *testing.T, w *hosWorld, r hResp) {
+			var d struct {
+				ID string `json:"id"`
+			}
+			require.NoError(t, json.Unmarshal(r.Body, &d))
+			got := w.get(t, "/documents/"+d.ID)
+			assert.Equal(t, sqlTitle, got["title"])
+			assert.Equal(t, hosSQL[1], got["external_id"])
+			assert.Equal(t, map[string]any{hosSQL[3]: hosPrompt[1]}, got["metadata"])
+			hosRequireChunkText(t, w, domain.DocumentID(d.ID), "Uploaded notes: "+hosSQL[4])
+		}})
 	title := "../../etc/passwd"
 	cases = append(cases, hosCase{name: "traversal as JSON title", as: "admin", method: http.MethodPost, path: "/documents",
 		body: hosJSON(t, map[string]string{"title": title, "text": "Just text."}), status: http.StatusCreated,
