@@ -29,6 +29,9 @@ type Config struct {
 	DBMaxIdleConns    int
 	DBConnMaxLifetime time.Duration
 	DBTimeout         time.Duration
+	// DBQueryTimeout bounds every statement (server-side statement_timeout, and a
+	// client-side deadline a little later, so a frozen server cannot hang requests).
+	DBQueryTimeout time.Duration
 
 	SecretKey         string   // base64 32 bytes
 	PreviousSecretKey []string // older master keys still accepted for decryption
@@ -89,6 +92,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		DBMaxIdleConns:    r.int("TENANTRY_DB_MAX_IDLE_CONNS", 10),
 		DBConnMaxLifetime: r.dur("TENANTRY_DB_CONN_MAX_LIFETIME", 30*time.Minute),
 		DBTimeout:         r.dur("TENANTRY_DB_TIMEOUT", 5*time.Second),
+		DBQueryTimeout:    r.dur("TENANTRY_DB_QUERY_TIMEOUT", 15*time.Second),
 		SecretKey:         r.str("TENANTRY_SECRET_KEY", ""),
 		PreviousSecretKey: r.list("TENANTRY_SECRET_KEY_PREVIOUS"),
 		JWTAlg:            strings.ToUpper(r.str("TENANTRY_JWT_ALG", "ES256")),
@@ -128,6 +132,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	r.check(c.AccessTTL >= time.Minute && c.AccessTTL <= 24*time.Hour, "TENANTRY_ACCESS_TTL", "must be between 1m and 24h")
 	r.check(c.RefreshTTL >= c.AccessTTL, "TENANTRY_REFRESH_TTL", "must be at least TENANTRY_ACCESS_TTL")
 	r.check(c.DBMaxOpenConns > 0, "TENANTRY_DB_MAX_OPEN_CONNS", "must be positive")
+	r.check(c.DBQueryTimeout >= 100*time.Millisecond, "TENANTRY_DB_QUERY_TIMEOUT", "must be at least 100ms")
 	r.check(c.DBMaxIdleConns >= 0, "TENANTRY_DB_MAX_IDLE_CONNS", "must not be negative")
 	r.check(c.HashConcurrency >= 0, "TENANTRY_HASH_CONCURRENCY", "must not be negative (0: one per CPU)")
 	r.check(c.ReadHeaderTimeout > 0, "TENANTRY_READ_HEADER_TIMEOUT", "must be positive")

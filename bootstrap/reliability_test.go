@@ -437,7 +437,7 @@ type relServer struct {
 	served chan struct{}
 }
 
-func relStartServer(t *testing.T, pg *relPostgres) *relServer {
+func relStartServer(t *testing.T, pg *relPostgres, extra ...env) *relServer {
 	t.Helper()
 	e := env{
 		"DATABASE_URL": pg.url(), "TENANTRY_SECRET_KEY": secretKey(t), "TENANTRY_DATA_DIR": t.TempDir(),
@@ -445,6 +445,11 @@ func relStartServer(t *testing.T, pg *relPostgres) *relServer {
 		"TENANTRY_DB_TIMEOUT": "2s",
 		// Long enough that the warm caches outlive the outage (see the /users/me check).
 		"TENANTRY_CACHE_TTL": "2m",
+	}
+	for _, x := range extra {
+		for k, v := range x {
+			e[k] = v
+		}
 	}
 	cfg := e.config(t)
 	logs := &hBuffer{}

@@ -146,7 +146,7 @@ func openDatabase(ctx context.Context, cfg Config, log *zap.Logger, schemaHCL []
 
 func dbConfig(cfg Config) sqlstore.Config {
 	dc := sqlstore.Config{URL: cfg.DatabaseURL, MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxIdleConns,
-		ConnMaxLifetime: cfg.DBConnMaxLifetime, ConnectTimeout: cfg.DBTimeout, QueryTimeout: 30 * time.Second}
+		ConnMaxLifetime: cfg.DBConnMaxLifetime, ConnectTimeout: cfg.DBTimeout, QueryTimeout: cfg.DBQueryTimeout}
 	if cfg.Embedded() {
 		dc.SQLitePath = cfg.SQLitePath()
 	}

@@ -134,6 +134,8 @@ func (p passThrough) Unwrap() error { return p.err }
 // transact runs fn in one transaction and translates what comes out of it; errors fn
 // wraps in passThrough come out exactly as they went in.
 func transact(ctx context.Context, db *gorm.DB, what string, fn func(tx *gorm.DB) error) error {
+	ctx, cancel := txContext(ctx, db)
+	defer cancel()
 	err := db.WithContext(ctx).Transaction(fn)
 	var p passThrough
 	if errors.As(err, &p) {

@@ -44,7 +44,9 @@ type Config struct {
 	ConnMaxIdleTime time.Duration
 	// ConnectTimeout bounds establishing one PostgreSQL connection (0: 10s).
 	ConnectTimeout time.Duration
-	// QueryTimeout is PostgreSQL's statement_timeout for every statement (0: none).
+	// QueryTimeout is PostgreSQL's statement_timeout for every statement, and (plus
+	// two seconds) the client-side deadline of every statement on either engine, so a
+	// frozen server cannot hold a request forever (0: none).
 	QueryTimeout time.Duration
 	// BusyTimeout is how long a SQLite writer waits for the lock (0: 10s).
 	BusyTimeout time.Duration
@@ -184,6 +186,12 @@ func Open(ctx context.Context, c Config) (*gorm.DB, *sql.DB, error) {
 	if err != nil {
 		_ = sqlDB.Close()
 		return nil, nil, domain.ErrUnavailable.With(fmt.Errorf("open %s: %w", c.Redacted(), err))
+	}
+	if c.QueryTimeout > 0 {
+		if err := gdb.Use(&deadlines{d: c.QueryTimeout + 2*time.Second}); err != nil {
+			_ = sqlDB.Close()
+			return nil, nil, fmt.Errorf("register statement deadlines: %w", err)
+		}
 	}
 	if err := sqlDB.PingContext(ctx); err != nil {
 		_ = sqlDB.Close()
