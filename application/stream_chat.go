@@ -237,7 +237,7 @@ func (s *StreamChat) persist(ctx context.Context, in ChatInput, p chatPlan, answ
 		model = p.params.Model
 	}
 	q := domain.Message{ID: domain.MessageID(newID()), ConversationID: p.conv.ID, Role: domain.MessageUser, Content: in.Message, CreatedAt: now}
-	a := domain.Message{ID: domain.MessageID(newID()), ConversationID: p.conv.ID, Role: domain.MessageAssistant, Content: answer,
+	a := domain.Message{ID: domain.MessageID(newID()), ConversationID: p.conv.ID, Role: domain.MessageAssistant, Content: domain.StorableText(answer),
 		Sources: p.passages, Model: model, Usage: final.Usage, Incomplete: incomplete, CreatedAt: now.Add(time.Microsecond)}
 	if err := s.d.Conversations.Append(ctx, t.ID, p.conv.ID, q, a); err != nil {
 		return "", fmt.Errorf("store messages: %w", err)

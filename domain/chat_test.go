@@ -113,3 +113,17 @@ func TestPageNormalize(t *testing.T) {
 		})
 	}
 }
+
+func TestStorableText(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, in, want string }{
+		{name: "plain", in: "héllo [1]", want: "héllo [1]"},
+		{name: "nul", in: "a\x00b", want: "a\uFFFDb"},
+		{name: "invalid utf-8", in: "a\xffb", want: "a\uFFFDb"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, domain.StorableText(tc.in))
+		})
+	}
+}
