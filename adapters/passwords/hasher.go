@@ -40,7 +40,9 @@ type Config struct {
 	// Params for new hashes; stored hashes with weaker parameters are flagged for
 	// rehashing. Default OWASP.
 	Params Params
-	// MaxConcurrent caps simultaneous hash computations. Default runtime.GOMAXPROCS(0).
+	// MaxConcurrent caps simultaneous hash computations. Default half the CPUs
+	// (runtime.GOMAXPROCS(0)/2, at least 1), so a login storm from many addresses, which
+	// the attempt limiter cannot stop, still leaves cores for other requests.
 	MaxConcurrent int
 	// MaxWait is how long a call waits for a free slot before failing with
 	// domain.ErrBusy. Default 2s.
@@ -66,7 +68,7 @@ func New(cfg Config) *Hasher {
 		cfg.Params = OWASP
 	}
 	if cfg.MaxConcurrent <= 0 {
-		cfg.MaxConcurrent = runtime.GOMAXPROCS(0)
+		cfg.MaxConcurrent = max(1, runtime.GOMAXPROCS(0)/2)
 	}
 	if cfg.MaxWait <= 0 {
 		cfg.MaxWait = 2 * time.Second
