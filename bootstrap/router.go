@@ -103,7 +103,11 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 		now = time.Now
 	}
 	users := cache.NewUsers(st.Users, cache.Options{TTL: cfg.CacheTTL})
-	tenants := cache.NewTenants(st.Tenants, cache.Options{TTL: cfg.CacheTTL}, users.Invalidate)
+	usage := cache.NewUsage(st.Usage, cache.Options{TTL: cfg.CacheTTL}, now)
+	tenants := cache.NewTenants(st.Tenants, cache.Options{TTL: cfg.CacheTTL}, func() {
+		users.Invalidate() // the deletion unassigned the tenant's users
+		usage.Purge()      // and removed its usage
+	})
 	metrics, observer, err := newMetrics(cfg, o.Log, users, tenants)
 	if err != nil {
 		return nil, err
@@ -152,9 +156,9 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 			Chunker: domain.Chunker{Size: cfg.ChunkSize, Overlap: cfg.ChunkOverlap}, Now: now}),
 		Documents:     application.NewDocuments(st.Documents, v),
 		Conversations: application.NewConversations(st.Conversations),
-		Chat: application.NewStreamChat(application.StreamChatDeps{Conversations: st.Conversations, Usage: st.Usage, Vendors: v,
+		Chat: application.NewStreamChat(application.StreamChatDeps{Conversations: st.Conversations, Usage: usage, Vendors: v,
 			Limiter: limiter, Slots: memory.NewStreamSlots(), Now: now}),
-		Reports:   application.NewReports(st.Usage, st.Audit, now),
+		Reports:   application.NewReports(usage, st.Audit, now),
 		Ready:     o.Ready,
 		JWKS:      func(context.Context) ([]byte, error) { return keys.JWKS(), nil },
 		Discovery: httpapi.Discovery{Issuer: cfg.PublicURL, SigningAlgorithms: []string{keys.Algorithm()}},
