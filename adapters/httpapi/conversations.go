@@ -73,19 +73,7 @@ type conversationHandlers struct {
 
 // list serves GET /conversations: the caller's own, newest first.
 func (h conversationHandlers) list(c echo.Context) error {
-	tc, err := mustTenant(c)
-	if err != nil {
-		return err
-	}
-	page, err := parsePage(c.QueryParams())
-	if err != nil {
-		return err
-	}
-	cs, err := h.convs.List(c.Request().Context(), tc, page)
-	if err != nil {
-		return err
-	}
-	return sendJSON(c, http.StatusOK, newList(cs, page, toConversationJSON))
+	return sendTenantList(c, h.convs.List, toConversationJSON)
 }
 
 // get serves GET /conversations/{id} with its messages; another user's is 404.

@@ -205,19 +205,7 @@ func documentIDParam(c echo.Context) (domain.DocumentID, error) {
 
 // list serves GET /documents.
 func (h documentHandlers) list(c echo.Context) error {
-	tc, err := mustTenant(c)
-	if err != nil {
-		return err
-	}
-	page, err := parsePage(c.QueryParams())
-	if err != nil {
-		return err
-	}
-	ds, err := h.docs.List(c.Request().Context(), tc, page)
-	if err != nil {
-		return err
-	}
-	return sendJSON(c, http.StatusOK, newList(ds, page, toDocumentJSON))
+	return sendTenantList(c, h.docs.List, toDocumentJSON)
 }
 
 // get serves GET /documents/{id}; another tenant's document is 404.

@@ -1,8 +1,12 @@
 package httpapi
 
 import (
+	"context"
+	"net/http"
 	"net/url"
 	"strconv"
+
+	"github.com/labstack/echo/v4"
 
 	"github.com/tenantry/tenantry/domain"
 )
@@ -65,4 +69,22 @@ func newList[T, D any](items []D, page domain.Page, conv func(D) T) listBody[T] 
 		out = append(out, conv(it))
 	}
 	return listBody[T]{Items: out, Limit: page.Limit, Offset: page.Offset}
+}
+
+// sendTenantList serves one page of a list of the caller's tenant: fetch reads the page,
+// render turns each item into its JSON form.
+func sendTenantList[T, J any](c echo.Context, fetch func(context.Context, domain.TenantContext, domain.Page) ([]T, error), render func(T) J) error {
+	tc, err := mustTenant(c)
+	if err != nil {
+		return err
+	}
+	page, err := parsePage(c.QueryParams())
+	if err != nil {
+		return err
+	}
+	items, err := fetch(c.Request().Context(), tc, page)
+	if err != nil {
+		return err
+	}
+	return sendJSON(c, http.StatusOK, newList(items, page, render))
 }

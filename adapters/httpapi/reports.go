@@ -96,19 +96,7 @@ func (h reportHandlers) allUsage(c echo.Context) error {
 
 // tenantAudit serves GET /tenant/audit: the caller's tenant, newest first.
 func (h reportHandlers) tenantAudit(c echo.Context) error {
-	tc, err := mustTenant(c)
-	if err != nil {
-		return err
-	}
-	page, err := parsePage(c.QueryParams())
-	if err != nil {
-		return err
-	}
-	es, err := h.reports.TenantAudit(c.Request().Context(), tc, page)
-	if err != nil {
-		return err
-	}
-	return sendJSON(c, http.StatusOK, newList(es, page, toAuditJSON))
+	return sendTenantList(c, h.reports.TenantAudit, toAuditJSON)
 }
 
 // adminAudit serves GET /admin/audit, optionally narrowed by ?tenant_id=.
