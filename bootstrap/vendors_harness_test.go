@@ -46,24 +46,6 @@ func vtKey(prefix, name string) string {
 	return prefix + "-" + vtMarker + "-" + name + "-5d0c81f9a2e4b7" + "Q7x2"
 }
 
-// vtBuffer collects log output; safe for concurrent writers.
-type vtBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *vtBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *vtBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // vtResp is one response as the client saw it.
 type vtResp struct {
 	Status int
@@ -76,7 +58,7 @@ type vtResp struct {
 type vtEnv struct {
 	st   Stores
 	srv  *httptest.Server
-	logs *vtBuffer
+	logs *hBuffer
 	root string // a platform admin's access token
 
 	mu        sync.Mutex
@@ -98,7 +80,7 @@ func vtNewEnv(t *testing.T, env map[string]string) *vtEnv {
 	require.NoError(t, err)
 	keyring, err := secretbox.New(key)
 	require.NoError(t, err)
-	e := &vtEnv{st: MemoryStores(memory.NewDB()), logs: &vtBuffer{}}
+	e := &vtEnv{st: MemoryStores(memory.NewDB()), logs: &hBuffer{}}
 	log, err := newLogger(cfg, e.logs)
 	require.NoError(t, err)
 	api, err := Router(context.Background(), cfg, e.st, RouterOptions{Log: log, Sealer: keyring,
