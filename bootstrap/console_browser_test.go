@@ -4,13 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"syscall"
 	"testing"
 	"time"
 
@@ -90,8 +87,8 @@ type browserReport struct {
 // $TENANTRY_CONSOLE_SCREENSHOTS to keep them.
 func TestConsoleInChromium(t *testing.T) {
 	t.Parallel()
-	node, npm := browserTools(t)
-	modules := browserModules(t, npm)
+	node, npm := nodeTools(t, "the console browser test", browserChromium)
+	modules := npmModules(t, npm, browserDir, "playwright-core")
 
 	e := newEnv(t)
 	s := startServer(t, e)
@@ -192,62 +189,4 @@ func TestConsoleInChromium(t *testing.T) {
 			assert.Greater(t, st.Size(), int64(10_000), name)
 		}
 	}
-}
-
-// browserTools finds Chromium, node and npm. Without them the test skips, except under
-// CI=true, where a missing tool is a failure (.ci/run installs Chromium).
-func browserTools(t *testing.T) (node, npm string) {
-	t.Helper()
-	_, chromiumErr := os.Stat(browserChromium)
-	node, nodeErr := exec.LookPath("node")
-	npm, npmErr := exec.LookPath("npm")
-	if err := errors.Join(chromiumErr, nodeErr, npmErr); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("the console browser test needs %s, node and npm under CI=true: %v", browserChromium, err)
-		}
-		t.Skipf("the console browser test needs %s (apt-get install chromium), node and npm: %v", browserChromium, err)
-	}
-	return node, npm
-}
-
-// browserModules installs the playwright-core named in testdata/console-browser's
-// package.json once into os.TempDir()/tenantry-console-browser/playwright-core@<spec>
-// and returns its node_modules. The install goes to a scratch directory renamed into
-// place, so a half-finished or concurrent install is never used. playwright-core
-// downloads no browser; the test uses Debian's.
-func browserModules(t *testing.T, npm string) string {
-	t.Helper()
-	pkg, err := os.ReadFile(filepath.Join(browserDir, "package.json"))
-	require.NoError(t, err)
-	var manifest struct {
-		Dependencies map[string]string `json:"dependencies"`
-	}
-	require.NoError(t, json.Unmarshal(pkg, &manifest))
-	spec := manifest.Dependencies["playwright-core"]
-	require.NotEmpty(t, spec, "package.json must depend on playwright-core")
-	root := filepath.Join(os.TempDir(), "tenantry-console-browser")
-	dir := filepath.Join(root, "playwright-core@"+regexp.MustCompile(`[^A-Za-z0-9._-]+`).ReplaceAllString(spec, "_"))
-	modules := filepath.Join(dir, "node_modules")
-	marker := filepath.Join(modules, "playwright-core", "package.json")
-	if _, err := os.Stat(marker); err == nil {
-		return modules
-	}
-	require.NoError(t, os.MkdirAll(root, 0o755))
-	scratch, err := os.MkdirTemp(root, "install-")
-	require.NoError(t, err)
-	defer os.RemoveAll(scratch) // gone after the rename; cleans up a failed install
-	require.NoError(t, os.WriteFile(filepath.Join(scratch, "package.json"), pkg, 0o644))
-
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, npm, "install", "--no-audit", "--no-fund", "--ignore-scripts", "--no-package-lock", "--loglevel=error")
-	cmd.Dir = scratch
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "npm install playwright-core@%s:\n%s", spec, out)
-	if err := os.Rename(scratch, dir); err != nil && !errors.Is(err, fs.ErrExist) && !errors.Is(err, syscall.ENOTEMPTY) {
-		t.Fatalf("move the playwright-core install into place: %v", err)
-	}
-	_, err = os.Stat(marker)
-	require.NoError(t, err, "playwright-core is not installed in %s", dir)
-	return modules
 }

@@ -4,17 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -39,8 +34,8 @@ const (
 // the models, streams an answer with usage, uses the SDK's stream helper, makes a
 // non-streaming call, and checks how the SDK sees tenantry's errors.
 func TestOpenAISDKAgainstTenantry(t *testing.T) {
-	node, npm := sdkTools(t)
-	modules := sdkModules(t, npm)
+	node, npm := nodeTools(t, "the OpenAI SDK test")
+	modules := npmModules(t, npm, sdkDir, "openai")
 	baseURL, apiKey := sdkServer(t)
 
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
@@ -165,62 +160,6 @@ type sdkOutput struct {
 		OtherModel *sdkError `json:"other_model"`
 		BadKey     *sdkError `json:"bad_key"`
 	} `json:"errors"`
-}
-
-// sdkTools finds node and npm. Without them the test skips, except under CI=true,
-// where a missing tool is a failure.
-func sdkTools(t *testing.T) (node, npm string) {
-	t.Helper()
-	node, nodeErr := exec.LookPath("node")
-	npm, npmErr := exec.LookPath("npm")
-	if err := errors.Join(nodeErr, npmErr); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("the OpenAI SDK test needs node and npm under CI=true: %v", err)
-		}
-		t.Skipf("node and npm are needed to run the OpenAI Node SDK: %v", err)
-	}
-	return node, npm
-}
-
-// sdkModules installs the SDK named in testdata/openai-sdk/package.json once into
-// os.TempDir()/tenantry-openai-sdk/openai@<version spec> and returns its node_modules.
-// The install goes to a scratch directory renamed into place, so a half-finished or
-// concurrent install is never used.
-func sdkModules(t *testing.T, npm string) string {
-	t.Helper()
-	pkg, err := os.ReadFile(filepath.Join(sdkDir, "package.json"))
-	require.NoError(t, err)
-	var manifest struct {
-		Dependencies map[string]string `json:"dependencies"`
-	}
-	require.NoError(t, json.Unmarshal(pkg, &manifest))
-	spec := manifest.Dependencies["openai"]
-	require.NotEmpty(t, spec, "package.json must depend on openai")
-	root := filepath.Join(os.TempDir(), "tenantry-openai-sdk")
-	dir := filepath.Join(root, "openai@"+regexp.MustCompile(`[^A-Za-z0-9._-]+`).ReplaceAllString(spec, "_"))
-	modules := filepath.Join(dir, "node_modules")
-	if _, err := os.Stat(filepath.Join(modules, "openai", "package.json")); err == nil {
-		return modules
-	}
-	require.NoError(t, os.MkdirAll(root, 0o755))
-	scratch, err := os.MkdirTemp(root, "install-")
-	require.NoError(t, err)
-	defer os.RemoveAll(scratch) // gone after the rename; cleans up a failed install
-	require.NoError(t, os.WriteFile(filepath.Join(scratch, "package.json"), pkg, 0o644))
-
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, npm, "install", "--no-audit", "--no-fund", "--ignore-scripts", "--no-package-lock", "--loglevel=error")
-	cmd.Dir = scratch
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "npm install openai@%s:\n%s", spec, out)
-	// Losing the race to a concurrent install (the target exists) is fine.
-	if err := os.Rename(scratch, dir); err != nil && !errors.Is(err, fs.ErrExist) && !errors.Is(err, syscall.ENOTEMPTY) {
-		t.Fatalf("move the OpenAI SDK install into place: %v", err)
-	}
-	_, err = os.Stat(filepath.Join(modules, "openai", "package.json"))
-	require.NoError(t, err, "the OpenAI SDK is not installed in %s", dir)
-	return modules
 }
 
 // sdkServer runs the production router on a loopback listener over in-memory stores,
