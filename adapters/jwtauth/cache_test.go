@@ -154,3 +154,39 @@ func TestCachedVerifierConcurrent(t *testing.T) {
 	wg.Wait()
 	assert.LessOrEqual(t, c.Len(), 32)
 }
+
+// TestCachedVerifierKeyCollisions forces every token onto one cache key: a hit still
+// needs the very token that was verified, so colliding tokens get their own claims and
+// an unverified token never gets another's.
+func TestCachedVerifierKeyCollisions(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	alice := domain.Claims{Subject: "alice", Role: domain.RoleMember, ExpiresAt: clk.Now().Add(time.Hour)}
+	bob := domain.Claims{Subject: "bob", Role: domain.RoleTenantAdmin, ExpiresAt: clk.Now().Add(time.Hour)}
+	inner := &recordingVerifier{valid: map[string]domain.Claims{"token-alice": alice, "token-bob": bob}}
+	c := jwtauth.NewCachedVerifier(inner, 100, clk.Now)
+	jwtauth.SetCacheKey(c, func(string) uint64 { return 42 })
+	ctx := context.Background()
+
+	got, err := c.Verify(ctx, "token-alice")
+	require.NoError(t, err)
+	assert.Equal(t, alice, got)
+
+	for _, forged := range []string{"token-alicf", "token-alic", "token-alice\x00", ""} {
+		_, err = c.Verify(ctx, forged)
+		assert.ErrorIs(t, err, domain.ErrInvalidToken, "%q shares alice's key but is not her token", forged)
+	}
+
+	got, err = c.Verify(ctx, "token-bob")
+	require.NoError(t, err)
+	assert.Equal(t, bob, got, "a colliding token gets its own claims")
+	got, err = c.Verify(ctx, "token-alice")
+	require.NoError(t, err)
+	assert.Equal(t, alice, got)
+	assert.Equal(t, 2, inner.askedAbout("token-alice"), "bob's entry replaced alice's, so she was verified again")
+
+	got, err = c.Verify(ctx, "token-alice")
+	require.NoError(t, err)
+	assert.Equal(t, alice, got)
+	assert.Equal(t, 2, inner.askedAbout("token-alice"), "and is then served from the cache")
+}
