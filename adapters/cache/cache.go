@@ -1,22 +1,22 @@
 // Package cache holds read-through caches in front of the user and tenant stores, so
 // that an authenticated request on the warm path does not touch the database. Entries
 // are bounded in number and age; every write through the cache invalidates the entry at
-// once. Writes made by another node are seen after at most the TTL.
+// once, and a read that loaded the entry before such a write does not put the old value
+// back. Writes made by another node are seen after at most the TTL.
 //
-// It imports only domain, ports and its LRU library; never another adapter.
+// It imports only domain, ports and the standard library; never another adapter.
 package cache
 
 import (
 	"context"
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2/expirable"
-
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/ports"
 )
 
-// Options bound a cache.
+// Options bound a cache: at most Size entries (default 10,000), each kept at most TTL
+// after it was read from the store (default 30 seconds).
 type Options struct {
 	Size int
 	TTL  time.Duration
@@ -40,8 +40,7 @@ type Stats struct {
 // Users caches UserStore.Get by id. GetByEmail and List always read the store.
 type Users struct {
 	next    ports.UserStore
-	entries *lru.LRU[domain.UserID, domain.User]
-	stats   counters
+	entries *table[domain.UserID, domain.User]
 }
 
 var _ ports.UserStore = (*Users)(nil)
@@ -49,27 +48,26 @@ var _ ports.UserStore = (*Users)(nil)
 // NewUsers wraps next.
 func NewUsers(next ports.UserStore, o Options) *Users {
 	o = o.withDefaults()
-	return &Users{next: next, entries: lru.NewLRU[domain.UserID, domain.User](o.Size, nil, o.TTL)}
+	return &Users{next: next, entries: newTable[domain.UserID, domain.User](o.Size, o.TTL)}
 }
 
 // Create stores u.
 func (c *Users) Create(ctx context.Context, u domain.User) error {
-	c.entries.Remove(u.ID)
+	defer c.entries.remove(u.ID)
 	return c.next.Create(ctx, u)
 }
 
-// Get returns the user, from the cache when fresh.
+// Get returns the user, from the cache when fresh. Only found users are cached.
 func (c *Users) Get(ctx context.Context, id domain.UserID) (domain.User, error) {
-	if u, ok := c.entries.Get(id); ok {
-		c.stats.hit()
+	if u, ok := c.entries.get(id); ok {
 		return u, nil
 	}
-	c.stats.miss()
+	gen := c.entries.generation(id)
 	u, err := c.next.Get(ctx, id)
 	if err != nil {
 		return domain.User{}, err
 	}
-	c.entries.Add(id, u)
+	c.entries.storeIfUnchanged(id, u, gen)
 	return u, nil
 }
 
@@ -86,21 +84,20 @@ func (c *Users) List(ctx context.Context, f ports.UserFilter, page domain.Page) 
 // Update writes through and drops the cached entry, even when the write fails (its
 // outcome is then unknown).
 func (c *Users) Update(ctx context.Context, id domain.UserID, fn func(*domain.User) error) (domain.User, error) {
-	defer c.entries.Remove(id)
+	defer c.entries.remove(id)
 	return c.next.Update(ctx, id, fn)
 }
 
 // Invalidate drops every cached user (after a bulk change such as a tenant deletion).
-func (c *Users) Invalidate() { c.entries.Purge() }
+func (c *Users) Invalidate() { c.entries.purge() }
 
 // Stats returns the hit and miss counts.
-func (c *Users) Stats() Stats { return c.stats.get() }
+func (c *Users) Stats() Stats { return c.entries.stats() }
 
 // Tenants caches TenantStore.Get by id.
 type Tenants struct {
 	next    ports.TenantStore
-	entries *lru.LRU[domain.TenantID, domain.Tenant]
-	stats   counters
+	entries *table[domain.TenantID, domain.Tenant]
 	// onDelete runs after a tenant is deleted, so dependent caches (users) drop what
 	// the cascade changed.
 	onDelete func()
@@ -111,27 +108,26 @@ var _ ports.TenantStore = (*Tenants)(nil)
 // NewTenants wraps next. onDelete may be nil.
 func NewTenants(next ports.TenantStore, o Options, onDelete func()) *Tenants {
 	o = o.withDefaults()
-	return &Tenants{next: next, entries: lru.NewLRU[domain.TenantID, domain.Tenant](o.Size, nil, o.TTL), onDelete: onDelete}
+	return &Tenants{next: next, entries: newTable[domain.TenantID, domain.Tenant](o.Size, o.TTL), onDelete: onDelete}
 }
 
 // Create stores t.
 func (c *Tenants) Create(ctx context.Context, t domain.Tenant) error {
-	c.entries.Remove(t.ID)
+	defer c.entries.remove(t.ID)
 	return c.next.Create(ctx, t)
 }
 
-// Get returns the tenant, from the cache when fresh.
+// Get returns the tenant, from the cache when fresh. Only found tenants are cached.
 func (c *Tenants) Get(ctx context.Context, id domain.TenantID) (domain.Tenant, error) {
-	if t, ok := c.entries.Get(id); ok {
-		c.stats.hit()
+	if t, ok := c.entries.get(id); ok {
 		return t, nil
 	}
-	c.stats.miss()
+	gen := c.entries.generation(id)
 	t, err := c.next.Get(ctx, id)
 	if err != nil {
 		return domain.Tenant{}, err
 	}
-	c.entries.Add(id, t)
+	c.entries.storeIfUnchanged(id, t, gen)
 	return t, nil
 }
 
@@ -142,14 +138,14 @@ func (c *Tenants) List(ctx context.Context, page domain.Page) ([]domain.Tenant, 
 
 // Update writes through and drops the cached entry.
 func (c *Tenants) Update(ctx context.Context, id domain.TenantID, fn func(*domain.Tenant) error) (domain.Tenant, error) {
-	defer c.entries.Remove(id)
+	defer c.entries.remove(id)
 	return c.next.Update(ctx, id, fn)
 }
 
 // Delete removes the tenant and drops it and the dependent caches.
 func (c *Tenants) Delete(ctx context.Context, id domain.TenantID) error {
 	defer func() {
-		c.entries.Remove(id)
+		c.entries.remove(id)
 		if c.onDelete != nil {
 			c.onDelete()
 		}
@@ -158,4 +154,4 @@ func (c *Tenants) Delete(ctx context.Context, id domain.TenantID) error {
 }
 
 // Stats returns the hit and miss counts.
-func (c *Tenants) Stats() Stats { return c.stats.get() }
+func (c *Tenants) Stats() Stats { return c.entries.stats() }
