@@ -286,13 +286,19 @@ func TestProfile(t *testing.T) {
 	u, tenant, err := profile.Execute(ctx, a.acmeMember.Principal)
 	require.NoError(t, err)
 	assert.Equal(t, a.acmeMember.Principal.UserID, u.ID)
-	require.NotNil(t, tenant)
+	assert.True(t, u.HasTenant())
 	assert.Equal(t, domain.TenantID("acme"), tenant.ID)
+	assert.NotEmpty(t, tenant.Name)
 
 	u, tenant, err = profile.Execute(ctx, a.root.Principal)
 	require.NoError(t, err)
 	assert.Equal(t, domain.RolePlatformAdmin, u.Role)
-	assert.Nil(t, tenant)
+	assert.False(t, u.HasTenant())
+	assert.Equal(t, domain.Tenant{}, tenant, "no tenant is the zero Tenant")
+
+	e.db.SetDown(true)
+	_, _, err = profile.Execute(ctx, a.acmeMember.Principal)
+	requireKind(t, domain.KindUnavailable, err)
 }
 
 func TestReports(t *testing.T) {
