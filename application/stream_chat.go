@@ -55,24 +55,27 @@ type ChatInput struct {
 // mid-answer, the partial answer is stored marked incomplete and the error ends the
 // sequence.
 func (s *StreamChat) Execute(ctx context.Context, in ChatInput) iter.Seq2[domain.Delta, error] {
+	// The steps take in and the plan by pointer: the caller's goroutine waits on the
+	// model inside answer for the whole answer, with these frames on its stack, so
+	// copies of the 480-byte input would stay there as long (issue 8, target 5).
 	return func(yield func(domain.Delta, error) bool) {
-		release, err := s.admit(ctx, in)
+		release, err := s.admit(ctx, &in)
 		if err != nil {
 			yield(domain.Delta{}, err)
 			return
 		}
 		defer release()
-		p, err := s.prepare(ctx, in)
+		p, err := s.prepare(ctx, &in)
 		if err != nil {
 			yield(domain.Delta{}, err)
 			return
 		}
-		s.answer(ctx, in, p, yield)
+		s.answer(ctx, &in, p, yield)
 	}
 }
 
 // admit applies the tenant's limits before any vendor is called.
-func (s *StreamChat) admit(ctx context.Context, in ChatInput) (func(), error) {
+func (s *StreamChat) admit(ctx context.Context, in *ChatInput) (func(), error) {
 	if err := domain.ValidateQuestion(in.Message); err != nil {
 		return nil, err
 	}
@@ -102,6 +105,8 @@ func allowRequest(ctx context.Context, l ports.RateLimiter, t domain.Tenant, now
 	return nil
 }
 
+// chatPlan is what answering needs. msgs, the prompt with the passages' text, is handed
+// to the model and dropped here: it is the largest part and the answer can take long.
 type chatPlan struct {
 	conv     domain.Conversation
 	isNew    bool
@@ -111,19 +116,20 @@ type chatPlan struct {
 	params   domain.ChatParams
 }
 
-func (s *StreamChat) prepare(ctx context.Context, in ChatInput) (chatPlan, error) {
-	t, who := in.Tenant.Tenant, in.Tenant.Principal
-	p := chatPlan{}
+// prepare loads the conversation, retrieves the passages and builds the prompt.
+func (s *StreamChat) prepare(ctx context.Context, in *ChatInput) (*chatPlan, error) {
+	t, who := &in.Tenant.Tenant, &in.Tenant.Principal
+	p := &chatPlan{}
 	history := in.History
 	if in.ConversationID != "" {
 		c, err := s.d.Conversations.Get(ctx, t.ID, who.UserID, in.ConversationID)
 		if err != nil {
-			return p, err
+			return nil, err
 		}
 		p.conv = c
 		if history == nil {
 			if history, err = s.d.Conversations.Messages(ctx, t.ID, c.ID, domain.MaxHistoryMessages); err != nil {
-				return p, fmt.Errorf("load history: %w", err)
+				return nil, fmt.Errorf("load history: %w", err)
 			}
 		}
 	} else {
@@ -132,13 +138,13 @@ func (s *StreamChat) prepare(ctx context.Context, in ChatInput) (chatPlan, error
 		p.conv = domain.Conversation{ID: domain.ConversationID(newID()), TenantID: t.ID, UserID: who.UserID,
 			Title: domain.ConversationTitle(in.Message), CreatedAt: now, UpdatedAt: now}
 	}
-	passages, err := retrieve(ctx, s.d.Vendors, t, in.Message)
+	passages, err := retrieve(ctx, s.d.Vendors, *t, in.Message)
 	if err != nil {
-		return p, err
+		return nil, err
 	}
-	model, err := s.d.Vendors.ChatModel(t)
+	model, err := s.d.Vendors.ChatModel(*t)
 	if err != nil {
-		return p, err
+		return nil, err
 	}
 	p.passages, p.model = passages, model
 	p.msgs = t.BuildPrompt(passages, history, in.Message)
@@ -170,7 +176,7 @@ func retrieve(ctx context.Context, v ports.Vendors, t domain.Tenant, question st
 	return passages, nil
 }
 
-func (s *StreamChat) answer(ctx context.Context, in ChatInput, p chatPlan, yield func(domain.Delta, error) bool) {
+func (s *StreamChat) answer(ctx context.Context, in *ChatInput, p *chatPlan, yield func(domain.Delta, error) bool) {
 	var text strings.Builder
 	var final domain.Delta
 	var streamErr error
@@ -180,7 +186,9 @@ func (s *StreamChat) answer(ctx context.Context, in ChatInput, p chatPlan, yield
 		streamErr = context.Canceled
 	}
 	if streamErr == nil {
-		for d, err := range p.model.Stream(ctx, p.msgs, p.params) {
+		msgs := p.msgs
+		p.msgs = nil // the model owns the prompt now; nothing here keeps it alive meanwhile
+		for d, err := range p.model.Stream(ctx, msgs, p.params) {
 			if err != nil {
 				streamErr = err
 				break
@@ -202,7 +210,7 @@ func (s *StreamChat) answer(ctx context.Context, in ChatInput, p chatPlan, yield
 	if streamErr == nil && ctx.Err() != nil {
 		streamErr = ctx.Err()
 	}
-	msgID, perr := s.persist(ctx, in, p, text.String(), final, streamErr != nil)
+	msgID, perr := s.persist(ctx, in, p, text.String(), &final, streamErr != nil)
 	if stopped {
 		return
 	}
@@ -222,10 +230,10 @@ func (s *StreamChat) answer(ctx context.Context, in ChatInput, p chatPlan, yield
 
 // persist stores the question and the (possibly partial) answer, and the usage; it runs
 // even when the client has gone, bounded by PersistTimeout.
-func (s *StreamChat) persist(ctx context.Context, in ChatInput, p chatPlan, answer string, final domain.Delta, incomplete bool) (domain.MessageID, error) {
+func (s *StreamChat) persist(ctx context.Context, in *ChatInput, p *chatPlan, answer string, final *domain.Delta, incomplete bool) (domain.MessageID, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.d.PersistTimeout)
 	defer cancel()
-	t, who := in.Tenant.Tenant, in.Tenant.Principal
+	t, who := &in.Tenant.Tenant, &in.Tenant.Principal
 	now := s.d.Now()
 	if p.isNew {
 		if err := s.d.Conversations.Create(ctx, p.conv); err != nil {
