@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"iter"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -36,20 +37,39 @@ var errNoAnswer = domain.E(domain.KindInternal, codeInternal, "", errors.New("ch
 // stream serves POST /chat/stream. Nothing is written until the use case yields its
 // first delta, so an earlier error is an ordinary problem response; after that, events
 // follow as they come and a failure becomes one `error` event carrying the problem.
+//
+// The connection's goroutine waits on the model inside relay for the whole answer, and
+// every token is written from the bottom of that stack; 10,000 open streams each keep
+// it (issue 8, target 5). So the steps with large frames (decoding, the tenant context
+// and use-case input) run in functions of their own that have returned by then, and
+// the per-token path passes pointers.
 func (h chatHandlers) stream(c echo.Context) error {
-	tc, err := mustTenant(c)
-	if err != nil {
-		return err
-	}
 	var req chatRequest
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if len(req.ConversationID) > 64 {
-		return domain.ErrNotFound.WithDetail("no such conversation")
+	seq, err := h.begin(c, &req)
+	if err != nil {
+		return err
 	}
-	ctx := c.Request().Context()
-	seq := h.chat.Execute(ctx, application.ChatInput{Tenant: tc, Message: req.Message, ConversationID: domain.ConversationID(req.ConversationID)})
+	return h.relay(c, seq)
+}
+
+// begin checks the request and starts the use case.
+func (h chatHandlers) begin(c echo.Context, req *chatRequest) (iter.Seq2[domain.Delta, error], error) {
+	tc, err := mustTenant(c)
+	if err != nil {
+		return nil, err
+	}
+	if len(req.ConversationID) > 64 {
+		return nil, domain.ErrNotFound.WithDetail("no such conversation")
+	}
+	in := application.ChatInput{Tenant: tc, Message: req.Message, ConversationID: domain.ConversationID(req.ConversationID)}
+	return h.chat.Execute(c.Request().Context(), in), nil
+}
+
+// relay writes the deltas of seq as events.
+func (h chatHandlers) relay(c echo.Context, seq iter.Seq2[domain.Delta, error]) error {
 	var s *sseStream
 	defer func() {
 		if s != nil {
@@ -66,13 +86,12 @@ func (h chatHandlers) stream(c echo.Context) error {
 			return nil
 		}
 		if s == nil {
-			s = startSSE(c, h.ping, h.writeTimeout)
-			if err := s.event("sources", map[string]any{"sources": toSources(d.Sources)}); err != nil {
+			if s, err = h.open(c, d.Sources); err != nil {
 				return h.abandon(c, err)
 			}
 		}
-		if werr := h.send(s, d); werr != nil {
-			return h.abandon(c, werr)
+		if err := h.send(s, &d); err != nil {
+			return h.abandon(c, err)
 		}
 		if d.Done {
 			finished = true
@@ -82,16 +101,31 @@ func (h chatHandlers) stream(c echo.Context) error {
 	switch {
 	case s == nil:
 		return errNoAnswer
-	case !finished && ctx.Err() == nil:
+	case !finished && c.Request().Context().Err() == nil:
 		h.fail(c, s, errNoAnswer)
 	}
 	return nil
 }
 
+type sourcesJSON struct {
+	Sources []sourceJSON `json:"sources"`
+}
+
+type tokenJSON struct {
+	Delta string `json:"delta"`
+}
+
+// open starts the event stream with the sources event. The stream is returned even
+// when that write fails, so that it is closed.
+func (h chatHandlers) open(c echo.Context, sources []domain.Passage) (*sseStream, error) {
+	s := startSSE(c, h.ping, h.writeTimeout)
+	return s, s.event("sources", sourcesJSON{Sources: toSources(sources)})
+}
+
 // send writes the token or done event a delta carries.
-func (h chatHandlers) send(s *sseStream, d domain.Delta) error {
+func (h chatHandlers) send(s *sseStream, d *domain.Delta) error {
 	if d.Text != "" {
-		if err := s.event("token", map[string]string{"delta": d.Text}); err != nil {
+		if err := s.event("token", tokenJSON{Delta: d.Text}); err != nil {
 			return err
 		}
 	}
