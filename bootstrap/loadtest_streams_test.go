@@ -38,19 +38,21 @@ import (
 const noWait = "[no-wait]"
 
 // slowModel is a ChatModel that answers one token at once, then one per tick until
-// released, then finishes. It holds no goroutine of its own.
+// released, then finishes. It holds no goroutine of its own, and, like a vendor adapter
+// that has sent its request, no reference to the prompt while it streams.
 type slowModel struct {
 	tick    time.Duration
 	release <-chan struct{}
 }
 
 func (m slowModel) Stream(ctx context.Context, msgs []domain.ChatMessage, _ domain.ChatParams) iter.Seq2[domain.Delta, error] {
+	wait := len(msgs) == 0 || !strings.Contains(msgs[len(msgs)-1].Content, noWait)
 	return func(yield func(domain.Delta, error) bool) {
 		n := 1
 		if !yield(domain.Delta{Text: "tick"}, nil) {
 			return
 		}
-		if len(msgs) == 0 || !strings.Contains(msgs[len(msgs)-1].Content, noWait) {
+		if wait {
 			tk := time.NewTicker(m.tick)
 			defer tk.Stop()
 		wait:
