@@ -35,25 +35,40 @@ func parseBearer(values []string) (string, error) {
 
 // isB64Token reports whether s matches RFC 6750's b64token:
 // 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+// It runs on every authenticated request over a token of about 500 bytes, so it looks
+// each byte up in b64TokenChars and ANDs the answers eight at a time, without a branch
+// per byte.
 func isB64Token(s string) bool {
-	i := 0
-	for ; i < len(s); i++ {
-		b := s[i]
-		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' ||
-			b == '-' || b == '.' || b == '_' || b == '~' || b == '+' || b == '/') {
-			break
-		}
+	n := len(s)
+	for n > 0 && s[n-1] == '=' {
+		n--
 	}
-	if i == 0 {
+	if n == 0 {
 		return false
 	}
-	for ; i < len(s); i++ {
-		if s[i] != '=' {
-			return false
+	t := &b64TokenChars
+	ok := uint8(1)
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		ok &= t[s[i]] & t[s[i+1]] & t[s[i+2]] & t[s[i+3]] & t[s[i+4]] & t[s[i+5]] & t[s[i+6]] & t[s[i+7]]
+	}
+	for ; i < n; i++ {
+		ok &= t[s[i]]
+	}
+	return ok == 1
+}
+
+// b64TokenChars is 1 for the bytes a b64token may hold before its "=" padding.
+var b64TokenChars = func() (t [256]uint8) {
+	for c := range t {
+		b := byte(c)
+		if b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' ||
+			b == '-' || b == '.' || b == '_' || b == '~' || b == '+' || b == '/' {
+			t[c] = 1
 		}
 	}
-	return true
-}
+	return t
+}()
 
 // bearerAuth authenticates every request of the routes it guards and stores the
 // Principal through setPrincipal. The token itself never leaves this function.

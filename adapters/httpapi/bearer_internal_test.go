@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -76,6 +77,42 @@ func FuzzBearer(f *testing.F) {
 		again, err := parseBearer([]string{"Bearer " + tok})
 		if err != nil || again != tok {
 			t.Fatalf("canonical form of %q rejected: %v", tok, err)
+		}
+	})
+}
+
+// b64TokenGrammar is RFC 6750's b64token, the reference for isB64Token.
+var b64TokenGrammar = regexp.MustCompile(`^[A-Za-z0-9\-._~+/]+=*$`)
+
+// TestIsB64TokenMatchesTheGrammar puts every byte value at every position of the
+// unrolled loop and of its tail, before and after padding.
+func TestIsB64TokenMatchesTheGrammar(t *testing.T) {
+	t.Parallel()
+	for c := range 256 {
+		for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 31} {
+			for pos := 0; pos <= n; pos++ {
+				for _, pad := range []string{"", "=", "=="} {
+					s := strings.Repeat("a", pos) + string(rune(0)) + strings.Repeat("b", n-pos) + pad
+					s = s[:pos] + string([]byte{byte(c)}) + s[pos+1:]
+					if got, want := isB64Token(s), b64TokenGrammar.MatchString(s); got != want {
+						t.Fatalf("isB64Token(%q) = %v, want %v", s, got, want)
+					}
+				}
+			}
+		}
+	}
+	for _, s := range []string{"", "=", "==", "a=b", "a==b=", "=a"} {
+		assert.Equal(t, b64TokenGrammar.MatchString(s), isB64Token(s), s)
+	}
+}
+
+func FuzzIsB64Token(f *testing.F) {
+	for _, s := range []string{"abc", "a.b.c==", "=", "a=b", "tök", strings.Repeat("x", 40) + " "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := isB64Token(s), b64TokenGrammar.MatchString(s); got != want {
+			t.Fatalf("isB64Token(%q) = %v, want %v", s, got, want)
 		}
 	})
 }
