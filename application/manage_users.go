@@ -177,16 +177,14 @@ func NewProfile(users ports.UserStore, tenants ports.TenantStore) *Profile {
 // Execute returns the user and, when assigned, their tenant (the zero Tenant when
 // u.HasTenant() is false). The tenant is returned by value: "who am I" runs on every
 // client start, and a pointer would put a copy of the tenant on the heap each time.
-func (p *Profile) Execute(ctx context.Context, who domain.Principal) (domain.User, domain.Tenant, error) {
-	u, err := p.users.Get(ctx, who.UserID)
-	if err != nil {
+func (p *Profile) Execute(ctx context.Context, who domain.Principal) (u domain.User, t domain.Tenant, err error) {
+	if u, err = p.users.Get(ctx, who.UserID); err != nil {
 		return domain.User{}, domain.Tenant{}, err
 	}
 	if !u.HasTenant() {
 		return u, domain.Tenant{}, nil
 	}
-	t, err := p.tenants.Get(ctx, u.TenantID)
-	if err != nil {
+	if t, err = p.tenants.Get(ctx, u.TenantID); err != nil {
 		return domain.User{}, domain.Tenant{}, fmt.Errorf("load tenant %s: %w", u.TenantID, err)
 	}
 	return u, t, nil

@@ -59,9 +59,15 @@ func (c *Users) Create(ctx context.Context, u domain.User) error {
 
 // Get returns the user, from the cache when fresh. Only found users are cached.
 func (c *Users) Get(ctx context.Context, id domain.UserID) (domain.User, error) {
-	if u, ok := c.entries.get(id); ok {
-		return u, nil
+	if u := c.entries.get(id); u != nil {
+		return *u, nil
 	}
+	return c.load(ctx, id)
+}
+
+// load reads the user from the store and caches it. It is apart from Get so that the
+// hit path's frame holds no second copy of a user.
+func (c *Users) load(ctx context.Context, id domain.UserID) (domain.User, error) {
 	gen := c.entries.generation(id)
 	u, err := c.next.Get(ctx, id)
 	if err != nil {
@@ -119,9 +125,14 @@ func (c *Tenants) Create(ctx context.Context, t domain.Tenant) error {
 
 // Get returns the tenant, from the cache when fresh. Only found tenants are cached.
 func (c *Tenants) Get(ctx context.Context, id domain.TenantID) (domain.Tenant, error) {
-	if t, ok := c.entries.get(id); ok {
-		return t, nil
+	if t := c.entries.get(id); t != nil {
+		return *t, nil
 	}
+	return c.load(ctx, id)
+}
+
+// load reads the tenant from the store and caches it (apart from Get, as Users.load).
+func (c *Tenants) load(ctx context.Context, id domain.TenantID) (domain.Tenant, error) {
 	gen := c.entries.generation(id)
 	t, err := c.next.Get(ctx, id)
 	if err != nil {

@@ -22,6 +22,11 @@ const maxShards = 16 // a power of two
 // A load that raced with an invalidation must not put the old value back: every
 // removal raises its shard's generation, and storeIfUnchanged drops a value loaded
 // before the last removal.
+//
+// Stored entries are never changed, only replaced, so get can hand out a pointer to
+// the value: a caller copies it once, and no frame on the request's stack holds
+// another copy (a tenant is a few hundred bytes; copies in every frame of a deep
+// handler made goroutine stacks grow on each request after a GC shrank them).
 type table[K ~string, V any] struct {
 	seed   maphash.Seed
 	ttl    time.Duration
@@ -35,7 +40,7 @@ type table[K ~string, V any] struct {
 type shard[K ~string, V any] struct {
 	mu      sync.RWMutex
 	gen     uint64 // raised by every removal, under mu
-	entries map[K]stamped[V]
+	entries map[K]*stamped[V]
 	stats   counters
 	_       [64]byte // keeps neighbouring shards' locks off this cache line
 }
@@ -54,7 +59,7 @@ func newTable[K ~string, V any](size int, ttl time.Duration) *table[K, V] {
 	// which costs about half of time.Now.
 	t.clock = func() time.Duration { return time.Since(t.start) }
 	for i := range t.shards {
-		t.shards[i].entries = make(map[K]stamped[V])
+		t.shards[i].entries = make(map[K]*stamped[V])
 	}
 	return t
 }
@@ -63,20 +68,20 @@ func (t *table[K, V]) shardOf(k K) *shard[K, V] {
 	return &t.shards[maphash.String(t.seed, string(k))&t.mask]
 }
 
-// get returns the value stored for k if it has not expired, and counts the lookup.
-func (t *table[K, V]) get(k K) (V, bool) {
+// get returns the value stored for k if it has not expired (nil otherwise), and counts
+// the lookup. The value must not be changed.
+func (t *table[K, V]) get(k K) *V {
 	sh := t.shardOf(k)
 	now := t.clock()
 	sh.mu.RLock()
-	e, ok := sh.entries[k]
+	e := sh.entries[k]
 	sh.mu.RUnlock()
-	if ok && now < e.expires {
+	if e != nil && now < e.expires {
 		sh.stats.hit()
-		return e.v, true
+		return &e.v
 	}
 	sh.stats.miss()
-	var zero V
-	return zero, false
+	return nil
 }
 
 // generation returns a token for storeIfUnchanged; take it before loading k's value.
@@ -100,7 +105,7 @@ func (t *table[K, V]) storeIfUnchanged(k K, v V, gen uint64) {
 	if _, exists := sh.entries[k]; !exists && len(sh.entries) >= t.perMax {
 		sh.evictLocked(now)
 	}
-	sh.entries[k] = stamped[V]{v: v, expires: now + t.ttl}
+	sh.entries[k] = &stamped[V]{v: v, expires: now + t.ttl}
 }
 
 // evictLocked frees one place: expired entries among a few sampled ones, or else the

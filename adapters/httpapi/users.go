@@ -51,7 +51,7 @@ func (h userHandlers) me(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	body, err := appendMe(make([]byte, 0, 320), u, t)
+	body, err := appendMe(make([]byte, 0, 320), &u, &t)
 	if err != nil {
 		return domain.E(domain.KindInternal, codeInternal, "", err)
 	}
@@ -64,7 +64,7 @@ func (h userHandlers) me(c echo.Context) error {
 
 // appendMe appends the Me body of user u, whose tenant is t (ignored unless
 // u.HasTenant()), byte for byte as marshalJSON would encode it, final newline included.
-func appendMe(b []byte, u domain.User, t domain.Tenant) ([]byte, error) {
+func appendMe(b []byte, u *domain.User, t *domain.Tenant) ([]byte, error) {
 	b = append(b, `{"id":`...)
 	b = appendJSONString(b, string(u.ID))
 	b = append(b, `,"email":`...)

@@ -48,12 +48,12 @@ func TestAppendMeMatchesEncodingJSON(t *testing.T) {
 			}
 			wantBody, err := marshalJSON(want)
 			require.NoError(t, err)
-			got, err := appendMe(nil, u, tc.tenant)
+			got, err := appendMe(nil, &u, &tc.tenant)
 			require.NoError(t, err)
 			assert.Equal(t, string(wantBody), string(got))
 		})
 	}
 
-	_, err := appendMe(nil, domain.User{ID: "u", CreatedAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, domain.Tenant{})
+	_, err := appendMe(nil, &domain.User{ID: "u", CreatedAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, &domain.Tenant{})
 	assert.Error(t, err)
 }
