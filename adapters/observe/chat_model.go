@@ -30,40 +30,57 @@ func NewChatModel(next ports.ChatModel, provider string, tenant domain.TenantID,
 // Stream passes the wrapped model's deltas through unchanged. A consumer that stops
 // early ends the call as "canceled".
 func (m *ChatModel) Stream(ctx context.Context, msgs []domain.ChatMessage, p domain.ChatParams) iter.Seq2[domain.Delta, error] {
+	inner := m.next.Stream(ctx, msgs, p)
+	st := &streamStats{messages: len(msgs), passages: len(p.Passages)}
 	return func(yield func(domain.Delta, error) bool) {
-		c := m.o.begin(ServiceLLM, m.provider, "stream", m.tenant)
-		var (
-			deltas    int
-			gotFirst  bool
-			final     domain.Delta
-			streamErr error
-			stopped   bool
-		)
-		for d, err := range m.next.Stream(ctx, msgs, p) {
-			switch {
-			case err != nil:
-				streamErr = err
-			case d.Done:
-				final = d
-			case d.Text != "":
-				deltas++
-				if !gotFirst {
-					gotFirst = true
-					m.o.metrics.observeFirstToken(m.provider, m.o.now().Sub(c.start).Seconds())
-				}
-			}
+		st.c = m.o.begin(ServiceLLM, m.provider, "stream", m.tenant)
+		for d, err := range inner {
+			m.see(st, &d, err)
 			if !yield(d, err) {
-				stopped = true
+				st.stopped = true
 				break
 			}
 		}
-		m.o.metrics.addTokens(m.tenant, final.Usage)
-		outcome := outcomeOf(ctx, streamErr)
-		if stopped && streamErr == nil && !final.Done {
-			outcome = outcomeCanceled
-		}
-		c.end(ctx, outcome, streamErr, zap.Int("messages", len(msgs)), zap.Int("passages", len(p.Passages)),
-			zap.Int("deltas", deltas), zap.Bool("done", final.Done), zap.String("finish_reason", final.FinishReason),
-			zap.Int("prompt_tokens", final.Usage.PromptTokens), zap.Int("completion_tokens", final.Usage.CompletionTokens))
+		m.finish(ctx, st)
 	}
+}
+
+// streamStats is what the decorator keeps of a call while it streams: counts only, so a
+// long stream does not keep the prompt and passages alive (at 10,000 open streams the
+// prompts alone are tens of MiB).
+type streamStats struct {
+	c                  call
+	messages, passages int
+	deltas             int
+	gotFirst, stopped  bool
+	done               bool
+	finishReason       string
+	usage              domain.Usage
+	err                error
+}
+
+func (m *ChatModel) see(st *streamStats, d *domain.Delta, err error) {
+	switch {
+	case err != nil:
+		st.err = err
+	case d.Done:
+		st.done, st.finishReason, st.usage = true, d.FinishReason, d.Usage
+	case d.Text != "":
+		st.deltas++
+		if !st.gotFirst {
+			st.gotFirst = true
+			m.o.metrics.observeFirstToken(m.provider, m.o.now().Sub(st.c.start).Seconds())
+		}
+	}
+}
+
+func (m *ChatModel) finish(ctx context.Context, st *streamStats) {
+	m.o.metrics.addTokens(m.tenant, st.usage)
+	outcome := outcomeOf(ctx, st.err)
+	if st.stopped && st.err == nil && !st.done {
+		outcome = outcomeCanceled
+	}
+	st.c.end(ctx, outcome, st.err, zap.Int("messages", st.messages), zap.Int("passages", st.passages),
+		zap.Int("deltas", st.deltas), zap.Bool("done", st.done), zap.String("finish_reason", st.finishReason),
+		zap.Int("prompt_tokens", st.usage.PromptTokens), zap.Int("completion_tokens", st.usage.CompletionTokens))
 }
