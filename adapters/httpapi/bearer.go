@@ -71,22 +71,30 @@ var b64TokenChars = func() (t [256]uint8) {
 }()
 
 // bearerAuth authenticates every request of the routes it guards and stores the
-// Principal through setPrincipal. The token itself never leaves this function.
+// Principal through setPrincipal. The token itself never leaves authenticate.
 func bearerAuth(auth *application.Authenticate) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			tok, err := parseBearer(c.Request().Header.Values(echo.HeaderAuthorization))
-			if err != nil {
+			if err := authenticate(c, auth); err != nil {
 				return err
 			}
-			p, err := auth.Execute(c.Request().Context(), tok)
-			if err != nil {
-				return err
-			}
-			setPrincipal(c, p)
 			return next(c)
 		}
 	}
+}
+
+// authenticate is bearerAuth's work, apart from it for the reason scopeToTenant is.
+func authenticate(c echo.Context, auth *application.Authenticate) error {
+	tok, err := parseBearer(c.Request().Header.Values(echo.HeaderAuthorization))
+	if err != nil {
+		return err
+	}
+	p, err := auth.Execute(c.Request().Context(), tok)
+	if err != nil {
+		return err
+	}
+	setPrincipal(c, p)
+	return nil
 }
 
 // tenantScope resolves the caller's tenant from the verified principal (never from a
@@ -94,18 +102,29 @@ func bearerAuth(auth *application.Authenticate) echo.MiddlewareFunc {
 func tenantScope(resolve *application.ResolveTenant) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			p, ok := principalOf(c)
-			if !ok {
-				return errNoPrincipal
-			}
-			tc, err := resolve.Execute(c.Request().Context(), p)
-			if err != nil {
+			if err := scopeToTenant(c, resolve); err != nil {
 				return err
 			}
-			setTenant(c, tc)
 			return next(c)
 		}
 	}
+}
+
+// scopeToTenant is tenantScope's work, in a function of its own so that its frame,
+// which holds copies of the 424-byte tenant context, is gone before the handler runs:
+// the middleware's own frame stays on the stack below the handler for the whole
+// request, and a chat stream keeps its goroutine's stack for its whole life.
+func scopeToTenant(c echo.Context, resolve *application.ResolveTenant) error {
+	p, ok := principalOf(c)
+	if !ok {
+		return errNoPrincipal
+	}
+	tc, err := resolve.Execute(c.Request().Context(), p)
+	if err != nil {
+		return err
+	}
+	setTenant(c, tc)
+	return nil
 }
 
 // errNoPrincipal is a wiring bug: a handler that needs a caller on a route without the
