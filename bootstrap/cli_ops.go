@@ -94,10 +94,12 @@ func secretsCommand(stdio IO, env func() (Config, error), schemaHCL []byte) *cob
 	cmd.AddCommand(&cobra.Command{
 		Use:   "rotate-key",
 		Short: "Re-encrypt every stored secret under the current TENANTRY_SECRET_KEY",
-		Long: `Re-encrypt every tenant API key under the current master key. Set the new key as
-TENANTRY_SECRET_KEY and the old one in TENANTRY_SECRET_KEY_PREVIOUS, run this command, then
-drop the old key. It is idempotent and resumable: each tenant is re-encrypted in its own
-transaction, and a second run finds nothing to do.`,
+		Long: `Re-encrypt every tenant API key under the current master key, and replace the active
+token signing key if its private part is still sealed under an old master key (tokens it
+signed keep verifying from its public part). Set the new key as TENANTRY_SECRET_KEY and the
+old one in TENANTRY_SECRET_KEY_PREVIOUS, run this command, then drop the old key. It is
+idempotent and resumable: each tenant is re-encrypted in its own transaction, and a second
+run finds nothing to do.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withRuntime(cmd, env, stdio, schemaHCL, func(ctx context.Context, rt *runtime) error {
