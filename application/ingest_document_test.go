@@ -27,7 +27,7 @@ func (e *env) search(t domain.TenantID, question string) []domain.Passage {
 	e.t.Helper()
 	vecs, err := e.embedder.Embed(context.Background(), []string{question})
 	require.NoError(e.t, err)
-	got, err := e.index.Search(context.Background(), t, vecs[0], 10, 0)
+	got, err := passagesOf(e.index.Search(context.Background(), t, vecs[0], 10, 0))
 	require.NoError(e.t, err)
 	return got
 }
@@ -279,4 +279,9 @@ func TestDocumentsDeleteRefusesMembers(t *testing.T) {
 	got, err := e.documents().Get(ctx, member, doc.ID)
 	require.NoError(t, err, "members may read")
 	assert.Equal(t, doc.ID, got.ID)
+}
+
+// passagesOf keeps the passages of a search result, for tests about them alone.
+func passagesOf(r domain.SearchResult, err error) ([]domain.Passage, error) {
+	return r.Passages, err
 }

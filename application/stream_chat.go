@@ -111,7 +111,9 @@ type chatPlan struct {
 	conv     domain.Conversation
 	isNew    bool
 	passages []domain.Passage
-	model    ports.ChatModel
+	// readUnits is what the vector store charged for the search, recorded with usage.
+	readUnits int
+	model     ports.ChatModel
 	msgs     []domain.ChatMessage
 	params   domain.ChatParams
 }
@@ -138,7 +140,7 @@ func (s *StreamChat) prepare(ctx context.Context, in *ChatInput) (*chatPlan, err
 		p.conv = domain.Conversation{ID: domain.ConversationID(newID()), TenantID: t.ID, UserID: who.UserID,
 			Title: domain.ConversationTitle(in.Message), CreatedAt: now, UpdatedAt: now}
 	}
-	passages, err := retrieve(ctx, s.d.Vendors, *t, in.Message)
+	found, err := retrieve(ctx, s.d.Vendors, *t, in.Message)
 	if err != nil {
 		return nil, err
 	}
@@ -146,34 +148,35 @@ func (s *StreamChat) prepare(ctx context.Context, in *ChatInput) (*chatPlan, err
 	if err != nil {
 		return nil, err
 	}
-	p.passages, p.model = passages, model
+	passages := found.Passages
+	p.passages, p.readUnits, p.model = passages, found.ReadUnits, model
 	p.msgs = t.BuildPrompt(passages, history, in.Message)
 	p.params = domain.ChatParams{Model: t.LLM.Model, Temperature: t.LLM.Temperature, MaxTokens: t.LLM.MaxTokens, Passages: passages}
 	return p, nil
 }
 
 // retrieve embeds the question and searches the tenant's own index.
-func retrieve(ctx context.Context, v ports.Vendors, t domain.Tenant, question string) ([]domain.Passage, error) {
+func retrieve(ctx context.Context, v ports.Vendors, t domain.Tenant, question string) (domain.SearchResult, error) {
 	emb, err := v.Embedder(t)
 	if err != nil {
-		return nil, err
+		return domain.SearchResult{}, err
 	}
 	idx, err := v.VectorIndex(t)
 	if err != nil {
-		return nil, err
+		return domain.SearchResult{}, err
 	}
 	vecs, err := emb.Embed(ctx, []string{question})
 	if err != nil {
-		return nil, fmt.Errorf("embed question: %w", err)
+		return domain.SearchResult{}, fmt.Errorf("embed question: %w", err)
 	}
 	if len(vecs) != 1 {
-		return nil, domain.E(domain.KindInternal, "internal", "", fmt.Errorf("embedder returned %d vectors for 1 text", len(vecs)))
+		return domain.SearchResult{}, domain.E(domain.KindInternal, "internal", "", fmt.Errorf("embedder returned %d vectors for 1 text", len(vecs)))
 	}
-	passages, err := idx.Search(ctx, t.ID, vecs[0], t.Retrieval.TopK, t.Retrieval.MinScore)
+	found, err := idx.Search(ctx, t.ID, vecs[0], t.Retrieval.TopK, t.Retrieval.MinScore)
 	if err != nil {
-		return nil, fmt.Errorf("search passages: %w", err)
+		return domain.SearchResult{}, fmt.Errorf("search passages: %w", err)
 	}
-	return passages, nil
+	return found, nil
 }
 
 func (s *StreamChat) answer(ctx context.Context, in *ChatInput, p *chatPlan, yield func(domain.Delta, error) bool) {
@@ -250,9 +253,9 @@ func (s *StreamChat) persist(ctx context.Context, in *ChatInput, p *chatPlan, an
 	if err := s.d.Conversations.Append(ctx, t.ID, p.conv.ID, q, a); err != nil {
 		return "", fmt.Errorf("store messages: %w", err)
 	}
-	if final.Usage.Total() > 0 {
+	if final.Usage.Total() > 0 || p.readUnits > 0 {
 		rec := domain.UsageRecord{TenantID: t.ID, UserID: who.UserID, Model: model, PromptTokens: final.Usage.PromptTokens,
-			CompletionTokens: final.Usage.CompletionTokens, At: now}
+			CompletionTokens: final.Usage.CompletionTokens, ReadUnits: p.readUnits, At: now}
 		if err := s.d.Usage.Record(ctx, rec); err != nil {
 			return "", fmt.Errorf("record usage: %w", err)
 		}

@@ -68,8 +68,8 @@ func (v *shutdownVendors) Stream(ctx context.Context, _ []domain.ChatMessage, _ 
 type shutdownIndex struct{}
 
 func (shutdownIndex) Upsert(context.Context, domain.TenantID, []domain.Chunk) error { return nil }
-func (shutdownIndex) Search(context.Context, domain.TenantID, []float32, int, float64) ([]domain.Passage, error) {
-	return []domain.Passage{}, nil
+func (shutdownIndex) Search(context.Context, domain.TenantID, []float32, int, float64) (domain.SearchResult, error) {
+	return domain.SearchResult{Passages: []domain.Passage{}}, nil
 }
 func (shutdownIndex) DeleteDocument(context.Context, domain.TenantID, domain.DocumentID) error {
 	return nil

@@ -107,6 +107,7 @@ func TestVendorPineconeAndOpenAIServeEachTenantWithItsOwn(t *testing.T) {
 	assert.Equal(t, 120.0, usage["prompt_tokens"])
 	assert.Equal(t, 30.0, usage["completion_tokens"])
 	assert.Equal(t, 150.0, usage["total_tokens"])
+	assert.Positive(t, usage["read_units"], "Pinecone's query read units are recorded with the usage")
 	all := e.want(t, http.StatusOK, e.send(t, http.MethodGet, "/admin/usage", e.root, ""))
 	totals := map[string]float64{}
 	for _, it := range all["items"].([]any) {

@@ -87,6 +87,13 @@ type Passage struct {
 	Text       string
 }
 
+// SearchResult is what one vector search found, with the read units the vector store
+// charged for it when it reports them (Pinecone does; the embedded index does not).
+type SearchResult struct {
+	Passages  []Passage
+	ReadUnits int
+}
+
 // Role of a chat message.
 const (
 	MessageSystem    = "system"

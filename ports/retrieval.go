@@ -25,9 +25,10 @@ type VectorIndex interface {
 	// the same document and index.
 	Upsert(ctx context.Context, t domain.TenantID, chunks []domain.Chunk) error
 	// Search returns up to k passages with score >= minScore, best first (ties by
-	// document id then chunk). No match is an empty slice and nil error; an
-	// unreachable index is KindUnavailable.
-	Search(ctx context.Context, t domain.TenantID, q []float32, k int, minScore float64) ([]domain.Passage, error)
+	// document id then chunk), and the read units the store charged when it reports
+	// them. No match is an empty Passages slice and nil error; an unreachable index is
+	// KindUnavailable.
+	Search(ctx context.Context, t domain.TenantID, q []float32, k int, minScore float64) (domain.SearchResult, error)
 	// DeleteDocument removes every chunk of document d. Unknown d is not an error.
 	DeleteDocument(ctx context.Context, t domain.TenantID, d domain.DocumentID) error
 	// DropTenant removes all of tenant t's vectors and nothing else.

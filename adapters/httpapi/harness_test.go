@@ -141,7 +141,7 @@ func (v *fakeVendors) Upsert(_ context.Context, t domain.TenantID, chunks []doma
 	return nil
 }
 
-func (v *fakeVendors) Search(_ context.Context, t domain.TenantID, q []float32, k int, minScore float64) ([]domain.Passage, error) {
+func (v *fakeVendors) Search(_ context.Context, t domain.TenantID, q []float32, k int, minScore float64) (domain.SearchResult, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	var out []domain.Passage
@@ -156,7 +156,7 @@ func (v *fakeVendors) Search(_ context.Context, t domain.TenantID, q []float32, 
 		}
 		return strings.Compare(string(a.DocumentID), string(b.DocumentID))
 	})
-	return out[:min(k, len(out))], nil
+	return domain.SearchResult{Passages: out[:min(k, len(out))]}, nil
 }
 
 func (v *fakeVendors) DeleteDocument(_ context.Context, t domain.TenantID, d domain.DocumentID) error {

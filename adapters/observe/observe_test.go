@@ -169,11 +169,11 @@ func TestEmbedderRecordsLatencyErrorsAndLogsCountsOnly(t *testing.T) {
 type stubIndex struct{ err error }
 
 func (s stubIndex) Upsert(context.Context, domain.TenantID, []domain.Chunk) error { return s.err }
-func (s stubIndex) Search(_ context.Context, _ domain.TenantID, _ []float32, _ int, _ float64) ([]domain.Passage, error) {
+func (s stubIndex) Search(_ context.Context, _ domain.TenantID, _ []float32, _ int, _ float64) (domain.SearchResult, error) {
 	if s.err != nil {
-		return nil, s.err
+		return domain.SearchResult{}, s.err
 	}
-	return []domain.Passage{{DocumentID: "d1", Text: secretPassage, Score: 0.9}}, nil
+	return domain.SearchResult{Passages: []domain.Passage{{DocumentID: "d1", Text: secretPassage, Score: 0.9}}}, nil
 }
 func (s stubIndex) DeleteDocument(context.Context, domain.TenantID, domain.DocumentID) error {
 	return s.err
@@ -186,14 +186,14 @@ func TestVectorIndexRecordsEveryOperation(t *testing.T) {
 	idx := observe.NewVectorIndex(stubIndex{}, "pinecone", f.o)
 	ctx := context.Background()
 	require.NoError(t, idx.Upsert(ctx, "acme", []domain.Chunk{{DocumentID: "d1", Text: secretPassage}}))
-	ps, err := idx.Search(ctx, "acme", []float32{1}, 4, 0)
+	ps, err := passagesOf(idx.Search(ctx, "acme", []float32{1}, 4, 0))
 	require.NoError(t, err)
 	require.Len(t, ps, 1)
 	assert.Equal(t, secretPassage, ps[0].Text, "results pass through unchanged")
 	require.NoError(t, idx.DeleteDocument(ctx, "acme", "d1"))
 	require.NoError(t, idx.DropTenant(ctx, "acme"))
 	down := observe.NewVectorIndex(stubIndex{err: domain.ErrUnavailable}, "pinecone", f.o)
-	_, err = down.Search(ctx, "acme", []float32{1}, 4, 0)
+	_, err = passagesOf(down.Search(ctx, "acme", []float32{1}, 4, 0))
 	require.ErrorIs(t, err, domain.ErrUnavailable)
 
 	for _, op := range []string{"upsert", "search", "delete_document", "drop_tenant"} {
@@ -405,7 +405,7 @@ func TestVendorsLabelEachPortWithTheTenantsProvider(t *testing.T) {
 	require.NoError(t, err)
 	idx, err := v.VectorIndex(tn)
 	require.NoError(t, err)
-	_, err = idx.Search(ctx, tn.ID, []float32{1}, 1, 0)
+	_, err = passagesOf(idx.Search(ctx, tn.ID, []float32{1}, 1, 0))
 	require.NoError(t, err)
 	cm, err := v.ChatModel(tn)
 	require.NoError(t, err)
@@ -442,4 +442,9 @@ func TestNilMetricsOnlyLog(t *testing.T) {
 	assert.NoError(t, err)
 	_, err = collect(observe.NewChatModel(scriptModel{usage: domain.Usage{PromptTokens: 1}}, "extractive", "acme", o).Stream(context.Background(), nil, domain.ChatParams{}))
 	assert.NoError(t, err)
+}
+
+// passagesOf keeps the passages of a search result, for tests about them alone.
+func passagesOf(r domain.SearchResult, err error) ([]domain.Passage, error) {
+	return r.Passages, err
 }

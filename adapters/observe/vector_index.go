@@ -32,11 +32,11 @@ func (v *VectorIndex) Upsert(ctx context.Context, t domain.TenantID, chunks []do
 }
 
 // Search calls the wrapped index.
-func (v *VectorIndex) Search(ctx context.Context, t domain.TenantID, q []float32, k int, minScore float64) ([]domain.Passage, error) {
+func (v *VectorIndex) Search(ctx context.Context, t domain.TenantID, q []float32, k int, minScore float64) (domain.SearchResult, error) {
 	c := v.o.begin(ServiceVectorStore, v.provider, "search", t)
-	ps, err := v.next.Search(ctx, t, q, k, minScore)
-	c.end(ctx, outcomeOf(ctx, err), err, zap.Int("k", k), zap.Int("passages", len(ps)))
-	return ps, err
+	res, err := v.next.Search(ctx, t, q, k, minScore)
+	c.end(ctx, outcomeOf(ctx, err), err, zap.Int("k", k), zap.Int("passages", len(res.Passages)), zap.Int("read_units", res.ReadUnits))
+	return res, err
 }
 
 // DeleteDocument calls the wrapped index.

@@ -36,10 +36,10 @@ func (p perTenant) Upsert(ctx context.Context, t domain.TenantID, chunks []domai
 	return x.Upsert(ctx, t, chunks)
 }
 
-func (p perTenant) Search(ctx context.Context, t domain.TenantID, q []float32, k int, minScore float64) ([]domain.Passage, error) {
+func (p perTenant) Search(ctx context.Context, t domain.TenantID, q []float32, k int, minScore float64) (domain.SearchResult, error) {
 	x, err := p.of(t)
 	if err != nil {
-		return nil, err
+		return domain.SearchResult{}, err
 	}
 	return x.Search(ctx, t, q, k, minScore)
 }

@@ -120,22 +120,24 @@ func withBatch(err error, i, n int) error {
 }
 
 // Search implements ports.VectorIndex with POST /query on the tenant's namespace.
-func (x *Index) Search(ctx context.Context, t domain.TenantID, q []float32, k int, minScore float64) ([]domain.Passage, error) {
+// The read units Pinecone reports in the response's usage are returned for the
+// tenant's usage records.
+func (x *Index) Search(ctx context.Context, t domain.TenantID, q []float32, k int, minScore float64) (domain.SearchResult, error) {
 	if err := x.own(t); err != nil {
-		return nil, err
+		return domain.SearchResult{}, err
 	}
 	if k <= 0 {
-		return []domain.Passage{}, nil
+		return domain.SearchResult{Passages: []domain.Passage{}}, nil
 	}
 	req := queryRequest{Namespace: x.namespace, Vector: q, TopK: min(k, maxTopK), IncludeMetadata: true}
 	var out queryResponse
 	if err := x.http.do(ctx, call{method: http.MethodPost, path: "/query", body: req}, &out); err != nil {
 		if statusOf(err) == http.StatusNotFound {
-			return []domain.Passage{}, nil // the namespace does not exist yet: nothing stored
+			return domain.SearchResult{Passages: []domain.Passage{}}, nil // the namespace does not exist yet: nothing stored
 		}
-		return nil, err
+		return domain.SearchResult{}, err
 	}
-	return passages(out.Matches, k, minScore), nil
+	return domain.SearchResult{Passages: passages(out.Matches, k, minScore), ReadUnits: out.Usage.ReadUnits}, nil
 }
 
 // DeleteDocument implements ports.VectorIndex. Serverless indexes at API version

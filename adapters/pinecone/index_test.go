@@ -149,7 +149,7 @@ func TestSearchOrdersFiltersAndMapsMetadata(t *testing.T) {
 		chunk("doc-d", 0, "far", 0, 0, 0, 1),
 	}))
 
-	got, err := x.Search(ctx, "acme", []float32{1, 0, 0, 0}, 4, 0.5)
+	got, err := passagesOf(x.Search(ctx, "acme", []float32{1, 0, 0, 0}, 4, 0.5))
 	require.NoError(t, err)
 
 	require.Len(t, got, 4)
@@ -158,13 +158,17 @@ func TestSearchOrdersFiltersAndMapsMetadata(t *testing.T) {
 	assert.Equal(t, []string{"doc-a#0", "doc-a#1", "doc-b#0", "doc-c#0"}, passageIDs(got), "best first, ties by document then chunk")
 	assert.InDelta(t, 0.7071, got[3].Score, 1e-3)
 
-	got, err = x.Search(ctx, "acme", []float32{1, 0, 0, 0}, 10, 0.9)
+	got, err = passagesOf(x.Search(ctx, "acme", []float32{1, 0, 0, 0}, 10, 0.9))
 	require.NoError(t, err)
 	assert.Equal(t, []string{"doc-a#0", "doc-a#1", "doc-b#0"}, passageIDs(got), "scores below minScore are dropped")
 
-	got, err = x.Search(ctx, "acme", []float32{1, 0, 0, 0}, 0, 0)
+	got, err = passagesOf(x.Search(ctx, "acme", []float32{1, 0, 0, 0}, 0, 0))
 	require.NoError(t, err)
 	assert.Empty(t, got)
+
+	res, err := x.Search(ctx, "acme", []float32{1, 0, 0, 0}, 2, 0)
+	require.NoError(t, err)
+	assert.Equal(t, 5, res.ReadUnits, "the read units of the query's usage, as the fake reports them")
 }
 
 func TestSearchOfEmptyNamespaceIsEmptyNotNil(t *testing.T) {
@@ -172,7 +176,7 @@ func TestSearchOfEmptyNamespaceIsEmptyNotNil(t *testing.T) {
 	srv := pineconetest.New(t, dims, keyA)
 	x := newIndex(t, srv, "acme", keyA, "acme")
 
-	got, err := x.Search(t.Context(), "acme", []float32{1, 0, 0, 0}, 5, -1)
+	got, err := passagesOf(x.Search(t.Context(), "acme", []float32{1, 0, 0, 0}, 5, -1))
 
 	require.NoError(t, err)
 	assert.NotNil(t, got)
@@ -252,7 +256,7 @@ func TestTenantsAreIsolatedByKeyAndNamespace(t *testing.T) {
 		{name: "globex", x: globex, tenant: "globex", want: []string{"globex-doc#0"}},
 		{name: "same key other namespace", x: sameKey, tenant: "initech", want: []string{}},
 	} {
-		got, err := tc.x.Search(ctx, tc.tenant, []float32{1, 0, 0, 0}, 10, -1)
+		got, err := passagesOf(tc.x.Search(ctx, tc.tenant, []float32{1, 0, 0, 0}, 10, -1))
 		require.NoError(t, err, tc.name)
 		assert.Equal(t, tc.want, passageIDs(got), tc.name)
 	}
@@ -266,7 +270,7 @@ func TestCallForAnotherTenantIsInternalAndSendsNothing(t *testing.T) {
 	x := newIndex(t, srv, "acme", keyA, "acme")
 	ctx := t.Context()
 
-	_, searchErr := x.Search(ctx, "globex", []float32{1, 0, 0, 0}, 3, 0)
+	_, searchErr := passagesOf(x.Search(ctx, "globex", []float32{1, 0, 0, 0}, 3, 0))
 	for name, err := range map[string]error{
 		"upsert": x.Upsert(ctx, "globex", []domain.Chunk{chunk("d", 0, "t", 1, 0, 0, 0)}),
 		"search": searchErr,
@@ -284,7 +288,7 @@ func TestRetriesServerErrorsThenSucceeds(t *testing.T) {
 	x := newIndex(t, srv, "acme", keyA, "acme")
 	srv.Inject(pineconetest.Fault{Path: "/query", Status: http.StatusServiceUnavailable, Times: 2})
 
-	got, err := x.Search(t.Context(), "acme", []float32{1, 0, 0, 0}, 3, 0)
+	got, err := passagesOf(x.Search(t.Context(), "acme", []float32{1, 0, 0, 0}, 3, 0))
 
 	require.NoError(t, err)
 	assert.Empty(t, got)
@@ -315,7 +319,7 @@ func TestRetriesExhaustedIsUnavailable(t *testing.T) {
 	x := newIndex(t, srv, "acme", keyA, "acme")
 	srv.Inject(pineconetest.Fault{Status: http.StatusInternalServerError, Times: -1})
 
-	_, err := x.Search(t.Context(), "acme", []float32{1, 0, 0, 0}, 3, 0)
+	_, err := passagesOf(x.Search(t.Context(), "acme", []float32{1, 0, 0, 0}, 3, 0))
 
 	requireCode(t, err, domain.KindUnavailable, "vendor_unavailable")
 	assert.Len(t, srv.Calls(), 3, "MaxAttempts bounds the tries")
@@ -328,7 +332,7 @@ func TestRateLimitBeyondBudgetIsRateLimitedWithRetryAfter(t *testing.T) {
 	srv.Inject(pineconetest.Fault{Status: http.StatusTooManyRequests, RetryAfter: "7", Times: -1})
 
 	start := time.Now()
-	_, err := x.Search(t.Context(), "acme", []float32{1, 0, 0, 0}, 3, 0)
+	_, err := passagesOf(x.Search(t.Context(), "acme", []float32{1, 0, 0, 0}, 3, 0))
 
 	de := requireCode(t, err, domain.KindRateLimited, "vendor_rate_limited")
 	assert.Equal(t, 7, de.RetryAfterSeconds)
@@ -341,7 +345,7 @@ func TestRejectedKeyIsUnavailableAndNotRetried(t *testing.T) {
 	srv := pineconetest.New(t, dims, keyA)
 	x := newIndex(t, srv, "acme", keyB, "acme") // keyB is unknown to this project
 
-	_, err := x.Search(t.Context(), "acme", []float32{1, 0, 0, 0}, 3, 0)
+	_, err := passagesOf(x.Search(t.Context(), "acme", []float32{1, 0, 0, 0}, 3, 0))
 
 	de := requireCode(t, err, domain.KindUnavailable, "vendor_key_rejected")
 	assert.Equal(t, "the tenant's Pinecone API key was rejected", de.Detail)
@@ -353,7 +357,7 @@ func TestBadRequestIsInvalid(t *testing.T) {
 	srv := pineconetest.New(t, dims, keyA)
 	x := newIndex(t, srv, "acme", keyA, "acme")
 
-	_, err := x.Search(t.Context(), "acme", []float32{1, 0, 0}, 3, 0) // wrong dimension
+	_, err := passagesOf(x.Search(t.Context(), "acme", []float32{1, 0, 0}, 3, 0)) // wrong dimension
 
 	requireCode(t, err, domain.KindInvalid, "vendor_invalid_request")
 	assert.Len(t, srv.Calls(), 1)
@@ -369,7 +373,7 @@ func TestAttemptTimeoutIsUnavailable(t *testing.T) {
 	srv.Inject(pineconetest.Fault{Path: "/query", Delay: 5 * time.Second, Times: -1})
 
 	start := time.Now()
-	_, err := x.Search(t.Context(), "acme", []float32{1, 0, 0, 0}, 3, 0)
+	_, err := passagesOf(x.Search(t.Context(), "acme", []float32{1, 0, 0, 0}, 3, 0))
 
 	requireCode(t, err, domain.KindUnavailable, "vendor_timeout")
 	assert.Less(t, time.Since(start), 2*time.Second)
@@ -384,7 +388,7 @@ func TestUnreachableHostIsUnavailable(t *testing.T) {
 	x, err := pinecone.NewIndex(pinecone.IndexConfig{TenantID: "acme", Host: "http://" + addr, APIKey: keyA, Retry: fastRetry})
 	require.NoError(t, err)
 
-	_, err = x.Search(t.Context(), "acme", []float32{1, 0, 0, 0}, 3, 0)
+	_, err = passagesOf(x.Search(t.Context(), "acme", []float32{1, 0, 0, 0}, 3, 0))
 
 	requireCode(t, err, domain.KindUnavailable, "vendor_unreachable")
 }
@@ -398,7 +402,7 @@ func TestCallerCancellationEndsAtOnce(t *testing.T) {
 	time.AfterFunc(50*time.Millisecond, cancel)
 
 	start := time.Now()
-	_, err := x.Search(ctx, "acme", []float32{1, 0, 0, 0}, 3, 0)
+	_, err := passagesOf(x.Search(ctx, "acme", []float32{1, 0, 0, 0}, 3, 0))
 
 	require.ErrorIs(t, err, context.Canceled)
 	assert.Less(t, time.Since(start), time.Second)
@@ -462,7 +466,7 @@ func TestMissingNamespaceReadsAsEmpty(t *testing.T) {
 	x := newIndex(t, srv, "acme", keyA, "acme")
 	srv.Inject(pineconetest.Fault{Status: http.StatusNotFound, Times: -1})
 
-	got, err := x.Search(t.Context(), "acme", []float32{1, 0, 0, 0}, 3, 0)
+	got, err := passagesOf(x.Search(t.Context(), "acme", []float32{1, 0, 0, 0}, 3, 0))
 	require.NoError(t, err)
 	assert.Empty(t, got)
 	require.NoError(t, x.DeleteDocument(t.Context(), "acme", "doc"))
@@ -482,7 +486,7 @@ func TestRedirectsAreNotFollowedWithTheKey(t *testing.T) {
 	x, err := pinecone.NewIndex(pinecone.IndexConfig{TenantID: "acme", Host: redirector.URL, APIKey: keyA, Retry: fastRetry})
 	require.NoError(t, err)
 
-	_, err = x.Search(t.Context(), "acme", []float32{1, 0, 0, 0}, 3, 0)
+	_, err = passagesOf(x.Search(t.Context(), "acme", []float32{1, 0, 0, 0}, 3, 0))
 
 	requireCode(t, err, domain.KindUnavailable, "vendor_error")
 	assert.Zero(t, reached.Load(), "the key went to the redirect target")
@@ -498,8 +502,13 @@ func TestMaxElapsedBoundsTheWholeCall(t *testing.T) {
 	srv.Inject(pineconetest.Fault{Delay: 10 * time.Second, Times: -1})
 
 	start := time.Now()
-	_, err := x.Search(t.Context(), "acme", []float32{1, 0, 0, 0}, 3, 0)
+	_, err := passagesOf(x.Search(t.Context(), "acme", []float32{1, 0, 0, 0}, 3, 0))
 
 	requireCode(t, err, domain.KindUnavailable, "vendor_timeout")
 	assert.Less(t, time.Since(start), 2*time.Second, "a 5s attempt timeout may not outlast the 300ms budget")
+}
+
+// passagesOf keeps the passages of a search result, for tests about them alone.
+func passagesOf(r domain.SearchResult, err error) ([]domain.Passage, error) {
+	return r.Passages, err
 }

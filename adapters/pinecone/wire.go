@@ -61,6 +61,9 @@ type match struct {
 type queryResponse struct {
 	Matches   []match `json:"matches"`
 	Namespace string  `json:"namespace"`
+	Usage     struct {
+		ReadUnits int `json:"readUnits"`
+	} `json:"usage"`
 }
 
 type deleteRequest struct {

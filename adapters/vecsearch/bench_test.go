@@ -93,7 +93,7 @@ func BenchmarkSearch(b *testing.B) {
 				b.ReportAllocs()
 				i := 0
 				for b.Loop() {
-					ps, err := x.Search(b.Context(), acme, queries[i%len(queries)], benchK, -1)
+					ps, err := x.search(b.Context(), acme, queries[i%len(queries)], benchK, -1)
 					if err != nil || len(ps) != benchK {
 						b.Fatalf("search: %v, %d passages", err, len(ps))
 					}
@@ -135,7 +135,7 @@ func BenchmarkSearchVsRead(b *testing.B) {
 				i := 0
 				for b.Loop() {
 					start := time.Now()
-					if _, err := x.Search(b.Context(), acme, queries[i%len(queries)], benchK, -1); err != nil {
+					if _, err := x.search(b.Context(), acme, queries[i%len(queries)], benchK, -1); err != nil {
 						b.Fatal(err)
 					}
 					mid := time.Now()
@@ -160,7 +160,7 @@ func BenchmarkSearch1k(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		if _, err := x.Search(b.Context(), acme, queries[i%len(queries)], benchK, -1); err != nil {
+		if _, err := x.search(b.Context(), acme, queries[i%len(queries)], benchK, -1); err != nil {
 			b.Fatal(err)
 		}
 		i++

@@ -172,7 +172,12 @@ func (x *Index) Invalidate(t domain.TenantID) {
 // ties by document id then chunk. Only vectors of q's dimension are compared; a query
 // with a non-finite value is KindInvalid. A failing first load is the ChunkStore's
 // error (KindUnavailable when it is not a *domain.Error).
-func (x *Index) Search(ctx context.Context, t domain.TenantID, q []float32, k int, minScore float64) ([]domain.Passage, error) {
+func (x *Index) Search(ctx context.Context, t domain.TenantID, q []float32, k int, minScore float64) (domain.SearchResult, error) {
+	ps, err := x.search(ctx, t, q, k, minScore)
+	return domain.SearchResult{Passages: ps}, err // in process: no read units to report
+}
+
+func (x *Index) search(ctx context.Context, t domain.TenantID, q []float32, k int, minScore float64) ([]domain.Passage, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

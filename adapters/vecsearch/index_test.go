@@ -164,27 +164,27 @@ func TestIndexLoadsLazilyOnceAndStaysInStep(t *testing.T) {
 	x := newTestIndex(t, store, Config{})
 	assert.Equal(t, 0, store.loadCount(), "the index loaded before its first search")
 
-	got, err := x.Search(t.Context(), acme, vec(1, 0), 5, -1)
+	got, err := x.search(t.Context(), acme, vec(1, 0), 5, -1)
 	require.NoError(t, err)
 	require.Len(t, got, 2)
 	assert.Equal(t, "stored before start", got[0].Text)
 	assert.InDelta(t, 0, got[1].Score, 1e-6)
-	got, err = x.Search(t.Context(), acme, vec(0, 1), 1, -1)
+	got, err = x.search(t.Context(), acme, vec(0, 1), 1, -1)
 	require.NoError(t, err)
 	assert.InDelta(t, 1, got[0].Score, 1e-6, "vectors loaded from the store are normalised")
 
 	require.NoError(t, x.Upsert(t.Context(), acme, []domain.Chunk{{DocumentID: "d3", Index: 0, Text: "new", Vector: vec(1, 1)}}))
 	require.NoError(t, x.DeleteDocument(t.Context(), acme, "d2"))
-	got, err = x.Search(t.Context(), acme, vec(0, 1), 5, -1)
+	got, err = x.search(t.Context(), acme, vec(0, 1), 5, -1)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"new", "stored before start"}, texts(got))
 	assert.Equal(t, 1, store.loadCount(), "writes through the index must update the copy, not reload it")
-	_, err = x.Search(t.Context(), globex, vec(0, 1), 5, -1)
+	_, err = x.search(t.Context(), globex, vec(0, 1), 5, -1)
 	require.NoError(t, err)
 	assert.Equal(t, 2, store.loadCount(), "each tenant loads its own copy")
 
 	x.Invalidate(acme)
-	_, err = x.Search(t.Context(), acme, vec(0, 1), 5, -1)
+	_, err = x.search(t.Context(), acme, vec(0, 1), 5, -1)
 	require.NoError(t, err)
 	assert.Equal(t, 3, store.loadCount(), "Invalidate must make the next search reload")
 }
@@ -213,11 +213,11 @@ func TestIndexStoreFailures(t *testing.T) {
 			assert.ErrorIs(t, err, down)
 			assert.Equal(t, tc.wantKind, domain.KindOf(x.DeleteDocument(t.Context(), acme, "d1")))
 			assert.Equal(t, tc.wantKind, domain.KindOf(x.DropTenant(t.Context(), acme)))
-			_, err = x.Search(t.Context(), acme, vec(1, 0), 5, -1)
+			_, err = x.search(t.Context(), acme, vec(1, 0), 5, -1)
 			assert.Equal(t, tc.wantKind, domain.KindOf(err), "after a failed write the copy is reloaded, and the load fails")
 
 			store.setFail(nil)
-			got, err := x.Search(t.Context(), acme, vec(1, 0), 5, -1)
+			got, err := x.search(t.Context(), acme, vec(1, 0), 5, -1)
 			require.NoError(t, err)
 			assert.Equal(t, []domain.DocumentID{"d1"}, docs(got), "the index recovers from the store")
 		})
@@ -250,7 +250,7 @@ func TestIndexRejectsInvalidInput(t *testing.T) {
 		})
 	}
 	x := newTestIndex(t, newFakeStore(), Config{})
-	_, err := x.Search(t.Context(), acme, vec(1, nan), 3, -1)
+	_, err := x.search(t.Context(), acme, vec(1, nan), 3, -1)
 	assert.Equal(t, domain.KindInvalid, domain.KindOf(err))
 }
 
@@ -282,7 +282,7 @@ func TestIndexSearchEdges(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := x.Search(t.Context(), acme, tc.q, tc.k, tc.minScore)
+			got, err := x.search(t.Context(), acme, tc.q, tc.k, tc.minScore)
 			require.NoError(t, err)
 			require.NotNil(t, got, "no match must be an empty slice")
 			assert.Equal(t, tc.want, docs(got))
@@ -295,10 +295,10 @@ func TestIndexUpsertMovesAChunkBetweenDimensions(t *testing.T) {
 	x := newTestIndex(t, newFakeStore(), Config{})
 	require.NoError(t, x.Upsert(t.Context(), acme, []domain.Chunk{{DocumentID: "d", Vector: vec(1, 0)}}))
 	require.NoError(t, x.Upsert(t.Context(), acme, []domain.Chunk{{DocumentID: "d", Vector: vec(1, 0, 0)}}))
-	got, err := x.Search(t.Context(), acme, vec(1, 0), 5, -1)
+	got, err := x.search(t.Context(), acme, vec(1, 0), 5, -1)
 	require.NoError(t, err)
 	assert.Empty(t, got, "the re-embedded chunk must leave its old dimension")
-	got, err = x.Search(t.Context(), acme, vec(1, 0, 0), 5, -1)
+	got, err = x.search(t.Context(), acme, vec(1, 0, 0), 5, -1)
 	require.NoError(t, err)
 	assert.Equal(t, []domain.DocumentID{"d"}, docs(got))
 }
@@ -308,7 +308,7 @@ func TestIndexCancelledSearch(t *testing.T) {
 	x := newTestIndex(t, newFakeStore(), Config{})
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err := x.Search(ctx, acme, vec(1, 0), 3, -1)
+	_, err := x.search(ctx, acme, vec(1, 0), 3, -1)
 	assert.ErrorIs(t, err, context.Canceled)
 }
 
@@ -343,7 +343,7 @@ func TestIndexConcurrentUse(t *testing.T) {
 		tenant := []domain.TenantID{acme, globex}[r%2]
 		wg.Go(func() {
 			for i := range 200 {
-				got, err := x.Search(context.Background(), tenant, queries[i%len(queries)], 10, -1)
+				got, err := x.search(context.Background(), tenant, queries[i%len(queries)], 10, -1)
 				assert.NoError(t, err)
 				for _, p := range got {
 					assert.Equal(t, string(tenant), p.Text, "a passage of another tenant")
@@ -353,10 +353,10 @@ func TestIndexConcurrentUse(t *testing.T) {
 	}
 	wg.Wait()
 	for _, tenant := range []domain.TenantID{acme, globex} {
-		got, err := x.Search(context.Background(), tenant, queries[0], 1<<20, -1)
+		got, err := x.search(context.Background(), tenant, queries[0], 1<<20, -1)
 		require.NoError(t, err)
 		fresh := newTestIndex(t, store, Config{})
-		want, err := fresh.Search(context.Background(), tenant, queries[0], 1<<20, -1)
+		want, err := fresh.search(context.Background(), tenant, queries[0], 1<<20, -1)
 		require.NoError(t, err)
 		assert.Equal(t, keys(want), keys(got), "the in-memory copy drifted from the store")
 		assert.Len(t, got, 2*13*perDoc)
@@ -367,11 +367,11 @@ func TestIndexCloseIsIdempotentAndSearchesGoOn(t *testing.T) {
 	t.Parallel()
 	x := New(newFakeStore(), Config{Workers: 2, ParallelMinRows: 1})
 	require.NoError(t, x.Upsert(t.Context(), acme, []domain.Chunk{{DocumentID: "a", Vector: vec(1, 0)}, {DocumentID: "b", Vector: vec(0, 1)}}))
-	_, err := x.Search(t.Context(), acme, vec(1, 0), 1, -1)
+	_, err := x.search(t.Context(), acme, vec(1, 0), 1, -1)
 	require.NoError(t, err)
 	require.NoError(t, x.Close())
 	require.NoError(t, x.Close())
-	got, err := x.Search(t.Context(), acme, vec(0, 1), 1, -1)
+	got, err := x.search(t.Context(), acme, vec(0, 1), 1, -1)
 	require.NoError(t, err)
 	assert.Equal(t, []domain.DocumentID{"b"}, docs(got))
 }

@@ -133,7 +133,7 @@ func TestRecallIsExact(t *testing.T) {
 			var got [][]domain.Passage
 			found := 0
 			for i, q := range queries {
-				ps, err := x.Search(t.Context(), acme, q, k, -1)
+				ps, err := x.search(t.Context(), acme, q, k, -1)
 				require.NoError(t, err)
 				got = append(got, ps)
 				for _, key := range keys(ps) {
@@ -173,7 +173,7 @@ func TestSearchAllocatesOnlyItsResult(t *testing.T) {
 			x := indexOver(t, m, bestKernel(), workers, 1024)
 			i := 0
 			search := func() {
-				ps, err := x.Search(t.Context(), acme, queries[i%len(queries)], 10, -1)
+				ps, err := x.search(t.Context(), acme, queries[i%len(queries)], 10, -1)
 				if err != nil || len(ps) != 10 {
 					t.Fatalf("search: %v, %d passages", err, len(ps))
 				}

@@ -74,7 +74,9 @@ func VectorIndex(t *testing.T, newIndex NewVectorIndex) {
 		t.Helper()
 		got, err := x.Search(t.Context(), tenant, q, k, minScore)
 		require.NoError(t, err)
-		return got
+		require.GreaterOrEqual(t, got.ReadUnits, 0, "read units are a count")
+		require.NotNil(t, got.Passages, "no match is an empty slice, not nil")
+		return got.Passages
 	}
 	upsert := func(t *testing.T, x ports.VectorIndex, tenant domain.TenantID, chunks ...domain.Chunk) {
 		t.Helper()
