@@ -114,8 +114,8 @@ type chatPlan struct {
 	// readUnits is what the vector store charged for the search, recorded with usage.
 	readUnits int
 	model     ports.ChatModel
-	msgs     []domain.ChatMessage
-	params   domain.ChatParams
+	msgs      []domain.ChatMessage
+	params    domain.ChatParams
 }
 
 // prepare loads the conversation, retrieves the passages and builds the prompt.
