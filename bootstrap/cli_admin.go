@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tenantry/tenantry/adapters/httpapi"
 	"github.com/tenantry/tenantry/application"
 	"github.com/tenantry/tenantry/domain"
 )
@@ -157,7 +158,7 @@ func userListCommand(stdio IO, env func() (Config, error), schemaHCL []byte) *co
 					}
 				}
 				if asJSON {
-					return writeJSON(stdio.Out, usersJSON(all))
+					return writeJSON(stdio.Out, usersView(all))
 				}
 				w := tabwriter.NewWriter(stdio.Out, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(w, "ID\tEMAIL\tROLE\tTENANT\tDISABLED")
@@ -173,10 +174,10 @@ func userListCommand(stdio IO, env func() (Config, error), schemaHCL []byte) *co
 	return cmd
 }
 
-func usersJSON(us []domain.User) []map[string]any {
-	out := make([]map[string]any, 0, len(us))
+func usersView(us []domain.User) []any {
+	out := make([]any, 0, len(us))
 	for _, u := range us {
-		out = append(out, map[string]any{"id": u.ID, "email": u.Email, "role": u.Role, "tenant_id": nilIfEmpty(string(u.TenantID)), "disabled": u.Disabled, "created_at": u.CreatedAt})
+		out = append(out, httpapi.UserRepresentation(u))
 	}
 	return out
 }
@@ -190,13 +191,6 @@ func writeJSON(w io.Writer, v any) error {
 func orNone(s string) string {
 	if s == "" {
 		return "(none)"
-	}
-	return s
-}
-
-func nilIfEmpty(s string) any {
-	if s == "" {
-		return nil
 	}
 	return s
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/tenantry/tenantry/adapters/httpapi"
 	"github.com/tenantry/tenantry/domain"
 )
 
@@ -74,7 +75,7 @@ func tenantByIDCommand(stdio IO, env func() (Config, error), schemaHCL []byte, u
 				if err != nil {
 					return err
 				}
-				return writeJSON(stdio.Out, tenantView(t))
+				return writeJSON(stdio.Out, httpapi.TenantRepresentation(t))
 			})
 		},
 	}
@@ -100,9 +101,9 @@ func tenantListCommand(stdio IO, env func() (Config, error), schemaHCL []byte) *
 					}
 				}
 				if asJSON {
-					views := make([]map[string]any, 0, len(all))
+					views := make([]any, 0, len(all))
 					for _, t := range all {
-						views = append(views, tenantView(t))
+						views = append(views, httpapi.TenantRepresentation(t))
 					}
 					return writeJSON(stdio.Out, views)
 				}
@@ -160,7 +161,7 @@ func tenantUpdateCommand(stdio IO, env func() (Config, error), schemaHCL []byte)
 				if err != nil {
 					return err
 				}
-				return writeJSON(stdio.Out, tenantView(t))
+				return writeJSON(stdio.Out, httpapi.TenantRepresentation(t))
 			})
 		},
 	}
@@ -250,22 +251,4 @@ func tenantPatchFromFlags(f *pflag.FlagSet, stdio IO) (domain.TenantPatch, error
 		*keys[asked[0]] = &s
 	}
 	return p, nil
-}
-
-// tenantView is the CLI's JSON form of a tenant, shaped like the API's: secrets only as
-// api_key_set and api_key_last4.
-func tenantView(t domain.Tenant) map[string]any {
-	key := func(s domain.Secret) (bool, string) { return s.IsSet(), s.Last4() }
-	vs, vl := key(t.VectorStore.APIKey)
-	es, el := key(t.Embedder.APIKey)
-	ls, ll := key(t.LLM.APIKey)
-	return map[string]any{
-		"id": t.ID, "name": t.Name, "status": t.Status, "system_prompt": t.SystemPrompt,
-		"retrieval":    map[string]any{"top_k": t.Retrieval.TopK, "min_score": t.Retrieval.MinScore},
-		"vector_store": map[string]any{"provider": t.VectorStore.Provider, "index_host": t.VectorStore.IndexHost, "namespace": t.VectorStore.Namespace, "api_key_set": vs, "api_key_last4": vl},
-		"embedder":     map[string]any{"provider": t.Embedder.Provider, "model": t.Embedder.Model, "dimensions": t.Embedder.Dimensions, "api_key_set": es, "api_key_last4": el},
-		"llm":          map[string]any{"provider": t.LLM.Provider, "base_url": t.LLM.BaseURL, "model": t.LLM.Model, "temperature": t.LLM.Temperature, "max_tokens": t.LLM.MaxTokens, "api_key_set": ls, "api_key_last4": ll},
-		"limits":       map[string]any{"requests_per_minute": t.Limits.RequestsPerMinute, "max_concurrent_streams": t.Limits.MaxConcurrentStreams, "monthly_token_quota": t.Limits.MonthlyTokenQuota},
-		"created_at":   t.CreatedAt, "updated_at": t.UpdatedAt,
-	}
 }

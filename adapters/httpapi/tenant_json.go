@@ -59,6 +59,10 @@ type limitsJSON struct {
 	MonthlyTokenQuota    int64 `json:"monthly_token_quota"`
 }
 
+// TenantRepresentation is a tenant as GET /tenant shows it (secrets only as api_key_set
+// and api_key_last4), for other presenters such as the CLI, so the shapes cannot drift.
+func TenantRepresentation(t domain.Tenant) any { return toTenantJSON(t) }
+
 func toTenantJSON(t domain.Tenant) tenantJSON {
 	return tenantJSON{
 		ID: string(t.ID), Name: t.Name, Status: string(t.Status), SystemPrompt: t.SystemPrompt,

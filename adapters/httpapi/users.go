@@ -28,6 +28,10 @@ func tenantIDOrNull(t domain.TenantID) *string {
 	return &s
 }
 
+// UserRepresentation is a user as the user routes show it, for other presenters such
+// as the CLI.
+func UserRepresentation(u domain.User) any { return toUserJSON(u) }
+
 func toUserJSON(u domain.User) userJSON {
 	return userJSON{ID: string(u.ID), Email: string(u.Email), Role: string(u.Role), TenantID: tenantIDOrNull(u.TenantID),
 		Disabled: u.Disabled, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
