@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tenantry/tenantry/domain"
@@ -131,4 +132,14 @@ func ceilSeconds(d time.Duration) int {
 		s = 1
 	}
 	return s
+}
+
+// normalizeForKey is the email as the attempt limiter counts it, bounded in length so a
+// hostile value cannot grow the limiter's keys.
+func normalizeForKey(email string) string {
+	e := strings.ToLower(strings.TrimSpace(email))
+	if len(e) > 256 {
+		e = e[:256]
+	}
+	return e
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/tenantry/tenantry/domain"
@@ -79,12 +78,4 @@ func (r *RevokeToken) Execute(ctx context.Context, raw string) error {
 		return nil
 	}
 	return r.refresh.RevokeFamily(ctx, HashRefreshToken(raw), r.now())
-}
-
-func normalizeForKey(email string) string {
-	e := strings.ToLower(strings.TrimSpace(email))
-	if len(e) > 256 {
-		e = e[:256]
-	}
-	return e
 }

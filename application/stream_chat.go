@@ -2,7 +2,6 @@ package application
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"iter"
 	"strings"
@@ -261,9 +260,4 @@ func (s *StreamChat) persist(ctx context.Context, in *ChatInput, p *chatPlan, an
 		}
 	}
 	return a.ID, nil
-}
-
-// IsClientGone reports whether err only says the caller went away.
-func IsClientGone(err error) bool {
-	return errors.Is(err, context.Canceled)
 }

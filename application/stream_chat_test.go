@@ -407,7 +407,6 @@ func TestStreamChatCancellation(t *testing.T) {
 
 	assert.Less(t, time.Since(cancelled), time.Second, "the stream ends promptly")
 	assert.ErrorIs(t, r.err, context.Canceled)
-	assert.True(t, application.IsClientGone(r.err))
 	for _, d := range r.deltas {
 		assert.False(t, d.Done, "a cancelled stream has no final delta")
 	}
