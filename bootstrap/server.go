@@ -11,6 +11,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/tenantry/tenantry/adapters/httpapi"
+
 	"github.com/tenantry/tenantry/domain"
 )
 
@@ -63,14 +65,17 @@ func serveOn(ctx context.Context, rt *runtime, ln net.Listener) error {
 	rt.draining.Store(true)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), rt.cfg.ShutdownTimeout)
 	defer cancel()
-	err := srv.Shutdown(shutdownCtx)
+	err := shutdown(shutdownCtx, srv, rt.streams)
 	if errors.Is(err, context.DeadlineExceeded) {
 		// Streams still open past the deadline are cancelled; their handlers send an
 		// error event carrying this problem and store the partial answer.
 		cancelStreams(errShuttingDown)
+		if rt.streams != nil {
+			rt.streams.Cancel(errShuttingDown)
+		}
 		closeCtx, cancelClose := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancelClose()
-		err = srv.Shutdown(closeCtx)
+		err = shutdown(closeCtx, srv, rt.streams)
 	}
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		_ = srv.Close()
@@ -78,4 +83,13 @@ func serveOn(ctx context.Context, rt *runtime, ln net.Listener) error {
 	}
 	rt.log.Info("stopped")
 	return nil
+}
+
+// shutdown stops srv and waits for its requests, then for the event streams handed
+// off their handlers, which http.Server no longer tracks.
+func shutdown(ctx context.Context, srv *http.Server, streams *httpapi.Streams) error {
+	if err := srv.Shutdown(ctx); err != nil || streams == nil {
+		return err
+	}
+	return streams.Wait(ctx)
 }

@@ -3,10 +3,8 @@ package httpapi
 import (
 	"errors"
 	"iter"
-	"time"
 
 	"github.com/labstack/echo/v4"
-	"go.uber.org/zap"
 
 	"github.com/tenantry/tenantry/application"
 	"github.com/tenantry/tenantry/domain"
@@ -26,10 +24,8 @@ type doneJSON struct {
 }
 
 type chatHandlers struct {
-	chat         *application.StreamChat
-	problems     problems
-	ping         time.Duration
-	writeTimeout time.Duration
+	*streamer
+	chat *application.StreamChat
 }
 
 var errNoAnswer = domain.E(domain.KindInternal, codeInternal, "", errors.New("chat stream ended without a final delta"))
@@ -38,26 +34,27 @@ var errNoAnswer = domain.E(domain.KindInternal, codeInternal, "", errors.New("ch
 // first delta, so an earlier error is an ordinary problem response; after that, events
 // follow as they come and a failure becomes one `error` event carrying the problem.
 //
-// The connection's goroutine waits on the model inside relay for the whole answer, and
-// every token is written from the bottom of that stack; 10,000 open streams each keep
-// it (issue 8, target 5). So the steps with large frames (decoding, the tenant context
-// and use-case input) run in functions of their own that have returned by then, and
-// the per-token path passes pointers.
+// The use case and the events run on the stream's own goroutine (streamer.serve),
+// which takes the connection over once the first event is due, so 10,000 open streams
+// do not each keep the HTTP stack (issue 8, target 5). The per-token path passes
+// pointers: each token is written from the bottom of that goroutine's stack.
 func (h chatHandlers) stream(c echo.Context) error {
 	var req chatRequest
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	seq, err := h.begin(c, &req)
-	if err != nil {
-		return err
-	}
-	return h.relay(c, seq)
+	return h.serve(c, func(sc *streamScope) error {
+		seq, err := h.begin(sc, &req)
+		if err != nil {
+			return err
+		}
+		return h.relay(sc, seq)
+	})
 }
 
 // begin checks the request and starts the use case.
-func (h chatHandlers) begin(c echo.Context, req *chatRequest) (iter.Seq2[domain.Delta, error], error) {
-	tc, err := mustTenant(c)
+func (h chatHandlers) begin(sc *streamScope, req *chatRequest) (iter.Seq2[domain.Delta, error], error) {
+	tc, err := mustTenant(sc.c)
 	if err != nil {
 		return nil, err
 	}
@@ -65,33 +62,29 @@ func (h chatHandlers) begin(c echo.Context, req *chatRequest) (iter.Seq2[domain.
 		return nil, domain.ErrNotFound.WithDetail("no such conversation")
 	}
 	in := application.ChatInput{Tenant: tc, Message: req.Message, ConversationID: domain.ConversationID(req.ConversationID)}
-	return h.chat.Execute(c.Request().Context(), in), nil
+	return h.chat.Execute(sc.ctx, in), nil
 }
 
 // relay writes the deltas of seq as events.
-func (h chatHandlers) relay(c echo.Context, seq iter.Seq2[domain.Delta, error]) error {
+func (h chatHandlers) relay(sc *streamScope, seq iter.Seq2[domain.Delta, error]) error {
 	var s *sseStream
-	defer func() {
-		if s != nil {
-			s.close()
-		}
-	}()
 	finished := false
 	for d, err := range seq {
 		if err != nil {
 			if s == nil {
 				return err
 			}
-			h.fail(c, s, err)
+			h.fail(sc, s, err)
 			return nil
 		}
 		if s == nil {
-			if s, err = h.open(c, d.Sources); err != nil {
-				return h.abandon(c, err)
+			s = sc.open()
+			if err := s.event("sources", sourcesJSON{Sources: toSources(d.Sources)}); err != nil {
+				return sc.abandon(err, "chat stream")
 			}
 		}
 		if err := h.send(s, &d); err != nil {
-			return h.abandon(c, err)
+			return sc.abandon(err, "chat stream")
 		}
 		if d.Done {
 			finished = true
@@ -101,8 +94,8 @@ func (h chatHandlers) relay(c echo.Context, seq iter.Seq2[domain.Delta, error]) 
 	switch {
 	case s == nil:
 		return errNoAnswer
-	case !finished && c.Request().Context().Err() == nil:
-		h.fail(c, s, errNoAnswer)
+	case !finished && sc.ctx.Err() == nil:
+		h.fail(sc, s, errNoAnswer)
 	}
 	return nil
 }
@@ -113,13 +106,6 @@ type sourcesJSON struct {
 
 type tokenJSON struct {
 	Delta string `json:"delta"`
-}
-
-// open starts the event stream with the sources event. The stream is returned even
-// when that write fails, so that it is closed.
-func (h chatHandlers) open(c echo.Context, sources []domain.Passage) (*sseStream, error) {
-	s := startSSE(c, h.ping, h.writeTimeout)
-	return s, s.event("sources", sourcesJSON{Sources: toSources(sources)})
 }
 
 // send writes the token or done event a delta carries.
@@ -140,19 +126,8 @@ func (h chatHandlers) send(s *sseStream, d *domain.Delta) error {
 
 // fail ends a started stream with one error event, logged once like any problem; a
 // client that went away gets nothing.
-func (h chatHandlers) fail(c echo.Context, s *sseStream, err error) {
-	if clientGone(c, err) {
-		h.problems.log.Debug("client left the chat stream", logFields(c)...)
-		return
+func (h chatHandlers) fail(sc *streamScope, s *sseStream, err error) {
+	if pr, ok := sc.fail(err, "chat stream"); ok {
+		_ = s.event("error", pr) // the stream closes next either way
 	}
-	pr := h.problems.build(c, err)
-	h.problems.logError(c, pr, err)
-	_ = s.event("error", pr) // the stream closes next either way
-}
-
-// abandon handles a failed write to the client: the stream is unusable, so the error
-// is only logged; leaving the loop stops the iterator, which cancels the model call.
-func (h chatHandlers) abandon(c echo.Context, err error) error {
-	h.problems.log.Debug("chat stream write failed", append(logFields(c), zap.Error(err))...)
-	return nil
 }

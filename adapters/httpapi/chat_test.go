@@ -421,21 +421,28 @@ func TestChatDisconnectLeavesNoGoroutines(t *testing.T) {
 	_ = res.Body.Close()
 }
 
-// TestChatStreamLeavesTheConnectionReusable checks that the stream's short per-write
-// deadlines do not break the next request on the kept-alive connection.
-func TestChatStreamLeavesTheConnectionReusable(t *testing.T) {
+// TestChatStreamEndsItsConnectionCleanly checks that a stream, which takes its
+// connection over from net/http, announces that the connection closes with it, ends
+// the chunked body properly, and that the client's next request goes through on a new
+// connection.
+func TestChatStreamEndsItsConnectionCleanly(t *testing.T) {
 	ev := newEnv(t, func(c *httpapi.Config, _ *httpapi.Deps) { c.StreamWriteTimeout = 50 * time.Millisecond })
 	srv := httptest.NewServer(ev.e)
 	defer srv.Close()
 	tok := ev.token("acme-member")
 	res := chat(t, srv, tok, `{"message":"hello"}`)
+	assert.True(t, res.Close, "the stream's response says Connection: close")
+	assert.Equal(t, []string{"chunked"}, res.TransferEncoding)
 	evs, _ := readEvents(t, res.Body)
 	require.NotEmpty(t, evs)
 	assert.Equal(t, "done", evs[len(evs)-1].Type)
+	rest, err := io.ReadAll(res.Body)
+	require.NoError(t, err, "the chunked body ends with its last chunk, not a cut connection")
+	assert.Empty(t, rest)
 	_ = res.Body.Close()
-	time.Sleep(120 * time.Millisecond)
+	time.Sleep(120 * time.Millisecond) // past the stream's write deadline
 	// A POST is not retried by the transport, so a dead connection would surface.
-	reused := false
+	reused := true
 	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(t.Context(), trace), http.MethodPost, srv.URL+"/auth/revoke",
 		strings.NewReader("token=unknown"))
@@ -445,6 +452,6 @@ func TestChatStreamLeavesTheConnectionReusable(t *testing.T) {
 	require.NoError(t, err)
 	_, _ = io.Copy(io.Discard, res.Body)
 	_ = res.Body.Close()
-	assert.True(t, reused, "the stream's connection was kept alive")
+	assert.False(t, reused, "the next request opened a connection of its own")
 	assert.Equal(t, http.StatusOK, res.StatusCode)
 }

@@ -110,27 +110,46 @@ func (m *Metrics) middleware(e *echo.Echo) echo.MiddlewareFunc {
 			if err != nil {
 				c.Error(err)
 			}
-			m.record(c, routeOf(c), time.Since(start))
+			method, route, status := m.labels(c, routeOf(c))
+			if ho := handoffOf(c); ho != nil {
+				// The stream goes on after the handler: count it open, and time it,
+				// until it ends.
+				open := streaming
+				streaming = false
+				ho.onEnd(func(int64) {
+					if open {
+						m.streams.Dec()
+					}
+					m.observe(method, route, status, time.Since(start))
+				})
+				return nil
+			}
+			m.observe(method, route, status, time.Since(start))
 			return nil
 		}
 	}
 }
 
-func (m *Metrics) record(c echo.Context, route string, took time.Duration) {
-	method := c.Request().Method
+// labels returns the method and status labels of a finished request on route, and
+// counts a rejected login.
+func (m *Metrics) labels(c echo.Context, route string) (method, path, status string) {
+	method = c.Request().Method
 	if !knownMethods[method] {
 		method = "other"
 	}
-	status := c.Response().Status
+	code := c.Response().Status
 	if isClientGone(c) && !c.Response().Committed {
-		status = 499
+		code = 499
 	}
-	code := strconv.Itoa(status)
-	m.requests.WithLabelValues(method, route, code).Inc()
-	m.latency.WithLabelValues(method, route, code).Observe(took.Seconds())
 	if reason, ok := c.Get(keyLoginFailure).(string); ok {
 		m.logins.WithLabelValues(reason).Inc()
 	}
+	return method, route, strconv.Itoa(code)
+}
+
+func (m *Metrics) observe(method, route, status string, took time.Duration) {
+	m.requests.WithLabelValues(method, route, status).Inc()
+	m.latency.WithLabelValues(method, route, status).Observe(took.Seconds())
 }
 
 // handler serves GET /metrics in the Prometheus text format. With a token set, the

@@ -14,7 +14,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
-	"go.uber.org/zap"
 
 	"github.com/tenantry/tenantry/application"
 	"github.com/tenantry/tenantry/domain"
@@ -38,23 +37,21 @@ const (
 // registerOpenAI adds the /v1 routes behind the same bearer and tenant middleware as
 // the tenant-scoped API, and makes errors on /v1/ paths (including unknown routes,
 // wrong methods and body limits, which never reach a handler) answer in OpenAI's shape.
-func registerOpenAI(e *echo.Echo, cfg Config, d Deps, pr problems) {
+func registerOpenAI(e *echo.Echo, d Deps, st *streamer) {
 	if d.Authenticate == nil || d.ResolveTenant == nil || d.Chat == nil {
 		return
 	}
 	scoped := routes{e: e}.with(bearerAuth(d.Authenticate), tenantScope(d.ResolveTenant))
-	h := openAIHandlers{chat: d.Chat, problems: pr, ping: cfg.PingInterval, writeTimeout: cfg.StreamWriteTimeout}
+	h := openAIHandlers{streamer: st, chat: d.Chat}
 	scoped.add(http.MethodPost, "/v1/chat/completions", h.completions)
 	scoped.add(http.MethodGet, "/v1/models", h.models)
 	scoped.add(http.MethodGet, "/v1/models/:model", h.model)
-	e.HTTPErrorHandler = openAIErrorHandler(pr, e.HTTPErrorHandler)
+	e.HTTPErrorHandler = openAIErrorHandler(st.problems, e.HTTPErrorHandler)
 }
 
 type openAIHandlers struct {
-	chat         *application.StreamChat
-	problems     problems
-	ping         time.Duration
-	writeTimeout time.Duration
+	*streamer
+	chat *application.StreamChat
 }
 
 // openAIChatRequest holds the fields tenantry reads. Unknown fields are tolerated
@@ -109,12 +106,14 @@ func (h openAIHandlers) completions(c echo.Context) error {
 	if req.model != tc.Tenant.AssistantID() {
 		return errModelNotFound(req.model)
 	}
-	seq := h.chat.Execute(c.Request().Context(), application.ChatInput{Tenant: tc, Message: req.question, History: req.history})
+	in := application.ChatInput{Tenant: tc, Message: req.question, History: req.history}
 	meta := openAIMeta{id: "chatcmpl-" + newRequestID(), created: time.Now().Unix(), model: req.model}
 	if req.stream {
-		return h.stream(c, req, meta, seq)
+		return h.serve(c, func(sc *streamScope) error {
+			return h.stream(sc, req, meta, h.chat.Execute(sc.ctx, in))
+		})
 	}
-	return h.complete(c, req, meta, seq)
+	return h.complete(c, req, meta, h.chat.Execute(c.Request().Context(), in))
 }
 
 // parseOpenAIChat decodes and validates a chat completion request like OpenAI does.
@@ -459,32 +458,27 @@ func (h openAIHandlers) complete(c echo.Context, req openAIChat, m openAIMeta, s
 // Nothing is written until the use case yields its first delta, so an earlier error is
 // an ordinary error response; after that a failure becomes one data line holding the
 // error object, and the stream ends without [DONE].
-func (h openAIHandlers) stream(c echo.Context, req openAIChat, m openAIMeta, seq iter.Seq2[domain.Delta, error]) error {
+func (h openAIHandlers) stream(sc *streamScope, req openAIChat, m openAIMeta, seq iter.Seq2[domain.Delta, error]) error {
 	var s *sseStream
-	defer func() {
-		if s != nil {
-			s.close()
-		}
-	}()
 	for d, err := range seq {
 		if err != nil {
 			if s == nil {
 				return questionField(err, req.questionAt)
 			}
-			h.fail(c, s, err)
+			h.fail(sc, s, err)
 			return nil
 		}
 		if s == nil {
-			s = startSSE(c, h.ping, h.writeTimeout)
+			s = sc.open()
 			empty := ""
 			first := m.chunk(openAIDelta{Role: domain.MessageAssistant, Content: &empty}, nil)
 			first.Tenantry = &openAIExtension{Sources: toSources(d.Sources)}
 			if err := s.event("", first); err != nil {
-				return h.abandon(c, err)
+				return sc.abandon(err, "chat completion stream")
 			}
 		}
 		if werr := h.send(s, req, m, d); werr != nil {
-			return h.abandon(c, werr)
+			return sc.abandon(werr, "chat completion stream")
 		}
 		if d.Done {
 			return nil
@@ -493,8 +487,8 @@ func (h openAIHandlers) stream(c echo.Context, req openAIChat, m openAIMeta, seq
 	if s == nil {
 		return errNoAnswer
 	}
-	if c.Request().Context().Err() == nil {
-		h.fail(c, s, errNoAnswer)
+	if sc.ctx.Err() == nil {
+		h.fail(sc, s, errNoAnswer)
 	}
 	return nil
 }
@@ -536,40 +530,10 @@ func (m openAIMeta) chunk(d openAIDelta, finish *string) openAIChunk {
 
 // fail ends a started stream with one data line holding the OpenAI error object,
 // logged once like any error; a client that went away gets nothing.
-func (h openAIHandlers) fail(c echo.Context, s *sseStream, err error) {
-	if clientGone(c, err) {
-		h.problems.log.Debug("client left the chat completion stream", logFields(c)...)
-		return
+func (h openAIHandlers) fail(sc *streamScope, s *sseStream, err error) {
+	if pr, ok := sc.fail(err, "chat completion stream"); ok {
+		_ = s.event("", toOpenAIError(pr)) // the stream closes next either way
 	}
-	pr := h.problems.build(c, err)
-	h.problems.logError(c, pr, err)
-	_ = s.event("", toOpenAIError(pr)) // the stream closes next either way
-}
-
-// abandon handles a failed write to the client: the stream is unusable, so the error
-// is only logged; leaving the loop stops the iterator, which cancels the model call.
-func (h openAIHandlers) abandon(c echo.Context, err error) error {
-	h.problems.log.Debug("chat completion stream write failed", append(logFields(c), zap.Error(err))...)
-	return nil
-}
-
-// verbatim writes one unnamed event whose data is text as is: OpenAI ends a stream
-// with the non-JSON sentinel "data: [DONE]".
-func (s *sseStream) verbatim(text string) error {
-	frame, err := encodeSSE(nil, "", text)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return errStreamClosed
-	}
-	if s.err != nil {
-		return s.err
-	}
-	s.writeLocked(frame)
-	return s.err
 }
 
 // questionField renames the use case's "message" field to the request message that

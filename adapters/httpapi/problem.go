@@ -71,10 +71,13 @@ type problems struct {
 }
 
 // clientGone reports whether err or the request's context says the client went away.
-// A context the server cancelled with a cause of its own (serverCause) is not that: the
-// client is still there and gets told why.
-func clientGone(c echo.Context, err error) bool {
-	if serverCause(c) != nil {
+func clientGone(c echo.Context, err error) bool { return clientGoneCtx(c.Request().Context(), err) }
+
+// clientGoneCtx reports whether err or ctx says the client went away. A context the
+// server cancelled with a cause of its own (serverCause) is not that: the client is
+// still there and gets told why.
+func clientGoneCtx(ctx context.Context, err error) bool {
+	if serverCause(ctx) != nil {
 		return false
 	}
 	// A body that did not arrive within the server's read timeout also cancels the
@@ -83,14 +86,13 @@ func clientGone(c echo.Context, err error) bool {
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return false
 	}
-	return errors.Is(err, context.Canceled) || c.Request().Context().Err() != nil
+	return errors.Is(err, context.Canceled) || ctx.Err() != nil
 }
 
-// serverCause returns the *domain.Error the server cancelled the request's context
-// with (bootstrap cancels open streams with one when it shuts down), or nil while the
-// context is live or when it ended because the client left.
-func serverCause(c echo.Context) *domain.Error {
-	ctx := c.Request().Context()
+// serverCause returns the *domain.Error the server cancelled ctx with (bootstrap
+// cancels open streams with one when it shuts down), or nil while the context is live
+// or when it ended because the client left.
+func serverCause(ctx context.Context) *domain.Error {
 	if ctx.Err() == nil {
 		return nil
 	}
@@ -115,18 +117,28 @@ func (p problems) handle(err error, c echo.Context) {
 
 // build turns err into a problem for request c.
 func (p problems) build(c echo.Context, err error) problem {
-	if cause := serverCause(c); cause != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+	return p.buildFor(c.Request().Context(), c.Request().URL.Path, RequestID(c), err)
+}
+
+// buildFor turns err into a problem for the request at instance whose context is ctx.
+func (p problems) buildFor(ctx context.Context, instance, requestID string, err error) problem {
+	if cause := serverCause(ctx); cause != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 		err = cause.With(err)
 	}
 	pr := fromError(err)
-	pr.Instance = c.Request().URL.Path
-	pr.RequestID = RequestID(c)
+	pr.Instance = instance
+	pr.RequestID = requestID
 	return pr
 }
 
 // logError logs err once: 5xx at Error with the cause chain, 4xx at Debug.
 func (p problems) logError(c echo.Context, pr problem, err error) {
-	fields := append(logFields(c), zap.Int("status", pr.Status), zap.String("code", pr.Code), zap.Error(err))
+	p.logErrorWith(logFields(c), pr, err)
+}
+
+// logErrorWith is logError for a request whose log fields were taken beforehand.
+func (p problems) logErrorWith(fields []zap.Field, pr problem, err error) {
+	fields = append(fields[:len(fields):len(fields)], zap.Int("status", pr.Status), zap.String("code", pr.Code), zap.Error(err))
 	if pr.Status >= 500 {
 		p.log.Error("request failed", fields...)
 		return

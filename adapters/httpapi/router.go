@@ -98,6 +98,9 @@ type Deps struct {
 	Discovery Discovery
 	// Metrics, when set, counts requests and serves GET /metrics.
 	Metrics *Metrics
+	// Streams tracks the event streams handed off their handlers, which the server
+	// must wait for (and cancel) when it shuts down; nil: New keeps its own.
+	Streams *Streams
 }
 
 // New builds the Echo router with every route, the middleware chain and the problem
@@ -130,8 +133,13 @@ func New(cfg Config, d Deps) *echo.Echo {
 	e.GET("/healthz", healthz)
 	e.GET("/readyz", readyz(d.Ready))
 	registerAuth(e, d, log)
-	registerAPI(e, cfg, d, pr)
-	registerOpenAI(e, cfg, d, pr)
+	streams := d.Streams
+	if streams == nil {
+		streams = NewStreams()
+	}
+	st := &streamer{problems: pr, streams: streams, ping: cfg.PingInterval, writeTimeout: cfg.StreamWriteTimeout}
+	registerAPI(e, cfg, d, st)
+	registerOpenAI(e, d, st)
 	registerOps(e, cfg, d)
 	registerConsole(e)
 	return e
@@ -167,7 +175,7 @@ func (r routes) with(mw ...echo.MiddlewareFunc) routes {
 
 func (r routes) add(method, path string, h echo.HandlerFunc) { r.e.Add(method, path, h, r.mws...) }
 
-func registerAPI(e *echo.Echo, cfg Config, d Deps, pr problems) {
+func registerAPI(e *echo.Echo, cfg Config, d Deps, st *streamer) {
 	if d.Authenticate == nil {
 		return
 	}
@@ -204,7 +212,7 @@ func registerAPI(e *echo.Echo, cfg Config, d Deps, pr problems) {
 		scoped.add(http.MethodDelete, "/documents/:id", dh.remove)
 	}
 	if d.Chat != nil {
-		ch := chatHandlers{chat: d.Chat, problems: pr, ping: cfg.PingInterval, writeTimeout: cfg.StreamWriteTimeout}
+		ch := chatHandlers{streamer: st, chat: d.Chat}
 		scoped.add(http.MethodPost, "/chat/stream", ch.stream)
 	}
 	if d.Conversations != nil {

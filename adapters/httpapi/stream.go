@@ -15,6 +15,15 @@ var errStreamClosed = errors.New("sse: stream closed")
 // pingFrame is the keep-alive comment sent after a ping interval of silence.
 var pingFrame = encodeSSEComment(nil, "ping")
 
+// frameSink is where an sseStream's frames go: the handler's response (responseSink),
+// or the connection itself once the stream has been handed off (connSink, handoff.go).
+type frameSink interface {
+	// write sends frame to the client at once, giving up at deadline (zero: none).
+	write(frame []byte, deadline time.Time) error
+	// end finishes the body after the last frame; failed says a write failed before.
+	end(failed bool)
+}
+
 // sseStream writes server-sent events to one response. Every write (events and the
 // keep-alive pings) is serialised by mu and flushed at once. Pings come from a
 // time.AfterFunc timer rather than a goroutine of the stream's own, so an idle stream
@@ -22,8 +31,7 @@ var pingFrame = encodeSSEComment(nil, "ping")
 // interval of silence.
 type sseStream struct {
 	mu           sync.Mutex
-	res          *echo.Response
-	rc           *http.ResponseController
+	sink         frameSink
 	writeTimeout time.Duration
 	ping         time.Duration
 	timer        *time.Timer // nil when pings are off
@@ -31,20 +39,31 @@ type sseStream struct {
 	err          error
 }
 
-// startSSE sends the 200 status and the stream headers, then arms the ping timer; ping
-// 0 disables pings. The caller must call close before the handler returns.
-func startSSE(c echo.Context, ping, writeTimeout time.Duration) *sseStream {
-	res := c.Response()
-	h := res.Header()
-	h.Set(echo.HeaderContentType, "text/event-stream")
+// setSSEHeaders prepares h for an event stream.
+func setSSEHeaders(h http.Header) {
+	h.Set(echo.HeaderContentType, mimeEventStream)
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	h.Del(echo.HeaderContentLength)
-	s := &sseStream{res: res, rc: http.NewResponseController(res.Writer), writeTimeout: writeTimeout, ping: ping}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+}
+
+// startSSE sends the 200 status and the stream headers through the handler's response,
+// then arms the ping timer; ping 0 disables pings. The caller must call close before
+// the handler returns.
+func startSSE(c echo.Context, ping, writeTimeout time.Duration) *sseStream {
+	res := c.Response()
+	setSSEHeaders(res.Header())
 	res.WriteHeader(http.StatusOK)
-	s.flushLocked()
+	return newSSEStream(newResponseSink(res), ping, writeTimeout)
+}
+
+// newSSEStream starts a stream on a sink whose headers are sent (or about to be, at
+// the first flush), flushing them at once.
+func newSSEStream(sink frameSink, ping, writeTimeout time.Duration) *sseStream {
+	s := &sseStream{sink: sink, writeTimeout: writeTimeout, ping: ping}
+	if rs, ok := sink.(*responseSink); ok {
+		s.err = rs.flush()
+	}
 	if ping > 0 {
 		s.timer = time.AfterFunc(ping, s.pingNow)
 	}
@@ -71,6 +90,20 @@ func (s *sseStream) event(name string, v any) error {
 	if err != nil {
 		return err
 	}
+	return s.frame(frame)
+}
+
+// verbatim writes one unnamed event whose data is text as is: OpenAI ends a stream
+// with the non-JSON sentinel "data: [DONE]".
+func (s *sseStream) verbatim(text string) error {
+	frame, err := encodeSSE(nil, "", text)
+	if err != nil {
+		return err
+	}
+	return s.frame(frame)
+}
+
+func (s *sseStream) frame(frame []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -87,13 +120,12 @@ func (s *sseStream) event(name string, v any) error {
 // ping timer: a ping is due only after ping of silence. A failed write leaves the
 // timer stopped, since nothing more can be sent.
 func (s *sseStream) writeLocked(frame []byte) {
+	var deadline time.Time
 	if s.writeTimeout > 0 {
-		_ = s.rc.SetWriteDeadline(time.Now().Add(s.writeTimeout)) // unsupported writers keep the server's deadline
+		deadline = time.Now().Add(s.writeTimeout)
 	}
-	if _, err := s.res.Write(frame); err != nil {
+	if err := s.sink.write(frame, deadline); err != nil {
 		s.err = err
-	} else {
-		s.flushLocked()
 	}
 	if s.timer == nil {
 		return
@@ -105,15 +137,9 @@ func (s *sseStream) writeLocked(frame []byte) {
 	s.timer.Reset(s.ping)
 }
 
-func (s *sseStream) flushLocked() {
-	if err := s.rc.Flush(); err != nil && s.err == nil && !errors.Is(err, http.ErrNotSupported) {
-		s.err = err
-	}
-}
-
-// close stops the pings. Once it returns nothing writes to the response any more: a
-// ping already running holds mu until its write is done, and a later one sees closed.
-// The last write deadline stays for net/http's final flush, which clears it afterwards.
+// close stops the pings and ends the body. Once it returns nothing writes to the
+// response any more: a ping already running holds mu until its write is done, and a
+// later one sees closed.
 func (s *sseStream) close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -124,4 +150,36 @@ func (s *sseStream) close() {
 	if s.timer != nil {
 		s.timer.Stop()
 	}
+	s.sink.end(s.err != nil)
 }
+
+// responseSink writes frames through the handler's response, which net/http frames and
+// finishes when the handler returns.
+type responseSink struct {
+	res *echo.Response
+	rc  *http.ResponseController
+}
+
+func newResponseSink(res *echo.Response) *responseSink {
+	return &responseSink{res: res, rc: http.NewResponseController(res.Writer)}
+}
+
+func (r *responseSink) write(frame []byte, deadline time.Time) error {
+	if !deadline.IsZero() {
+		_ = r.rc.SetWriteDeadline(deadline) // unsupported writers keep the server's deadline
+	}
+	if _, err := r.res.Write(frame); err != nil {
+		return err
+	}
+	return r.flush()
+}
+
+func (r *responseSink) flush() error {
+	if err := r.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	return nil
+}
+
+// end leaves the last write deadline for net/http's final flush, which clears it.
+func (r *responseSink) end(bool) {}
