@@ -54,8 +54,12 @@ func serveOn(ctx context.Context, rt *runtime, ln net.Listener) error {
 		ErrorLog:          zap.NewStdLog(rt.log.Named("http")),
 	}
 	rt.log.Info("listening", zap.String("addr", ln.Addr().String()), zap.Bool("embedded", rt.cfg.Embedded()), zap.String("public_url", rt.cfg.PublicURL))
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	if rt.streams != nil {
+		// Connections of finished event streams come back here for the next request.
+		go func() { errc <- srv.Serve(rt.streams.Listener(ln.Addr())) }()
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

@@ -10,14 +10,18 @@ package httpapi
 // of the connection, and the loop writes each event straight to the socket as one
 // chunk. What stays per stream is the loop's goroutine (its stack holds the use case
 // and the model, not the HTTP stack), a small goroutine that notices a client leaving,
-// and the stream's own state. A connection that cannot be taken over (HTTP/2, a test
-// recorder) is served through the response as before, with the handler waiting.
+// and the stream's own state. When the stream has ended, its connection goes back to
+// the http.Server through Streams.Listener for the client's next request, so streams
+// keep HTTP keep-alive. A connection that cannot be taken over (HTTP/2, HTTP/1.0, a
+// test recorder) is served through the response as before, with the handler waiting.
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -39,21 +43,84 @@ const lingerTimeout = 2 * time.Second
 
 // Streams tracks the event streams that were handed off their handler. http.Server's
 // Shutdown no longer sees those connections, so the server waits for them here, and
-// cancels them here when the shutdown timeout ends.
+// cancels them here when the shutdown timeout ends. Its Listener gives the connections
+// of finished streams back to the server.
 type Streams struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	open   atomic.Int64
+
+	back      chan net.Conn
+	listening atomic.Bool
+	closed    chan struct{}
+	closeOnce sync.Once
 }
 
 // NewStreams returns an empty tracker.
 func NewStreams() *Streams {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	return &Streams{ctx: ctx, cancel: cancel}
+	return &Streams{ctx: ctx, cancel: cancel, back: make(chan net.Conn), closed: make(chan struct{})}
 }
 
 // Open reports how many handed-off streams are open now.
 func (s *Streams) Open() int64 { return s.open.Load() }
+
+// Listener returns the listener through which the connections of finished streams come
+// back for their next request; addr is what its Addr reports. The server must serve it
+// beside its real listener (http.Server.Serve on both; Shutdown closes both). Without
+// it, a stream answers Connection: close and closes its connection when it ends.
+func (s *Streams) Listener(addr net.Addr) net.Listener {
+	s.listening.Store(true)
+	return &reuseListener{s: s, addr: addr}
+}
+
+// keepsAlive reports whether a stream ending now can give its connection back.
+func (s *Streams) keepsAlive() bool {
+	if !s.listening.Load() {
+		return false
+	}
+	select {
+	case <-s.closed:
+		return false
+	default:
+		return true
+	}
+}
+
+// giveBack hands conn to the server through the listener; false when the listener has
+// closed (or is not served).
+func (s *Streams) giveBack(conn net.Conn) bool {
+	t := time.NewTimer(lingerTimeout)
+	defer t.Stop()
+	select {
+	case s.back <- conn:
+		return true
+	case <-s.closed:
+	case <-t.C:
+	}
+	return false
+}
+
+type reuseListener struct {
+	s    *Streams
+	addr net.Addr
+}
+
+func (l *reuseListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.s.back:
+		return c, nil
+	case <-l.s.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *reuseListener) Close() error {
+	l.s.closeOnce.Do(func() { close(l.s.closed) })
+	return nil
+}
+
+func (l *reuseListener) Addr() net.Addr { return l.addr }
 
 // Wait returns once no handed-off stream is open, or with ctx's error if ctx ends
 // first. It polls, as http.Server.Shutdown does: once the server has stopped serving,
@@ -187,10 +254,10 @@ func (sc *streamScope) finish(err error) {
 		return
 	}
 	if err != nil { // the loops turn failures into events; only a panic gets here
-		sc.st.problems.log.Error("event stream failed", append(sc.fields, zap.Error(err))...)
+		sc.st.problems.log.Error("event stream failed", append(sc.fields[:len(sc.fields):len(sc.fields)], zap.Error(err))...)
 	}
-	sc.st.streams.open.Add(-1)
 	sc.handed.end(sc.sink.bytes)
+	sc.st.streams.open.Add(-1) // last: the server stops waiting once the count is 0
 }
 
 // open sends the 200 status and the stream's headers and returns the stream, handing
@@ -200,14 +267,21 @@ func (sc *streamScope) open() *sseStream {
 	res := c.Response()
 	setSSEHeaders(res.Header())
 	if r := c.Request(); r.ProtoMajor == 1 && r.ProtoMinor >= 1 {
-		// Connection: close tells the client not to send another request on this
-		// connection, which closes when the stream ends.
-		res.Header().Set("Connection", "close")
+		keepAlive := sc.st.streams.keepsAlive() && !r.Close
+		if !keepAlive {
+			// The client must not send another request on a connection that closes
+			// when the stream ends.
+			res.Header().Set("Connection", "close")
+		}
 		res.WriteHeader(http.StatusOK)
 		// Hijack flushes the status and headers net/http prepared (Transfer-Encoding:
 		// chunked, since the body has no length) before handing the connection over.
-		if conn, _, err := http.NewResponseController(res.Writer).Hijack(); err == nil {
-			sc.handOff(c, conn)
+		if conn, brw, err := http.NewResponseController(res.Writer).Hijack(); err == nil {
+			sink := &connSink{conn: conn, streams: sc.st.streams, keepAlive: keepAlive, watched: make(chan struct{})}
+			if brw.Reader.Buffered() > 0 {
+				sink.extra.Store(true) // a pipelined request: decline it by closing
+			}
+			sc.handOff(c, sink)
 			return sc.stream
 		}
 	} else {
@@ -217,14 +291,13 @@ func (sc *streamScope) open() *sseStream {
 	return sc.stream
 }
 
-// handOff lets the handler return and serves the rest of the stream on conn. The
-// buffered reader Hijack returns holds at most a request pipelined after this one,
-// which the Connection: close answer declines.
-func (sc *streamScope) handOff(c echo.Context, conn net.Conn) {
+// handOff lets the handler return and serves the rest of the stream on sink's
+// connection.
+func (sc *streamScope) handOff(c echo.Context, sink *connSink) {
 	// From here the request's context ends with the handler; the watcher notices a
 	// client that leaves instead.
 	sc.stopReq()
-	sc.sink = &connSink{conn: conn}
+	sc.sink = sink
 	sc.stream = newSSEStream(sc.sink, sc.st.ping, sc.st.writeTimeout)
 	sc.handed = &handoff{}
 	c.Set(keyHandoff, sc.handed)
@@ -259,14 +332,23 @@ func (sc *streamScope) abandon(err error, what string) error {
 // connSink writes frames straight to a handed-off HTTP/1.1 connection, each frame one
 // chunk of the chunked body net/http announced in the headers it sent.
 type connSink struct {
-	conn  net.Conn
-	bytes int64 // written under the stream's mutex; read after close
+	conn      net.Conn
+	streams   *Streams
+	keepAlive bool  // the response did not say Connection: close
+	bytes     int64 // written under the stream's mutex; read after close
+
+	extra    atomic.Bool   // the client sent more than its request
+	stopping atomic.Bool   // end is taking the connection back from watch
+	watched  chan struct{} // closed when watch returns
+	readErr  error         // why watch's read failed; read after watched is closed
 }
 
 var (
 	crlf = []byte("\r\n")
 	// lastChunk ends a chunked body that has no trailers.
 	lastChunk = []byte("0\r\n\r\n")
+	// longAgo is a deadline in the past: it interrupts a pending read at once.
+	longAgo = time.Unix(1, 0)
 )
 
 func (s *connSink) write(frame []byte, deadline time.Time) error {
@@ -280,31 +362,75 @@ func (s *connSink) write(frame []byte, deadline time.Time) error {
 	return err
 }
 
-// end sends the last chunk and closes the connection for writing, so the client reads
-// the whole body; the watcher closes the socket once the client has closed its side
-// (or after lingerTimeout). After a failed write it closes the socket at once.
+// end sends the last chunk, then gives the connection back to the server for the
+// client's next request when the response kept it alive and the client sent nothing
+// more. Otherwise it closes the connection: at once after a failed write; else for
+// writing only, so the client reads the whole body, and watch closes the socket once
+// the client has closed its side (or after lingerTimeout).
 func (s *connSink) end(failed bool) {
-	if !failed {
-		_ = s.conn.SetWriteDeadline(time.Now().Add(lingerTimeout))
-		n, err := s.conn.Write(lastChunk)
-		s.bytes += int64(n)
-		if cw, ok := s.conn.(interface{ CloseWrite() error }); ok && err == nil && cw.CloseWrite() == nil {
-			_ = s.conn.SetReadDeadline(time.Now().Add(lingerTimeout))
-			return
+	if failed {
+		_ = s.conn.Close()
+		return
+	}
+	if s.keepAlive && !s.extra.Load() {
+		// watch stops before the last chunk goes out: a client that has it may send
+		// its next request at once, and those bytes are the server's to read.
+		if s.reclaim() && s.writeLast() == nil {
+			_ = s.conn.SetDeadline(time.Time{})
+			if s.streams.giveBack(s.conn) {
+				return
+			}
 		}
+		_ = s.conn.Close()
+		return
+	}
+	if s.writeLast() != nil {
+		_ = s.conn.Close()
+		return
+	}
+	if cw, ok := s.conn.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+		_ = s.conn.SetReadDeadline(time.Now().Add(lingerTimeout))
+		return
 	}
 	_ = s.conn.Close()
 }
 
-// watch reads the connection until it fails, discarding what a client sends after its
-// request: the client closed the connection, end's deadline passed, or end closed it.
-// Each ends the stream's context (a no-op once the stream is over) and the socket.
+func (s *connSink) writeLast() error {
+	_ = s.conn.SetWriteDeadline(time.Now().Add(lingerTimeout))
+	n, err := s.conn.Write(lastChunk)
+	s.bytes += int64(n)
+	return err
+}
+
+// reclaim stops watch and reports whether the connection is still good to read the
+// next request from: watch stopped because of reclaim's deadline, not because the
+// client closed the connection or sent more.
+func (s *connSink) reclaim() bool {
+	s.stopping.Store(true)
+	_ = s.conn.SetReadDeadline(longAgo)
+	<-s.watched
+	return errors.Is(s.readErr, os.ErrDeadlineExceeded) && !s.extra.Load()
+}
+
+// watch reads the connection until the read fails, discarding (and noting) anything a
+// client sends after its request. A failure while the stream runs means the client
+// left: watch cancels the stream (a no-op once it has ended) and closes the socket.
+// When end is taking the connection back (reclaim), watch leaves it to end.
 func (s *connSink) watch(cancel context.CancelCauseFunc) {
+	defer close(s.watched)
 	var buf [64]byte
 	for {
-		if _, err := s.conn.Read(buf[:]); err != nil {
+		n, err := s.conn.Read(buf[:])
+		if n > 0 {
+			s.extra.Store(true)
+		}
+		if err != nil {
+			s.readErr = err
 			break
 		}
+	}
+	if s.stopping.Load() {
+		return
 	}
 	cancel(context.Canceled)
 	_ = s.conn.Close()

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"strings"
 	"testing"
 	"time"
@@ -155,3 +156,136 @@ func TestStreamOnHTTP10IsServedThroughTheResponse(t *testing.T) {
 }
 
 func routeField(route string) zap.Field { return zap.String("route", route) }
+
+// serveKeepingAlive serves ev's router as bootstrap does: on a loopback listener and,
+// beside it, the streams' listener that gives finished streams' connections back.
+func serveKeepingAlive(t *testing.T, ev *env, streams *httpapi.Streams) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := &http.Server{Handler: ev.e, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	go func() { _ = srv.Serve(streams.Listener(ln.Addr())) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return "http://" + ln.Addr().String()
+}
+
+// TestFinishedStreamGivesItsConnectionBack checks keep-alive across streams: with the
+// streams' listener served, a stream's response does not close the connection, and
+// the client's next requests (another stream, then a plain one) reuse it.
+func TestFinishedStreamGivesItsConnectionBack(t *testing.T) {
+	streams := httpapi.NewStreams()
+	ev := newEnv(t, func(c *httpapi.Config, d *httpapi.Deps) { d.Streams = streams; c.StreamWriteTimeout = 50 * time.Millisecond })
+	base := serveKeepingAlive(t, ev, streams)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	defer client.CloseIdleConnections()
+	tok := ev.token("acme-member")
+
+	var local []string
+	do := func(path, body string) (*http.Response, bool) {
+		reused := false
+		trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {
+			reused = i.Reused
+			local = append(local, i.Conn.LocalAddr().String())
+		}}
+		req, err := http.NewRequestWithContext(httptrace.WithClientTrace(t.Context(), trace), http.MethodPost, base+path, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := client.Do(req)
+		require.NoError(t, err)
+		return res, reused
+	}
+	for i := range 3 {
+		res, reused := do("/chat/stream", `{"message":"hello"}`)
+		require.Equal(t, http.StatusOK, res.StatusCode)
+		assert.False(t, res.Close, "the stream keeps its connection alive")
+		evs, _ := readEvents(t, res.Body)
+		require.NotEmpty(t, evs)
+		assert.Equal(t, "done", evs[len(evs)-1].Type)
+		rest, err := io.ReadAll(res.Body)
+		require.NoError(t, err, "the chunked body ends with its last chunk")
+		assert.Empty(t, rest)
+		require.NoError(t, res.Body.Close())
+		assert.Equal(t, i > 0, reused, "stream %d", i)
+		time.Sleep(60 * time.Millisecond) // past the stream's last write deadline
+	}
+	res, reused := do("/auth/revoke", "")
+	_, _ = io.Copy(io.Discard, res.Body)
+	_ = res.Body.Close()
+	assert.True(t, reused, "a plain request after the streams reuses the connection")
+	assert.NotEqual(t, http.StatusInternalServerError, res.StatusCode)
+	for _, a := range local {
+		assert.Equal(t, local[0], a, "one connection served every request")
+	}
+	require.Eventually(t, func() bool { return streams.Open() == 0 }, 5*time.Second, 5*time.Millisecond)
+}
+
+// TestStreamDeclinesAPipelinedRequest checks that bytes a client sends after its chat
+// request (a pipelined request) are not lost into a reused connection: the stream is
+// answered whole, then the connection closes, and the client retries elsewhere.
+func TestStreamDeclinesAPipelinedRequest(t *testing.T) {
+	streams := httpapi.NewStreams()
+	ev := newEnv(t, func(_ *httpapi.Config, d *httpapi.Deps) { d.Streams = streams })
+	base := serveKeepingAlive(t, ev, streams)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	require.NoError(t, err)
+	defer conn.Close()
+	body := `{"message":"hello"}`
+	_, err = fmt.Fprintf(conn, "POST /chat/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%sGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+		ev.token("acme-member"), len(body), body)
+	require.NoError(t, err)
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
+	br := bufio.NewReader(conn)
+	res, err := http.ReadResponse(br, &http.Request{Method: http.MethodPost})
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+	evs, _ := readEvents(t, res.Body)
+	require.NotEmpty(t, evs)
+	assert.Equal(t, "done", evs[len(evs)-1].Type)
+	_, err = io.ReadAll(res.Body)
+	require.NoError(t, err)
+	rest, err := io.ReadAll(br)
+	require.NoError(t, err, "the connection closes cleanly")
+	assert.Empty(t, rest, "the pipelined request got no answer on this connection")
+}
+
+// TestStreamPanicsAreContained checks that a panic on a stream's own goroutine, where
+// the recover middleware cannot see it, neither kills the process nor leaks the
+// stream: before the first event (here in the search) it is a 500 problem, after it
+// (here in the model) the stream ends and the panic is logged.
+func TestStreamPanicsAreContained(t *testing.T) {
+	for _, after := range []bool{false, true} {
+		t.Run(fmt.Sprintf("after_first_event=%v", after), func(t *testing.T) {
+			streams := httpapi.NewStreams()
+			ev := newEnv(t, func(_ *httpapi.Config, d *httpapi.Deps) { d.Streams = streams })
+			if after {
+				ev.vendors.setModel(func(context.Context, []domain.ChatMessage, domain.ChatParams) iter.Seq2[domain.Delta, error] {
+					return func(yield func(domain.Delta, error) bool) {
+						if yield(domain.Delta{Text: "hi"}, nil) {
+							panic("model bug")
+						}
+					}
+				})
+			} else {
+				ev.vendors.onSearch = func() { panic("index bug") }
+			}
+			srv := httptest.NewServer(ev.e)
+			defer srv.Close()
+			res := chat(t, srv, ev.token("acme-member"), `{"message":"hello"}`)
+			if !after {
+				require.Equal(t, http.StatusInternalServerError, res.StatusCode)
+				assert.Equal(t, "application/problem+json", res.Header.Get("Content-Type"))
+				return
+			}
+			require.Equal(t, http.StatusOK, res.StatusCode)
+			evs, _ := readEvents(t, res.Body)
+			require.NotEmpty(t, evs)
+			assert.NotEqual(t, "done", evs[len(evs)-1].Type)
+			require.Eventually(t, func() bool { return streams.Open() == 0 }, 5*time.Second, 5*time.Millisecond)
+			logged := ev.logs.FilterMessage("event stream failed").All()
+			require.Len(t, logged, 1)
+			assert.Contains(t, logged[0].ContextMap()["error"], "model bug")
+		})
+	}
+}

@@ -90,6 +90,8 @@ type fakeVendors struct {
 	mu     sync.Mutex
 	chunks map[domain.TenantID][]domain.Chunk
 	model  func(ctx context.Context, msgs []domain.ChatMessage, p domain.ChatParams) iter.Seq2[domain.Delta, error]
+	// onSearch, when set, runs at the start of every Search.
+	onSearch func()
 }
 
 func (v *fakeVendors) Embedder(domain.Tenant) (ports.Embedder, error)       { return bowEmbedder{}, nil }
@@ -144,6 +146,9 @@ func (v *fakeVendors) Upsert(_ context.Context, t domain.TenantID, chunks []doma
 func (v *fakeVendors) Search(_ context.Context, t domain.TenantID, q []float32, k int, minScore float64) (domain.SearchResult, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	if v.onSearch != nil {
+		v.onSearch()
+	}
 	var out []domain.Passage
 	for _, c := range v.chunks[t] {
 		if s := cosine(q, c.Vector); s > 0 && s >= minScore {
