@@ -175,7 +175,10 @@ func serveKeepingAlive(t *testing.T, ev *env, streams *httpapi.Streams) string {
 // the client's next requests (another stream, then a plain one) reuse it.
 func TestFinishedStreamGivesItsConnectionBack(t *testing.T) {
 	streams := httpapi.NewStreams()
-	ev := newEnv(t, func(c *httpapi.Config, d *httpapi.Deps) { d.Streams = streams; c.StreamWriteTimeout = 50 * time.Millisecond })
+	ev := newEnv(t, func(c *httpapi.Config, d *httpapi.Deps) {
+		d.Streams = streams
+		c.StreamWriteTimeout = 50 * time.Millisecond
+	})
 	base := serveKeepingAlive(t, ev, streams)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 	defer client.CloseIdleConnections()
