@@ -12,7 +12,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tenantry/tenantry/adapters/httpapi"
-
 	"github.com/tenantry/tenantry/domain"
 )
 

@@ -88,7 +88,10 @@ func (s *Streams) keepsAlive() bool {
 }
 
 // giveBack hands conn to the server through the listener; false when the listener has
-// closed (or is not served).
+// closed (or is not served). The server takes it as a new connection, so the client's
+// next request must begin within the server's ReadHeaderTimeout rather than its
+// IdleTimeout; a client that waits longer finds the connection closed, as after any
+// idle timeout, and opens another.
 func (s *Streams) giveBack(conn net.Conn) bool {
 	t := time.NewTimer(lingerTimeout)
 	defer t.Stop()

@@ -110,7 +110,8 @@ func (m *Metrics) middleware(e *echo.Echo) echo.MiddlewareFunc {
 			if err != nil {
 				c.Error(err)
 			}
-			method, route, status := m.labels(c, routeOf(c))
+			route := routeOf(c)
+			method, status := m.labels(c)
 			if ho := handoffOf(c); ho != nil {
 				// The stream goes on after the handler: count it open, and time it,
 				// until it ends.
@@ -130,9 +131,9 @@ func (m *Metrics) middleware(e *echo.Echo) echo.MiddlewareFunc {
 	}
 }
 
-// labels returns the method and status labels of a finished request on route, and
-// counts a rejected login.
-func (m *Metrics) labels(c echo.Context, route string) (method, path, status string) {
+// labels returns the method and status labels of a finished request, and counts a
+// rejected login.
+func (m *Metrics) labels(c echo.Context) (method, status string) {
 	method = c.Request().Method
 	if !knownMethods[method] {
 		method = "other"
@@ -144,7 +145,7 @@ func (m *Metrics) labels(c echo.Context, route string) (method, path, status str
 	if reason, ok := c.Get(keyLoginFailure).(string); ok {
 		m.logins.WithLabelValues(reason).Inc()
 	}
-	return method, route, strconv.Itoa(code)
+	return method, strconv.Itoa(code)
 }
 
 func (m *Metrics) observe(method, route, status string, took time.Duration) {
