@@ -17,13 +17,10 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"runtime/debug"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,10 +33,6 @@ import (
 
 // keyHandoff marks a request whose stream was handed off (see handoffOf).
 const keyHandoff = "httpapi.handoff"
-
-// lingerTimeout bounds the last chunk's write and how long a finished stream's
-// connection waits for the client to close its side.
-const lingerTimeout = 2 * time.Second
 
 // Streams tracks the event streams that were handed off their handler. http.Server's
 // Shutdown no longer sees those connections, so the server waits for them here, and
@@ -54,76 +47,18 @@ type Streams struct {
 	listening atomic.Bool
 	closed    chan struct{}
 	closeOnce sync.Once
+	idleMu    sync.Mutex
+	idle      map[*connSink]struct{} // finished streams waiting for the next request
 }
 
 // NewStreams returns an empty tracker.
 func NewStreams() *Streams {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	return &Streams{ctx: ctx, cancel: cancel, back: make(chan net.Conn), closed: make(chan struct{})}
+	return &Streams{ctx: ctx, cancel: cancel, back: make(chan net.Conn), closed: make(chan struct{}), idle: map[*connSink]struct{}{}}
 }
 
 // Open reports how many handed-off streams are open now.
 func (s *Streams) Open() int64 { return s.open.Load() }
-
-// Listener returns the listener through which the connections of finished streams come
-// back for their next request; addr is what its Addr reports. The server must serve it
-// beside its real listener (http.Server.Serve on both; Shutdown closes both). Without
-// it, a stream answers Connection: close and closes its connection when it ends.
-func (s *Streams) Listener(addr net.Addr) net.Listener {
-	s.listening.Store(true)
-	return &reuseListener{s: s, addr: addr}
-}
-
-// keepsAlive reports whether a stream ending now can give its connection back.
-func (s *Streams) keepsAlive() bool {
-	if !s.listening.Load() {
-		return false
-	}
-	select {
-	case <-s.closed:
-		return false
-	default:
-		return true
-	}
-}
-
-// giveBack hands conn to the server through the listener; false when the listener has
-// closed (or is not served). The server takes it as a new connection, so the client's
-// next request must begin within the server's ReadHeaderTimeout rather than its
-// IdleTimeout; a client that waits longer finds the connection closed, as after any
-// idle timeout, and opens another.
-func (s *Streams) giveBack(conn net.Conn) bool {
-	t := time.NewTimer(lingerTimeout)
-	defer t.Stop()
-	select {
-	case s.back <- conn:
-		return true
-	case <-s.closed:
-	case <-t.C:
-	}
-	return false
-}
-
-type reuseListener struct {
-	s    *Streams
-	addr net.Addr
-}
-
-func (l *reuseListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.s.back:
-		return c, nil
-	case <-l.s.closed:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *reuseListener) Close() error {
-	l.s.closeOnce.Do(func() { close(l.s.closed) })
-	return nil
-}
-
-func (l *reuseListener) Addr() net.Addr { return l.addr }
 
 // Wait returns once no handed-off stream is open, or with ctx's error if ctx ends
 // first. It polls, as http.Server.Shutdown does: once the server has stopped serving,
@@ -280,11 +215,7 @@ func (sc *streamScope) open() *sseStream {
 		// Hijack flushes the status and headers net/http prepared (Transfer-Encoding:
 		// chunked, since the body has no length) before handing the connection over.
 		if conn, brw, err := http.NewResponseController(res.Writer).Hijack(); err == nil {
-			sink := &connSink{conn: conn, streams: sc.st.streams, keepAlive: keepAlive, watched: make(chan struct{})}
-			if brw.Reader.Buffered() > 0 {
-				sink.extra.Store(true) // a pipelined request: decline it by closing
-			}
-			sc.handOff(c, sink)
+			sc.handOff(c, newConnSink(conn, brw.Reader, sc.st.streams, keepAlive, idleTimeout(r)))
 			return sc.stream
 		}
 	} else {
@@ -330,111 +261,4 @@ func (sc *streamScope) fail(err error, what string) (problem, bool) {
 func (sc *streamScope) abandon(err error, what string) error {
 	sc.st.problems.log.Debug(what+" write failed", append(sc.fields[:len(sc.fields):len(sc.fields)], zap.Error(err))...)
 	return nil
-}
-
-// connSink writes frames straight to a handed-off HTTP/1.1 connection, each frame one
-// chunk of the chunked body net/http announced in the headers it sent.
-type connSink struct {
-	conn      net.Conn
-	streams   *Streams
-	keepAlive bool  // the response did not say Connection: close
-	bytes     int64 // written under the stream's mutex; read after close
-
-	extra    atomic.Bool   // the client sent more than its request
-	stopping atomic.Bool   // end is taking the connection back from watch
-	watched  chan struct{} // closed when watch returns
-	readErr  error         // why watch's read failed; read after watched is closed
-}
-
-var (
-	crlf = []byte("\r\n")
-	// lastChunk ends a chunked body that has no trailers.
-	lastChunk = []byte("0\r\n\r\n")
-	// longAgo is a deadline in the past: it interrupts a pending read at once.
-	longAgo = time.Unix(1, 0)
-)
-
-func (s *connSink) write(frame []byte, deadline time.Time) error {
-	if err := s.conn.SetWriteDeadline(deadline); err != nil {
-		return err
-	}
-	var size [18]byte
-	bufs := net.Buffers{append(strconv.AppendInt(size[:0], int64(len(frame)), 16), crlf...), frame, crlf}
-	n, err := bufs.WriteTo(s.conn) // one writev
-	s.bytes += n
-	return err
-}
-
-// end sends the last chunk, then gives the connection back to the server for the
-// client's next request when the response kept it alive and the client sent nothing
-// more. Otherwise it closes the connection: at once after a failed write; else for
-// writing only, so the client reads the whole body, and watch closes the socket once
-// the client has closed its side (or after lingerTimeout).
-func (s *connSink) end(failed bool) {
-	if failed {
-		_ = s.conn.Close()
-		return
-	}
-	if s.keepAlive && !s.extra.Load() {
-		// watch stops before the last chunk goes out: a client that has it may send
-		// its next request at once, and those bytes are the server's to read.
-		if s.reclaim() && s.writeLast() == nil {
-			_ = s.conn.SetDeadline(time.Time{})
-			if s.streams.giveBack(s.conn) {
-				return
-			}
-		}
-		_ = s.conn.Close()
-		return
-	}
-	if s.writeLast() != nil {
-		_ = s.conn.Close()
-		return
-	}
-	if cw, ok := s.conn.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
-		_ = s.conn.SetReadDeadline(time.Now().Add(lingerTimeout))
-		return
-	}
-	_ = s.conn.Close()
-}
-
-func (s *connSink) writeLast() error {
-	_ = s.conn.SetWriteDeadline(time.Now().Add(lingerTimeout))
-	n, err := s.conn.Write(lastChunk)
-	s.bytes += int64(n)
-	return err
-}
-
-// reclaim stops watch and reports whether the connection is still good to read the
-// next request from: watch stopped because of reclaim's deadline, not because the
-// client closed the connection or sent more.
-func (s *connSink) reclaim() bool {
-	s.stopping.Store(true)
-	_ = s.conn.SetReadDeadline(longAgo)
-	<-s.watched
-	return errors.Is(s.readErr, os.ErrDeadlineExceeded) && !s.extra.Load()
-}
-
-// watch reads the connection until the read fails, discarding (and noting) anything a
-// client sends after its request. A failure while the stream runs means the client
-// left: watch cancels the stream (a no-op once it has ended) and closes the socket.
-// When end is taking the connection back (reclaim), watch leaves it to end.
-func (s *connSink) watch(cancel context.CancelCauseFunc) {
-	defer close(s.watched)
-	var buf [64]byte
-	for {
-		n, err := s.conn.Read(buf[:])
-		if n > 0 {
-			s.extra.Store(true)
-		}
-		if err != nil {
-			s.readErr = err
-			break
-		}
-	}
-	if s.stopping.Load() {
-		return
-	}
-	cancel(context.Canceled)
-	_ = s.conn.Close()
 }

@@ -159,11 +159,15 @@ func routeField(route string) zap.Field { return zap.String("route", route) }
 
 // serveKeepingAlive serves ev's router as bootstrap does: on a loopback listener and,
 // beside it, the streams' listener that gives finished streams' connections back.
-func serveKeepingAlive(t *testing.T, ev *env, streams *httpapi.Streams) string {
+// idle 0 leaves the server's IdleTimeout unset; otherwise ReadHeaderTimeout is 200 ms.
+func serveKeepingAlive(t *testing.T, ev *env, streams *httpapi.Streams, idle time.Duration) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	srv := &http.Server{Handler: ev.e, ReadHeaderTimeout: 5 * time.Second}
+	if idle > 0 {
+		srv.ReadHeaderTimeout, srv.IdleTimeout = 200*time.Millisecond, idle
+	}
 	go func() { _ = srv.Serve(ln) }()
 	go func() { _ = srv.Serve(streams.Listener(ln.Addr())) }()
 	t.Cleanup(func() { _ = srv.Close() })
@@ -179,7 +183,7 @@ func TestFinishedStreamGivesItsConnectionBack(t *testing.T) {
 		d.Streams = streams
 		c.StreamWriteTimeout = 50 * time.Millisecond
 	})
-	base := serveKeepingAlive(t, ev, streams)
+	base := serveKeepingAlive(t, ev, streams, 0)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 	defer client.CloseIdleConnections()
 	tok := ev.token("acme-member")
@@ -224,33 +228,92 @@ func TestFinishedStreamGivesItsConnectionBack(t *testing.T) {
 	require.Eventually(t, func() bool { return streams.Open() == 0 }, 5*time.Second, 5*time.Millisecond)
 }
 
-// TestStreamDeclinesAPipelinedRequest checks that bytes a client sends after its chat
-// request (a pipelined request) are not lost into a reused connection: the stream is
-// answered whole, then the connection closes, and the client retries elsewhere.
-func TestStreamDeclinesAPipelinedRequest(t *testing.T) {
+// TestStreamServesAPipelinedRequest checks that a request a client sends behind its
+// chat request before the stream has ended (pipelining), together with it or while the
+// events come, is not lost: the stream is answered whole, then the pipelined request
+// on the same connection.
+func TestStreamServesAPipelinedRequest(t *testing.T) {
+	for _, during := range []bool{false, true} {
+		t.Run(fmt.Sprintf("during_the_stream=%v", during), func(t *testing.T) {
+			streams := httpapi.NewStreams()
+			ev := newEnv(t, func(_ *httpapi.Config, d *httpapi.Deps) { d.Streams = streams })
+			started, release := make(chan struct{}), make(chan struct{})
+			ev.vendors.setModel(heldModel(started, release))
+			base := serveKeepingAlive(t, ev, streams, 0)
+			conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+			require.NoError(t, err)
+			defer conn.Close()
+			const next = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+			body := `{"message":"hello"}`
+			req := fmt.Sprintf("POST /chat/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+				ev.token("acme-member"), len(body), body)
+			if !during {
+				req += next
+			}
+			_, err = io.WriteString(conn, req)
+			require.NoError(t, err)
+			require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
+			br := bufio.NewReader(conn)
+			res, err := http.ReadResponse(br, &http.Request{Method: http.MethodPost})
+			require.NoError(t, err)
+			assert.Equal(t, http.StatusOK, res.StatusCode)
+			p := newSSEParser(res.Body)
+			first, err := p.Next()
+			require.NoError(t, err)
+			assert.Equal(t, "sources", first.Type)
+			if during {
+				_, err = io.WriteString(conn, next)
+				require.NoError(t, err)
+				time.Sleep(20 * time.Millisecond) // let the stream's watcher read it
+			}
+			close(release)
+			evs, _ := readEvents(t, res.Body)
+			require.NotEmpty(t, evs)
+			assert.Equal(t, "done", evs[len(evs)-1].Type)
+			_, err = io.ReadAll(res.Body)
+			require.NoError(t, err)
+			got, err := http.ReadResponse(br, &http.Request{Method: http.MethodGet})
+			require.NoError(t, err, "the pipelined request is answered on the same connection")
+			defer got.Body.Close()
+			assert.Equal(t, http.StatusOK, got.StatusCode)
+			assert.Equal(t, "application/json", strings.Split(got.Header.Get("Content-Type"), ";")[0])
+		})
+	}
+}
+
+// TestFinishedStreamWaitsForTheNextRequestLikeNetHTTP checks the idle wait: a
+// connection that carried a stream waits for the next request up to the server's
+// IdleTimeout, not only its much shorter ReadHeaderTimeout, and closing the streams'
+// listener (as Shutdown does) closes it.
+func TestFinishedStreamWaitsForTheNextRequestLikeNetHTTP(t *testing.T) {
 	streams := httpapi.NewStreams()
 	ev := newEnv(t, func(_ *httpapi.Config, d *httpapi.Deps) { d.Streams = streams })
-	base := serveKeepingAlive(t, ev, streams)
+	base := serveKeepingAlive(t, ev, streams, 5*time.Second)
 	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	require.NoError(t, err)
 	defer conn.Close()
-	body := `{"message":"hello"}`
-	_, err = fmt.Fprintf(conn, "POST /chat/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%sGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
-		ev.token("acme-member"), len(body), body)
-	require.NoError(t, err)
-	require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
 	br := bufio.NewReader(conn)
-	res, err := http.ReadResponse(br, &http.Request{Method: http.MethodPost})
-	require.NoError(t, err)
-	assert.Equal(t, http.StatusOK, res.StatusCode)
-	evs, _ := readEvents(t, res.Body)
-	require.NotEmpty(t, evs)
-	assert.Equal(t, "done", evs[len(evs)-1].Type)
-	_, err = io.ReadAll(res.Body)
-	require.NoError(t, err)
-	rest, err := io.ReadAll(br)
-	require.NoError(t, err, "the connection closes cleanly")
-	assert.Empty(t, rest, "the pipelined request got no answer on this connection")
+	stream := func() {
+		body := `{"message":"hello"}`
+		_, err = fmt.Fprintf(conn, "POST /chat/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+			ev.token("acme-member"), len(body), body)
+		require.NoError(t, err)
+		require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
+		res, err := http.ReadResponse(br, &http.Request{Method: http.MethodPost})
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, res.StatusCode)
+		_, err = io.ReadAll(res.Body)
+		require.NoError(t, err)
+	}
+	stream()
+	time.Sleep(500 * time.Millisecond) // over the 200 ms ReadHeaderTimeout, well under IdleTimeout
+	stream()
+	time.Sleep(100 * time.Millisecond)
+
+	require.NoError(t, streams.Listener(nil).Close())
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
+	_, err = br.ReadByte()
+	assert.ErrorIs(t, err, io.EOF, "closing the listener closes the waiting connection")
 }
 
 // TestStreamPanicsAreContained checks that a panic on a stream's own goroutine, where
