@@ -241,13 +241,10 @@ func (sc *streamScope) handOff(c echo.Context, sink *connSink) {
 	sc.result <- nil
 }
 
-// clientGone reports whether err or the stream's context says the client went away.
-func (sc *streamScope) clientGone(err error) bool { return clientGoneCtx(sc.ctx, err) }
-
 // fail logs err once like any problem and returns the problem a started stream
 // reports, or false when the client went away and gets nothing.
 func (sc *streamScope) fail(err error, what string) (problem, bool) {
-	if sc.clientGone(err) {
+	if clientGoneCtx(sc.ctx, err) {
 		sc.st.problems.log.Debug("client left the "+what, sc.fields...)
 		return problem{}, false
 	}

@@ -16,8 +16,11 @@ var errStreamClosed = errors.New("sse: stream closed")
 var pingFrame = encodeSSEComment(nil, "ping")
 
 // frameSink is where an sseStream's frames go: the handler's response (responseSink),
-// or the connection itself once the stream has been handed off (connSink, handoff.go).
+// or the connection itself once the stream has been handed off (connSink,
+// stream_conn.go).
 type frameSink interface {
+	// start sends the status and headers, if they are not on their way already.
+	start() error
 	// write sends frame to the client at once, giving up at deadline (zero: none).
 	write(frame []byte, deadline time.Time) error
 	// end finishes the body after the last frame; failed says a write failed before.
@@ -47,23 +50,9 @@ func setSSEHeaders(h http.Header) {
 	h.Del(echo.HeaderContentLength)
 }
 
-// startSSE sends the 200 status and the stream headers through the handler's response,
-// then arms the ping timer; ping 0 disables pings. The caller must call close before
-// the handler returns.
-func startSSE(c echo.Context, ping, writeTimeout time.Duration) *sseStream {
-	res := c.Response()
-	setSSEHeaders(res.Header())
-	res.WriteHeader(http.StatusOK)
-	return newSSEStream(newResponseSink(res), ping, writeTimeout)
-}
-
-// newSSEStream starts a stream on a sink whose headers are sent (or about to be, at
-// the first flush), flushing them at once.
+// newSSEStream starts a stream on sink, sending its headers at once.
 func newSSEStream(sink frameSink, ping, writeTimeout time.Duration) *sseStream {
-	s := &sseStream{sink: sink, writeTimeout: writeTimeout, ping: ping}
-	if rs, ok := sink.(*responseSink); ok {
-		s.err = rs.flush()
-	}
+	s := &sseStream{sink: sink, writeTimeout: writeTimeout, ping: ping, err: sink.start()}
 	if ping > 0 {
 		s.timer = time.AfterFunc(ping, s.pingNow)
 	}
@@ -163,6 +152,9 @@ type responseSink struct {
 func newResponseSink(res *echo.Response) *responseSink {
 	return &responseSink{res: res, rc: http.NewResponseController(res.Writer)}
 }
+
+// start flushes the status and headers the handler wrote.
+func (r *responseSink) start() error { return r.flush() }
 
 func (r *responseSink) write(frame []byte, deadline time.Time) error {
 	if !deadline.IsZero() {

@@ -169,6 +169,9 @@ func newConnSink(conn net.Conn, br *bufio.Reader, streams *Streams, keepAlive bo
 	return s
 }
 
+// start has nothing to send: Hijack flushed the status and headers.
+func (s *connSink) start() error { return nil }
+
 func (s *connSink) write(frame []byte, deadline time.Time) error {
 	if err := s.conn.SetWriteDeadline(deadline); err != nil {
 		return err

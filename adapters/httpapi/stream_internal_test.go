@@ -59,8 +59,10 @@ func (r *frameRecorder) snapshot() (frames []string, at []time.Time, overlaps in
 
 func newTestStream(t *testing.T, w http.ResponseWriter, ping time.Duration) *sseStream {
 	t.Helper()
-	c := echo.New().NewContext(httptest.NewRequest(http.MethodPost, "/chat/stream", nil), w)
-	return startSSE(c, ping, time.Second)
+	res := echo.New().NewContext(httptest.NewRequest(http.MethodPost, "/chat/stream", nil), w).Response()
+	setSSEHeaders(res.Header())
+	res.WriteHeader(http.StatusOK)
+	return newSSEStream(newResponseSink(res), ping, time.Second)
 }
 
 func TestSSEStreamPingsOnlyAfterSilence(t *testing.T) {
