@@ -9,7 +9,6 @@ import (
 	"os"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -149,8 +148,8 @@ type connSink struct {
 	idle      time.Duration // the wait for the next request, as net/http's
 	bytes     int64         // written under the stream's mutex; read after close
 
-	mu       sync.Mutex // phase changes and pending
-	phase    atomic.Int32
+	mu       sync.Mutex // guards phase, pending and overflow
+	phase    int32
 	pending  []byte // what the client sent after its request: the start of the next
 	overflow bool
 }
@@ -199,15 +198,15 @@ func (s *connSink) end(failed bool) {
 	defer s.mu.Unlock()
 	switch {
 	case failed:
-		s.phase.Store(phaseClosing)
+		s.phase = phaseClosing
 		_ = s.conn.Close()
 	case s.keepAlive && !s.overflow:
 		// watch wakes up at once and either hands the connection back with what the
 		// client already sent, or starts waiting for the next request.
-		s.phase.Store(phaseEnded)
+		s.phase = phaseEnded
 		_ = s.conn.SetReadDeadline(longAgo)
 	default:
-		s.phase.Store(phaseClosing)
+		s.phase = phaseClosing
 		if cw, ok := s.conn.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
 			_ = s.conn.SetReadDeadline(time.Now().Add(lingerTimeout))
 			return
@@ -244,7 +243,7 @@ func (s *connSink) watch(cancel context.CancelCauseFunc) {
 		if n > 0 {
 			s.keep(buf[:n])
 		}
-		phase := s.phase.Load()
+		phase := s.phase
 		switch {
 		case phase == phaseEnded && (len(s.pending) > 0 || s.overflow):
 			s.mu.Unlock()
