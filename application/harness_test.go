@@ -245,6 +245,15 @@ func (e *failingEmbedder) Embed(ctx context.Context, texts []string) ([][]float3
 	return e.inner.Embed(ctx, texts)
 }
 
+// EmbedQuery counts like Embed.
+func (e *failingEmbedder) EmbedQuery(ctx context.Context, q string) ([]float32, error) {
+	vecs, err := e.Embed(ctx, []string{q})
+	if err != nil {
+		return nil, err
+	}
+	return vecs[0], nil
+}
+
 func (e *failingEmbedder) Dimensions() int { return e.inner.Dimensions() }
 
 const testIssuer = "https://tenantry.test"

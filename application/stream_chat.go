@@ -164,14 +164,11 @@ func retrieve(ctx context.Context, v ports.Vendors, t domain.Tenant, question st
 	if err != nil {
 		return domain.SearchResult{}, err
 	}
-	vecs, err := emb.Embed(ctx, []string{question})
+	vec, err := emb.EmbedQuery(ctx, question)
 	if err != nil {
 		return domain.SearchResult{}, fmt.Errorf("embed question: %w", err)
 	}
-	if len(vecs) != 1 {
-		return domain.SearchResult{}, domain.E(domain.KindInternal, "internal", "", fmt.Errorf("embedder returned %d vectors for 1 text", len(vecs)))
-	}
-	found, err := idx.Search(ctx, t.ID, vecs[0], t.Retrieval.TopK, t.Retrieval.MinScore)
+	found, err := idx.Search(ctx, t.ID, vec, t.Retrieval.TopK, t.Retrieval.MinScore)
 	if err != nil {
 		return domain.SearchResult{}, fmt.Errorf("search passages: %w", err)
 	}

@@ -67,7 +67,7 @@ func TestMetricsOfTheWiredRouter(t *testing.T) {
 		`tenantry_llm_tokens_total{tenant="acme",type="prompt"} 3`,
 		`tenantry_llm_tokens_total{tenant="acme",type="completion"} 2`,
 		`tenantry_upstream_request_duration_seconds_count{operation="stream",outcome="ok",provider="extractive",service="llm"} 1`,
-		`tenantry_upstream_request_duration_seconds_count{operation="embed",outcome="ok",provider="hashing",service="embedder"} 1`,
+		`tenantry_upstream_request_duration_seconds_count{operation="embed_query",outcome="ok",provider="hashing",service="embedder"} 1`,
 		`tenantry_upstream_request_duration_seconds_count{operation="search",outcome="ok",provider="embedded",service="vector_store"} 1`,
 		`tenantry_llm_first_token_seconds_count{provider="extractive"} 1`,
 		`tenantry_cache_hits_total{cache="users"}`,

@@ -13,7 +13,11 @@ type Embedder interface {
 	// vendor 429 is KindRateLimited; timeouts and 5xx are KindUnavailable; a rejected
 	// key is KindUnavailable with code "vendor_key_rejected".
 	Embed(ctx context.Context, texts []string) ([][]float32, error)
-	// Dimensions is the length of every vector Embed returns.
+	// EmbedQuery returns the vector of one search query, with the same errors. Models
+	// that embed queries and passages differently (Pinecone's input_type "query" and
+	// "passage") are told which; for the others it is Embed of one text.
+	EmbedQuery(ctx context.Context, query string) ([]float32, error)
+	// Dimensions is the length of every vector Embed and EmbedQuery return.
 	Dimensions() int
 }
 

@@ -80,6 +80,16 @@ func (e *Embedder) Embed(ctx context.Context, texts []string) ([][]float32, erro
 	return out, nil
 }
 
+// EmbedQuery implements ports.Embedder: the hashing model is symmetric, a query is
+// embedded like any text.
+func (e *Embedder) EmbedQuery(ctx context.Context, query string) ([]float32, error) {
+	vecs, err := e.Embed(ctx, []string{query})
+	if err != nil {
+		return nil, err
+	}
+	return vecs[0], nil
+}
+
 // bag counts a text's hashed features in order of first occurrence, so that the sums
 // in project run in the same order on every run and the output is bit-for-bit stable.
 type bag struct {

@@ -184,6 +184,11 @@ const bowDims = 64
 
 func (bowEmbedder) Dimensions() int { return bowDims }
 
+func (e bowEmbedder) EmbedQuery(ctx context.Context, q string) ([]float32, error) {
+	vecs, _ := e.Embed(ctx, []string{q})
+	return vecs[0], nil
+}
+
 func (bowEmbedder) Embed(_ context.Context, texts []string) ([][]float32, error) {
 	out := make([][]float32, len(texts))
 	for i, t := range texts {

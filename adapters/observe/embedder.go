@@ -32,5 +32,13 @@ func (e *Embedder) Embed(ctx context.Context, texts []string) ([][]float32, erro
 	return vecs, err
 }
 
+// EmbedQuery calls the wrapped embedder.
+func (e *Embedder) EmbedQuery(ctx context.Context, query string) ([]float32, error) {
+	c := e.o.begin(ServiceEmbedder, e.provider, "embed_query", e.tenant)
+	vec, err := e.next.EmbedQuery(ctx, query)
+	c.end(ctx, outcomeOf(ctx, err), err)
+	return vec, err
+}
+
 // Dimensions is the wrapped embedder's.
 func (e *Embedder) Dimensions() int { return e.next.Dimensions() }

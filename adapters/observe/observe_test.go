@@ -130,6 +130,14 @@ func (s stubEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, e
 	return out, nil
 }
 
+func (s stubEmbedder) EmbedQuery(ctx context.Context, q string) ([]float32, error) {
+	vecs, err := s.Embed(ctx, []string{q})
+	if err != nil {
+		return nil, err
+	}
+	return vecs[0], nil
+}
+
 func TestEmbedderRecordsLatencyErrorsAndLogsCountsOnly(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
@@ -162,6 +170,24 @@ func TestEmbedderRecordsLatencyErrorsAndLogsCountsOnly(t *testing.T) {
 	assert.Equal(t, "acme", first["tenant_id"])
 	assert.EqualValues(t, 2, first["texts"])
 	assert.Equal(t, "rate_limited", lines[1].ContextMap()["error_kind"])
+	f.requireNoSecrets(t)
+}
+
+func TestEmbedQueryIsObservedApartFromEmbed(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	ok := observe.NewEmbedder(stubEmbedder{}, "pinecone", "acme", f.o)
+	vec, err := ok.EmbedQuery(withRID("req-8"), secretPrompt)
+	require.NoError(t, err)
+	assert.Len(t, vec, 3)
+	limited := observe.NewEmbedder(stubEmbedder{err: domain.ErrRateLimited.With(errors.New("vendor said: " + secretPrompt))}, "pinecone", "acme", f.o)
+	_, err = limited.EmbedQuery(context.Background(), secretPrompt)
+	assert.ErrorIs(t, err, domain.ErrRateLimited)
+
+	assert.EqualValues(t, 1, f.latencyCount(t, "embedder", "pinecone", "embed_query", "ok"))
+	assert.EqualValues(t, 1, f.latencyCount(t, "embedder", "pinecone", "embed_query", "error"))
+	assert.Equal(t, 1.0, f.errorsTotal(t, "embedder", "pinecone", "embed_query", "rate_limited"))
+	require.Len(t, f.logs.FilterMessage("upstream call").All(), 2)
 	f.requireNoSecrets(t)
 }
 

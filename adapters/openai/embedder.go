@@ -117,6 +117,16 @@ func (e *Embedder) Embed(ctx context.Context, texts []string) ([][]float32, erro
 	return out, nil
 }
 
+// EmbedQuery implements ports.Embedder: OpenAI's embedding models take queries and
+// documents alike.
+func (e *Embedder) EmbedQuery(ctx context.Context, query string) ([]float32, error) {
+	vecs, err := e.embedBatch(ctx, []string{query})
+	if err != nil {
+		return nil, err
+	}
+	return vecs[0], nil
+}
+
 func (e *Embedder) embedBatch(ctx context.Context, texts []string) ([][]float32, error) {
 	params := sdk.EmbeddingNewParams{
 		Model:          e.model,

@@ -22,8 +22,6 @@ type EmbedderConfig struct {
 	// parameter unless OmitDimension is set (for fixed-size models).
 	Dimensions    int
 	OmitDimension bool
-	// InputType is the model's input_type parameter (default "passage").
-	InputType string
 	// BatchSize is the number of texts per request (default 96, the hosted models'
 	// documented maximum batch).
 	BatchSize int
@@ -39,7 +37,6 @@ type Embedder struct {
 	model     string
 	dims      int
 	omitDim   bool
-	inputType string
 	batchSize int
 	http      *transport
 }
@@ -69,10 +66,7 @@ func NewEmbedder(cfg EmbedderConfig) (*Embedder, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Embedder{model: cfg.Model, dims: cfg.Dimensions, omitDim: cfg.OmitDimension, inputType: cfg.InputType, batchSize: cfg.BatchSize, http: tr}
-	if e.inputType == "" {
-		e.inputType = "passage"
-	}
+	e := &Embedder{model: cfg.Model, dims: cfg.Dimensions, omitDim: cfg.OmitDimension, batchSize: cfg.BatchSize, http: tr}
 	if e.batchSize <= 0 {
 		e.batchSize = 96
 	}
@@ -101,12 +95,19 @@ type embedResponse struct {
 	} `json:"data"`
 }
 
-// Embed implements ports.Embedder, sending at most BatchSize texts per request.
+// The input_type values of Pinecone's hosted models: documents are embedded as
+// passages, searches as queries.
+const (
+	inputPassage = "passage"
+	inputQuery   = "query"
+)
+
+// Embed implements ports.Embedder: texts are passages, at most BatchSize per request.
 func (e *Embedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
 	out := make([][]float32, 0, len(texts))
 	for start := 0; start < len(texts); start += e.batchSize {
 		part := texts[start:min(start+e.batchSize, len(texts))]
-		vecs, err := e.embedBatch(ctx, part)
+		vecs, err := e.embedBatch(ctx, part, inputPassage)
 		if err != nil {
 			return nil, err
 		}
@@ -115,9 +116,18 @@ func (e *Embedder) Embed(ctx context.Context, texts []string) ([][]float32, erro
 	return out, nil
 }
 
-func (e *Embedder) embedBatch(ctx context.Context, texts []string) ([][]float32, error) {
+// EmbedQuery implements ports.Embedder with input_type "query".
+func (e *Embedder) EmbedQuery(ctx context.Context, query string) ([]float32, error) {
+	vecs, err := e.embedBatch(ctx, []string{query}, inputQuery)
+	if err != nil {
+		return nil, err
+	}
+	return vecs[0], nil
+}
+
+func (e *Embedder) embedBatch(ctx context.Context, texts []string, inputType string) ([][]float32, error) {
 	req := embedRequest{Model: e.model, Inputs: make([]embedInput, len(texts)),
-		Parameters: map[string]any{"input_type": e.inputType, "truncate": "END"}}
+		Parameters: map[string]any{"input_type": inputType, "truncate": "END"}}
 	if !e.omitDim {
 		req.Parameters["dimension"] = e.dims
 	}

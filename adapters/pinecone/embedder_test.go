@@ -50,6 +50,26 @@ func TestEmbedBatchesAndKeepsOrder(t *testing.T) {
 	assert.Equal(t, 16, e.Dimensions())
 }
 
+// TestQueriesAndPassagesAreEmbeddedAsSuch checks the input_type Pinecone's asymmetric
+// models need: documents go in as passages, searches as queries.
+func TestQueriesAndPassagesAreEmbeddedAsSuch(t *testing.T) {
+	t.Parallel()
+	srv := pineconetest.New(t, dims, keyA)
+	e := newEmbedder(t, srv, keyA, 16)
+
+	_, err := e.Embed(t.Context(), []string{"Travel is booked through the portal."})
+	require.NoError(t, err)
+	q, err := e.EmbedQuery(t.Context(), "How do I book travel?")
+	require.NoError(t, err)
+
+	assert.Equal(t, pineconetest.Vector("How do I book travel?", 16), q)
+	var types []string
+	for _, c := range srv.CallsTo(http.MethodPost, "/embed") {
+		types = append(types, c.InputType)
+	}
+	assert.Equal(t, []string{"passage", "query"}, types)
+}
+
 func TestEmbedOfNothingCallsNothing(t *testing.T) {
 	t.Parallel()
 	srv := pineconetest.New(t, dims, keyA)

@@ -49,6 +49,15 @@ func Embedder(t *testing.T, e ports.Embedder) {
 		assert.Len(t, got[0], dims)
 	})
 
+	t.Run("a query gives one vector of Dimensions values", func(t *testing.T) {
+		got, err := e.EmbedQuery(t.Context(), "How do I book travel?")
+		require.NoError(t, err)
+		require.Len(t, got, dims)
+		for j, x := range got {
+			require.False(t, math.IsNaN(float64(x)) || math.IsInf(float64(x), 0), "value %d is %v", j, x)
+		}
+	})
+
 	t.Run("no texts give no vectors", func(t *testing.T) {
 		got, err := e.Embed(t.Context(), nil)
 		require.NoError(t, err)

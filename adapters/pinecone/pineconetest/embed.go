@@ -22,6 +22,7 @@ func (s *Server) embed(x *exchange) {
 		return
 	}
 	x.call.Count = len(req.Inputs)
+	x.call.InputType, _ = req.Parameters["input_type"].(string)
 	if req.Model == "" {
 		s.violate(x, http.StatusBadRequest, "embed: model is required")
 		return

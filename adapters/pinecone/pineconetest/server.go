@@ -37,6 +37,8 @@ type Call struct {
 	Status    int
 	// Count is the number of vectors, ids or inputs the request carried.
 	Count int
+	// InputType is the input_type parameter of an embed request.
+	InputType string
 }
 
 // Fault makes matching requests fail before they reach the index.
