@@ -55,6 +55,8 @@ type Config struct {
 	MaxDocumentBytes int64
 	ChunkSize        int
 	ChunkOverlap     int
+	// IndexMaxBytes bounds the embedded vector index's in-memory copies; 0: no bound.
+	IndexMaxBytes    int64
 	ModelTimeout     time.Duration
 	ModelIdleTimeout time.Duration
 	PingInterval     time.Duration
@@ -110,6 +112,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		MaxDocumentBytes:  int64(r.int("TENANTRY_MAX_DOCUMENT_BYTES", 5<<20)),
 		ChunkSize:         r.int("TENANTRY_CHUNK_SIZE", 800),
 		ChunkOverlap:      r.int("TENANTRY_CHUNK_OVERLAP", 100),
+		IndexMaxBytes:     int64(r.int("TENANTRY_INDEX_MAX_BYTES", 1<<30)),
 		ModelTimeout:      r.dur("TENANTRY_MODEL_TIMEOUT", 120*time.Second),
 		ModelIdleTimeout:  r.dur("TENANTRY_MODEL_IDLE_TIMEOUT", 30*time.Second),
 		PingInterval:      r.dur("TENANTRY_SSE_PING_INTERVAL", 15*time.Second),
@@ -145,6 +148,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	r.check(c.MetricsTopN >= 0 && c.MetricsTopN <= 1000, "TENANTRY_METRICS_TENANT_LIMIT", "must be between 0 and 1000")
 	r.check(c.MaxBodyBytes > 0, "TENANTRY_MAX_BODY_BYTES", "must be positive")
 	r.check(c.MaxDocumentBytes > 0, "TENANTRY_MAX_DOCUMENT_BYTES", "must be positive")
+	r.check(c.IndexMaxBytes >= 0, "TENANTRY_INDEX_MAX_BYTES", "must not be negative (0: no bound)")
 	r.check(c.ChunkSize >= 100 && c.ChunkOverlap >= 0 && c.ChunkOverlap < c.ChunkSize/2, "TENANTRY_CHUNK_SIZE", "must be >= 100, with TENANTRY_CHUNK_OVERLAP below half of it")
 	if c.DatabaseURL != "" {
 		if _, err := sqlstore.ParseDatabaseURL(c.DatabaseURL); err != nil {

@@ -38,6 +38,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	assert.False(t, got.AllowHTTPVendors)
 	assert.EqualValues(t, 1<<20, got.MaxBodyBytes)
 	assert.EqualValues(t, 5<<20, got.MaxDocumentBytes)
+	assert.EqualValues(t, 1<<30, got.IndexMaxBytes)
 	assert.Equal(t, 800, got.ChunkSize)
 	assert.Equal(t, 100, got.ChunkOverlap)
 	assert.Equal(t, 20*time.Second, got.ShutdownTimeout)
@@ -133,6 +134,7 @@ func TestLoadConfigNamesEachInvalidVariable(t *testing.T) {
 		{name: "login failures", env: env{"TENANTRY_LOGIN_MAX_FAILURES": "-1"}, want: "TENANTRY_LOGIN_MAX_FAILURES"},
 		{name: "body limit", env: env{"TENANTRY_MAX_BODY_BYTES": "0"}, want: "TENANTRY_MAX_BODY_BYTES"},
 		{name: "document limit", env: env{"TENANTRY_MAX_DOCUMENT_BYTES": "0"}, want: "TENANTRY_MAX_DOCUMENT_BYTES"},
+		{name: "index memory", env: env{"TENANTRY_INDEX_MAX_BYTES": "-1"}, want: "TENANTRY_INDEX_MAX_BYTES"},
 		{name: "chunk size", env: env{"TENANTRY_CHUNK_SIZE": "50"}, want: "TENANTRY_CHUNK_SIZE"},
 		{name: "chunk overlap", env: env{"TENANTRY_CHUNK_OVERLAP": "600"}, want: "TENANTRY_CHUNK_OVERLAP"},
 		{name: "allow http vendors", env: env{"TENANTRY_ALLOW_HTTP_VENDORS": "maybe"}, want: "TENANTRY_ALLOW_HTTP_VENDORS"},

@@ -131,7 +131,7 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	v := o.Vendors
 	var index *vecsearch.Index
 	if v == nil {
-		index = vecsearch.New(st.Chunks, vecsearch.Config{})
+		index = vecsearch.New(st.Chunks, vecsearch.Config{MaxBytes: cfg.IndexMaxBytes})
 		v = &vendors{embedded: index, answerer: extractive.New(extractive.Config{}),
 			http: newVendorHTTPClient(), modelIdle: cfg.ModelIdleTimeout, modelMax: cfg.ModelTimeout}
 	}

@@ -13,6 +13,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/ports"
@@ -26,6 +27,11 @@ type Config struct {
 	// ParallelMinRows is the fewest rows a search must scan before it is split across
 	// workers; zero or less means 16384.
 	ParallelMinRows int
+	// MaxBytes bounds the memory of the tenants' in-memory copies (vectors, texts and
+	// their bookkeeping, estimated). Past it, the copies searched least recently are
+	// dropped and reloaded from the ChunkStore when next searched; the copy in use is
+	// kept even when it alone is larger. Zero or less means no bound.
+	MaxBytes int64
 }
 
 // Index is the embedded vector index. The ChunkStore is the system of record: every
@@ -45,6 +51,7 @@ type Index struct {
 	mu       sync.RWMutex
 	tenants  map[domain.TenantID]*tenantIndex
 	nWorkers int
+	budget   budget
 }
 
 var _ ports.VectorIndex = (*Index)(nil)
@@ -64,6 +71,7 @@ func New(store ports.ChunkStore, cfg Config) *Index {
 		workers:  newWorkers(cfg.Workers - 1),
 		tenants:  make(map[domain.TenantID]*tenantIndex),
 		nWorkers: cfg.Workers,
+		budget:   budget{max: cfg.MaxBytes},
 	}
 }
 
@@ -82,6 +90,10 @@ type tenantIndex struct {
 	mu     sync.RWMutex
 	loaded bool
 	mats   []*matrix // one per vector dimension, usually one
+
+	budget *budget
+	bytes  atomic.Int64  // the size of mats, set by resized
+	used   atomic.Uint64 // the budget's clock at the last search or load
 }
 
 func (x *Index) tenant(t domain.TenantID) *tenantIndex {
@@ -94,7 +106,7 @@ func (x *Index) tenant(t domain.TenantID) *tenantIndex {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if ti, ok = x.tenants[t]; !ok {
-		ti = &tenantIndex{}
+		ti = &tenantIndex{budget: &x.budget}
 		x.tenants[t] = ti
 	}
 	return ti
@@ -123,6 +135,7 @@ func (x *Index) Upsert(ctx context.Context, t domain.TenantID, chunks []domain.C
 			ti.upsert(c)
 		}
 	})
+	x.trim(ti)
 	return nil
 }
 
@@ -155,6 +168,7 @@ func (x *Index) DropTenant(ctx context.Context, t domain.TenantID) error {
 	}
 	ti.mu.Lock()
 	ti.mats, ti.loaded = nil, true
+	ti.resized()
 	ti.mu.Unlock()
 	return nil
 }
@@ -195,6 +209,7 @@ func (x *Index) search(ctx context.Context, t domain.TenantID, q []float32, k in
 		if err := x.load(ctx, t, ti); err != nil {
 			return nil, err
 		}
+		x.trim(ti)
 	}
 }
 
@@ -206,6 +221,7 @@ func (x *Index) searchIfLoaded(ti *tenantIndex, q []float32, k int, minScore flo
 	if !ti.loaded {
 		return nil, false
 	}
+	ti.used.Store(ti.budget.tick())
 	return x.searchLoaded(ti, q, k, minScore), true
 }
 
@@ -232,7 +248,9 @@ func (x *Index) load(ctx context.Context, t domain.TenantID, ti *tenantIndex) er
 	mats := buildMatrices(chunks)
 	ti.mu.Lock()
 	ti.mats, ti.loaded = mats, true
+	ti.resized()
 	ti.mu.Unlock()
+	ti.used.Store(ti.budget.tick())
 	return nil
 }
 
@@ -243,12 +261,14 @@ func (ti *tenantIndex) apply(change func()) {
 	defer ti.mu.Unlock()
 	if ti.loaded {
 		change()
+		ti.resized()
 	}
 }
 
 func (ti *tenantIndex) invalidate() {
 	ti.mu.Lock()
 	ti.mats, ti.loaded = nil, false
+	ti.resized()
 	ti.mu.Unlock()
 }
 

@@ -110,7 +110,7 @@ func indexOver(t testing.TB, m *matrix, kern kernel, workers, minRows int) *Inde
 	t.Helper()
 	x := New(nil, Config{Workers: workers, ParallelMinRows: minRows})
 	x.kern = kern
-	x.tenants[acme] = &tenantIndex{loaded: true, mats: []*matrix{m}}
+	x.tenants[acme] = &tenantIndex{loaded: true, mats: []*matrix{m}, budget: &x.budget}
 	t.Cleanup(func() { _ = x.Close() })
 	return x
 }

@@ -11,7 +11,20 @@ type matrix struct {
 	vecs []float32
 	meta []rowMeta
 	rows map[rowKey]int32
+	// strBytes is the length of the rows' document ids, titles and texts.
+	strBytes int64
 }
+
+// rowOverhead estimates a row's fixed cost beside its vector and strings: its rowMeta
+// and its entry in rows.
+const rowOverhead = 112
+
+// size estimates the bytes the matrix holds.
+func (m *matrix) size() int64 {
+	return int64(cap(m.vecs))*4 + int64(len(m.meta))*rowOverhead + m.strBytes
+}
+
+func (r rowMeta) strBytes() int64 { return int64(len(r.key.doc) + len(r.title) + len(r.text)) }
 
 type rowKey struct {
 	doc   domain.DocumentID
@@ -69,8 +82,10 @@ func (m *matrix) row(r int) []float32 { return m.vecs[r*m.dims : (r+1)*m.dims : 
 func (m *matrix) upsert(c domain.Chunk) {
 	key := rowKey{c.DocumentID, c.Index}
 	meta := rowMeta{key: key, title: c.Title, text: c.Text}
+	m.strBytes += meta.strBytes()
 	if r, ok := m.rows[key]; ok {
 		normalizeInto(m.row(int(r)), c.Vector)
+		m.strBytes -= m.meta[r].strBytes()
 		m.meta[r] = meta
 		return
 	}
@@ -103,6 +118,7 @@ func (m *matrix) deleteDocument(d domain.DocumentID) {
 
 func (m *matrix) removeRow(r int) {
 	last := len(m.meta) - 1
+	m.strBytes -= m.meta[r].strBytes()
 	delete(m.rows, m.meta[r].key)
 	if r != last {
 		copy(m.row(r), m.row(last))
