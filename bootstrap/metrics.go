@@ -10,14 +10,16 @@ import (
 	"github.com/tenantry/tenantry/adapters/cache"
 	"github.com/tenantry/tenantry/adapters/httpapi"
 	"github.com/tenantry/tenantry/adapters/observe"
+	"github.com/tenantry/tenantry/adapters/vecsearch"
 )
 
 // newMetrics builds one Prometheus registry per router (never the global one, so that
 // several routers in one process, as in tests, do not collide) with the Go and process
-// collectors, the HTTP and upstream collectors, and the caches' hit counts. It returns
+// collectors, the HTTP and upstream collectors, the caches' hit counts and the embedded
+// index's memory (index may be nil). It returns
 // what the HTTP adapter serves at GET /metrics and the observer the vendor decorators
 // report to.
-func newMetrics(cfg Config, log *zap.Logger, users *cache.Users, tenants *cache.Tenants) (*httpapi.Metrics, *observe.Observer, error) {
+func newMetrics(cfg Config, log *zap.Logger, users *cache.Users, tenants *cache.Tenants, index *vecsearch.Index) (*httpapi.Metrics, *observe.Observer, error) {
 	reg := prometheus.NewRegistry()
 	for _, c := range []prometheus.Collector{
 		collectors.NewGoCollector(),
@@ -32,6 +34,15 @@ func newMetrics(cfg Config, log *zap.Logger, users *cache.Users, tenants *cache.
 	}
 	if err := registerCacheStats(reg, "tenants", tenants.Stats); err != nil {
 		return nil, nil, err
+	}
+	if index != nil {
+		err := reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tenantry_embedded_index_bytes",
+			Help: "Estimated memory of the embedded vector index's per-tenant copies (bounded by TENANTRY_INDEX_MAX_BYTES).",
+		}, func() float64 { return float64(index.Bytes()) }))
+		if err != nil {
+			return nil, nil, fmt.Errorf("register index metrics: %w", err)
+		}
 	}
 	hm, err := httpapi.NewMetrics(reg, reg)
 	if err != nil {

@@ -3,6 +3,8 @@ package bootstrap
 import (
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -133,4 +135,43 @@ func TestLoadConfigMetricsTenantBound(t *testing.T) {
 			assert.Equal(t, tc.wantTopN, got.MetricsTopN)
 		})
 	}
+}
+
+// TestMetricsShowTheEmbeddedIndexMemory reads the gauge of the production vendor
+// factory's embedded index: nothing before a tenant's vectors are loaded, then what a
+// search loaded of an ingested document.
+func TestMetricsShowTheEmbeddedIndexMemory(t *testing.T) {
+	e := newBenchEnv(t, benchOptions{})
+	h := e.api.Handler
+	gauge := func() string {
+		status, body := benchGet(h, "/metrics", "")
+		require.Equal(t, http.StatusOK, status)
+		for line := range strings.Lines(body) {
+			if v, ok := strings.CutPrefix(line, "tenantry_embedded_index_bytes "); ok {
+				return strings.TrimSpace(v)
+			}
+		}
+		t.Fatal("no tenantry_embedded_index_bytes gauge")
+		return ""
+	}
+	assert.Equal(t, "0", gauge())
+
+	token := benchLogin(t, h, benchEmail)
+	send := func(path, body string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	rec := send("/documents", `{"title":"Travel","text":"Book travel through the portal at least two weeks ahead."}`)
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+	rec = send("/chat/stream", `{"message":"How do I book travel?"}`)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+
+	v, err := strconv.ParseFloat(gauge(), 64)
+	require.NoError(t, err)
+	assert.Greater(t, v, 384*4.0, "at least the one chunk's vector")
+	assert.Equal(t, float64(e.api.index.Bytes()), v)
 }

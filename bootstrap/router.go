@@ -111,7 +111,17 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 		users.Invalidate() // the deletion unassigned the tenant's users
 		usage.Purge()      // and removed its usage
 	})
-	metrics, observer, err := newMetrics(cfg, o.Log, users, tenants)
+	var index *vecsearch.Index
+	if o.Vendors == nil {
+		index = vecsearch.New(st.Chunks, vecsearch.Config{MaxBytes: cfg.IndexMaxBytes})
+	}
+	built := false
+	defer func() {
+		if !built && index != nil {
+			_ = index.Close() // stops its search workers
+		}
+	}()
+	metrics, observer, err := newMetrics(cfg, o.Log, users, tenants, index)
 	if err != nil {
 		return nil, err
 	}
@@ -129,9 +139,7 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	go keys.Run(bg)
 
 	v := o.Vendors
-	var index *vecsearch.Index
 	if v == nil {
-		index = vecsearch.New(st.Chunks, vecsearch.Config{MaxBytes: cfg.IndexMaxBytes})
 		v = &vendors{embedded: index, answerer: extractive.New(extractive.Config{}),
 			http: newVendorHTTPClient(), modelIdle: cfg.ModelIdleTimeout, modelMax: cfg.ModelTimeout}
 	}
@@ -170,5 +178,6 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	}
 	h := httpapi.New(httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxDocumentBytes: cfg.MaxDocumentBytes, PingInterval: cfg.PingInterval,
 		MetricsToken: cfg.MetricsToken}, deps)
+	built = true
 	return &API{Handler: h, Streams: deps.Streams, keys: keys, admin: &adminServices{tenants: tenantsUC, users: usersUC, ingest: deps.Ingest, actor: o.Operator}, stop: stop, index: index}, nil
 }
