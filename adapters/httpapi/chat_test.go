@@ -302,20 +302,7 @@ func TestChatPingsWhileWaiting(t *testing.T) {
 func TestChatEventsAreFlushedAsTheyCome(t *testing.T) {
 	ev := newEnv(t)
 	release := make(chan struct{})
-	ev.vendors.setModel(func(ctx context.Context, _ []domain.ChatMessage, _ domain.ChatParams) iter.Seq2[domain.Delta, error] {
-		return func(yield func(domain.Delta, error) bool) {
-			if !yield(domain.Delta{Text: "first"}, nil) {
-				return
-			}
-			select {
-			case <-release:
-			case <-ctx.Done():
-				yield(domain.Delta{}, ctx.Err())
-				return
-			}
-			yield(domain.Delta{Done: true, FinishReason: "stop", Model: "m"}, nil)
-		}
-	})
+	ev.vendors.setModel(heldModel(make(chan struct{}), release)) // "hi", then waits
 	srv := httptest.NewServer(ev.e)
 	defer srv.Close()
 	res := chat(t, srv, ev.token("acme-member"), `{"message":"hello"}`)

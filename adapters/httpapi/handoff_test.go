@@ -22,7 +22,8 @@ import (
 	"github.com/tenantry/tenantry/domain"
 )
 
-// heldModel answers "hi" once release is closed, and reports when it was called.
+// heldModel closes started when it is called, sends the token "hi" at once, and ends
+// the answer once release is closed.
 func heldModel(started, release chan struct{}) func(context.Context, []domain.ChatMessage, domain.ChatParams) iter.Seq2[domain.Delta, error] {
 	return func(ctx context.Context, _ []domain.ChatMessage, _ domain.ChatParams) iter.Seq2[domain.Delta, error] {
 		return func(yield func(domain.Delta, error) bool) {
