@@ -42,6 +42,18 @@ func heldModel(started, release chan struct{}) func(context.Context, []domain.Ch
 	}
 }
 
+// requireWholeStream reads a stream to its end: it must finish with a done event, and
+// the chunked body with its last chunk rather than a cut connection.
+func requireWholeStream(t *testing.T, body io.Reader) {
+	t.Helper()
+	evs, _ := readEvents(t, body)
+	require.NotEmpty(t, evs)
+	assert.Equal(t, "done", evs[len(evs)-1].Type)
+	rest, err := io.ReadAll(body)
+	require.NoError(t, err, "the chunked body ends with its last chunk, not a cut connection")
+	assert.Empty(t, rest)
+}
+
 func waitFor(t *testing.T, ch chan struct{}, what string) {
 	t.Helper()
 	select {
@@ -208,12 +220,7 @@ func TestFinishedStreamGivesItsConnectionBack(t *testing.T) {
 		res, reused := do("/chat/stream", `{"message":"hello"}`)
 		require.Equal(t, http.StatusOK, res.StatusCode)
 		assert.False(t, res.Close, "the stream keeps its connection alive")
-		evs, _ := readEvents(t, res.Body)
-		require.NotEmpty(t, evs)
-		assert.Equal(t, "done", evs[len(evs)-1].Type)
-		rest, err := io.ReadAll(res.Body)
-		require.NoError(t, err, "the chunked body ends with its last chunk")
-		assert.Empty(t, rest)
+		requireWholeStream(t, res.Body)
 		require.NoError(t, res.Body.Close())
 		assert.Equal(t, i > 0, reused, "stream %d", i)
 		time.Sleep(60 * time.Millisecond) // past the stream's last write deadline
