@@ -40,3 +40,10 @@ func TestRateLimiter(t *testing.T) {
 func TestStreamSlots(t *testing.T) {
 	porttest.StreamSlots(t, func(*testing.T) ports.StreamSlots { return memory.NewStreamSlots() })
 }
+
+func TestChangeFeed(t *testing.T) {
+	porttest.ChangeFeed(t, func(*testing.T) (a, b ports.ChangeFeed) {
+		bus := memory.NewChangeBus()
+		return bus.Feed(), bus.Feed()
+	})
+}

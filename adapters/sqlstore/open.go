@@ -201,6 +201,15 @@ func Open(ctx context.Context, c Config) (*gorm.DB, *sql.DB, error) {
 }
 
 func openPostgres(c Config) (*sql.DB, error) {
+	pc, err := pgConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	return stdlib.OpenDB(*pc), nil
+}
+
+// pgConfig is the pgx connection configuration of c's URL, timeouts included.
+func pgConfig(c Config) (*pgx.ConnConfig, error) {
 	norm, err := ParseDatabaseURL(c.URL)
 	if err != nil {
 		return nil, err
@@ -217,7 +226,7 @@ func openPostgres(c Config) (*sql.DB, error) {
 	if c.QueryTimeout > 0 {
 		pc.RuntimeParams["statement_timeout"] = fmt.Sprint(c.QueryTimeout.Milliseconds())
 	}
-	return stdlib.OpenDB(*pc), nil
+	return pc, nil
 }
 
 func openSQLite(c Config) (*sql.DB, error) {

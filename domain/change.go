@@ -1,0 +1,30 @@
+package domain
+
+// ChangeKind names what a Change is about.
+type ChangeKind string
+
+// The kinds of Change. Each but ChangeAll carries the id of the record that changed.
+const (
+	ChangeUser          ChangeKind = "user"           // a user (ID: its UserID)
+	ChangeTenant        ChangeKind = "tenant"         // a tenant's settings (ID: its TenantID)
+	ChangeTenantDeleted ChangeKind = "tenant_deleted" // a tenant and, by cascade, its users' assignment and usage
+	ChangeChunks        ChangeKind = "chunks"         // a tenant's stored chunk vectors (ID: its TenantID)
+	ChangeAll           ChangeKind = "all"            // anything may have changed: changes may have been missed
+)
+
+// Change says that a record shared through the database changed, so that copies of it
+// cached by other processes must go.
+type Change struct {
+	Kind ChangeKind
+	ID   string
+}
+
+// Known reports whether k is one of the kinds above; a receiver treats an unknown kind
+// (from a newer version, say) as ChangeAll.
+func (k ChangeKind) Known() bool {
+	switch k {
+	case ChangeUser, ChangeTenant, ChangeTenantDeleted, ChangeChunks, ChangeAll:
+		return true
+	}
+	return false
+}
