@@ -72,6 +72,9 @@ type RouterOptions struct {
 	Now func() time.Time
 	// Vendors replaces the per-tenant vendor factory (tests); nil builds the real one.
 	Vendors ports.Vendors
+	// Changes connects this node's caches with the other nodes' writes; nil when no
+	// other process shares the database (the embedded SQLite).
+	Changes ports.ChangeFeed
 }
 
 // API is a built router with what must run beside it and be closed after it.
@@ -84,11 +87,17 @@ type API struct {
 	admin   *adminServices
 	stop    context.CancelFunc
 	index   *vecsearch.Index // nil when the caller injected its own vendors
+	// listening is closed when the change listener has stopped; nil without one.
+	listening chan struct{}
 }
 
-// Close stops the API's background work (signing-key refresh, search workers).
+// Close stops the API's background work (signing-key refresh, change listener, search
+// workers).
 func (a *API) Close() error {
 	a.stop()
+	if a.listening != nil {
+		<-a.listening
+	}
 	if a.index != nil {
 		return a.index.Close()
 	}
@@ -105,15 +114,18 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	if now == nil {
 		now = time.Now
 	}
-	users := cache.NewUsers(st.Users, cache.Options{TTL: cfg.CacheTTL})
-	usage := cache.NewUsage(st.Usage, cache.Options{TTL: cfg.CacheTTL}, now)
-	tenants := cache.NewTenants(st.Tenants, cache.Options{TTL: cfg.CacheTTL}, func() {
+	publish := publisher(o.Changes, o.Log.Named("changes"))
+	cached := cache.Options{TTL: cfg.CacheTTL, Changed: publish}
+	users := cache.NewUsers(st.Users, cached)
+	usage := cache.NewUsage(st.Usage, cached, now)
+	tenants := cache.NewTenants(st.Tenants, cached, func() {
 		users.Invalidate() // the deletion unassigned the tenant's users
 		usage.Purge()      // and removed its usage
 	})
 	var index *vecsearch.Index
 	if o.Vendors == nil {
-		index = vecsearch.New(st.Chunks, vecsearch.Config{MaxBytes: cfg.IndexMaxBytes})
+		index = vecsearch.New(st.Chunks, vecsearch.Config{MaxBytes: cfg.IndexMaxBytes,
+			Changed: func(t domain.TenantID) { publish(domain.Change{Kind: domain.ChangeChunks, ID: string(t)}) }})
 	}
 	built := false
 	defer func() {
@@ -137,6 +149,11 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	}
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	go keys.Run(bg)
+	var listening chan struct{}
+	if o.Changes != nil {
+		listening = make(chan struct{})
+		go nodeCaches{users: users, tenants: tenants, usage: usage, index: index}.listen(bg, o.Changes, listening)
+	}
 
 	v := o.Vendors
 	if v == nil {
@@ -179,5 +196,5 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	h := httpapi.New(httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxDocumentBytes: cfg.MaxDocumentBytes, PingInterval: cfg.PingInterval,
 		MetricsToken: cfg.MetricsToken}, deps)
 	built = true
-	return &API{Handler: h, Streams: deps.Streams, keys: keys, admin: &adminServices{tenants: tenantsUC, users: usersUC, ingest: deps.Ingest, actor: o.Operator}, stop: stop, index: index}, nil
+	return &API{Handler: h, Streams: deps.Streams, keys: keys, admin: &adminServices{tenants: tenantsUC, users: usersUC, ingest: deps.Ingest, actor: o.Operator}, stop: stop, index: index, listening: listening}, nil
 }

@@ -85,8 +85,13 @@ func openRuntime(ctx context.Context, cfg Config, stdio IO, schemaHCL []byte, mi
 	rt.tenantDB = sqlstore.NewTenantStore(db, rt.keyring)
 	stores := SQLStores(db, rt.tenantDB)
 	rt.signingKeys = stores.SigningKeys
+	changes, err := changeFeed(db, cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	api, err := Router(ctx, cfg, stores, RouterOptions{
 		Log: log, Sealer: rt.keyring, Ready: readiness(sqlDB, schemaHCL, &rt.draining), Operator: operatorActor(stdio),
+		Changes: changes,
 	})
 	if err != nil {
 		return nil, err

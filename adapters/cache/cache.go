@@ -2,7 +2,8 @@
 // that an authenticated request on the warm path does not touch the database. Entries
 // are bounded in number and age; every write through the cache invalidates the entry at
 // once, and a read that loaded the entry before such a write does not put the old value
-// back. Writes made by another node are seen after at most the TTL.
+// back. Writes made by another node are seen after at most the TTL, or as soon as that
+// node's word of them arrives (Options.Changed on its side, Forget on this one).
 //
 // It imports only domain, ports and the standard library; never another adapter.
 package cache
@@ -16,10 +17,13 @@ import (
 )
 
 // Options bound a cache: at most Size entries (default 10,000), each kept at most TTL
-// after it was read from the store (default 30 seconds).
+// after it was read from the store (default 30 seconds). Changed, when set, hears of
+// every write through the cache that may outdate other nodes' copies, once the write
+// has returned.
 type Options struct {
-	Size int
-	TTL  time.Duration
+	Size    int
+	TTL     time.Duration
+	Changed func(domain.Change)
 }
 
 func (o Options) withDefaults() Options {
@@ -28,6 +32,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.TTL <= 0 {
 		o.TTL = 30 * time.Second
+	}
+	if o.Changed == nil {
+		o.Changed = func(domain.Change) {}
 	}
 	return o
 }
@@ -41,6 +48,7 @@ type Stats struct {
 type Users struct {
 	next    ports.UserStore
 	entries *table[domain.UserID, domain.User]
+	changed func(domain.Change)
 }
 
 var _ ports.UserStore = (*Users)(nil)
@@ -48,7 +56,7 @@ var _ ports.UserStore = (*Users)(nil)
 // NewUsers wraps next.
 func NewUsers(next ports.UserStore, o Options) *Users {
 	o = o.withDefaults()
-	return &Users{next: next, entries: newTable[domain.UserID, domain.User](o.Size, o.TTL)}
+	return &Users{next: next, entries: newTable[domain.UserID, domain.User](o.Size, o.TTL), changed: o.Changed}
 }
 
 // Create stores u.
@@ -90,9 +98,15 @@ func (c *Users) List(ctx context.Context, f ports.UserFilter, page domain.Page) 
 // Update writes through and drops the cached entry, even when the write fails (its
 // outcome is then unknown).
 func (c *Users) Update(ctx context.Context, id domain.UserID, fn func(*domain.User) error) (domain.User, error) {
-	defer c.entries.remove(id)
+	defer func() {
+		c.entries.remove(id)
+		c.changed(domain.Change{Kind: domain.ChangeUser, ID: string(id)})
+	}()
 	return c.next.Update(ctx, id, fn)
 }
+
+// Forget drops the cached user id (another node changed it).
+func (c *Users) Forget(id domain.UserID) { c.entries.remove(id) }
 
 // Invalidate drops every cached user (after a bulk change such as a tenant deletion).
 func (c *Users) Invalidate() { c.entries.purge() }
@@ -107,6 +121,7 @@ type Tenants struct {
 	// onDelete runs after a tenant is deleted, so dependent caches (users) drop what
 	// the cascade changed.
 	onDelete func()
+	changed  func(domain.Change)
 }
 
 var _ ports.TenantStore = (*Tenants)(nil)
@@ -114,7 +129,7 @@ var _ ports.TenantStore = (*Tenants)(nil)
 // NewTenants wraps next. onDelete may be nil.
 func NewTenants(next ports.TenantStore, o Options, onDelete func()) *Tenants {
 	o = o.withDefaults()
-	return &Tenants{next: next, entries: newTable[domain.TenantID, domain.Tenant](o.Size, o.TTL), onDelete: onDelete}
+	return &Tenants{next: next, entries: newTable[domain.TenantID, domain.Tenant](o.Size, o.TTL), onDelete: onDelete, changed: o.Changed}
 }
 
 // Create stores t.
@@ -149,20 +164,33 @@ func (c *Tenants) List(ctx context.Context, page domain.Page) ([]domain.Tenant, 
 
 // Update writes through and drops the cached entry.
 func (c *Tenants) Update(ctx context.Context, id domain.TenantID, fn func(*domain.Tenant) error) (domain.Tenant, error) {
-	defer c.entries.remove(id)
+	defer func() {
+		c.entries.remove(id)
+		c.changed(domain.Change{Kind: domain.ChangeTenant, ID: string(id)})
+	}()
 	return c.next.Update(ctx, id, fn)
 }
 
 // Delete removes the tenant and drops it and the dependent caches.
 func (c *Tenants) Delete(ctx context.Context, id domain.TenantID) error {
 	defer func() {
-		c.entries.remove(id)
-		if c.onDelete != nil {
-			c.onDelete()
-		}
+		c.Forget(id, true)
+		c.changed(domain.Change{Kind: domain.ChangeTenantDeleted, ID: string(id)})
 	}()
 	return c.next.Delete(ctx, id)
 }
+
+// Forget drops the cached tenant id (another node changed it); deleted also drops
+// what the deletion's cascade changed in the dependent caches.
+func (c *Tenants) Forget(id domain.TenantID, deleted bool) {
+	c.entries.remove(id)
+	if deleted && c.onDelete != nil {
+		c.onDelete()
+	}
+}
+
+// Invalidate drops every cached tenant.
+func (c *Tenants) Invalidate() { c.entries.purge() }
 
 // Stats returns the hit and miss counts.
 func (c *Tenants) Stats() Stats { return c.entries.stats() }

@@ -32,6 +32,9 @@ type Config struct {
 	// dropped and reloaded from the ChunkStore when next searched; the copy in use is
 	// kept even when it alone is larger. Zero or less means no bound.
 	MaxBytes int64
+	// Changed, when set, hears of each write that reached the ChunkStore, with the
+	// tenant whose chunks changed, so that other processes can drop their copies.
+	Changed func(domain.TenantID)
 }
 
 // Index is the embedded vector index. The ChunkStore is the system of record: every
@@ -52,6 +55,7 @@ type Index struct {
 	tenants  map[domain.TenantID]*tenantIndex
 	nWorkers int
 	budget   budget
+	changed  func(domain.TenantID)
 }
 
 var _ ports.VectorIndex = (*Index)(nil)
@@ -64,6 +68,9 @@ func New(store ports.ChunkStore, cfg Config) *Index {
 	if cfg.ParallelMinRows <= 0 {
 		cfg.ParallelMinRows = 16384
 	}
+	if cfg.Changed == nil {
+		cfg.Changed = func(domain.TenantID) {}
+	}
 	return &Index{
 		store:    store,
 		kern:     bestKernel(),
@@ -72,6 +79,7 @@ func New(store ports.ChunkStore, cfg Config) *Index {
 		tenants:  make(map[domain.TenantID]*tenantIndex),
 		nWorkers: cfg.Workers,
 		budget:   budget{max: cfg.MaxBytes},
+		changed:  cfg.Changed,
 	}
 }
 
@@ -124,17 +132,21 @@ func (x *Index) Upsert(ctx context.Context, t domain.TenantID, chunks []domain.C
 		return err
 	}
 	ti := x.tenant(t)
-	ti.wmu.Lock()
-	defer ti.wmu.Unlock()
-	if err := x.store.PutChunks(ctx, t, clean); err != nil {
-		ti.invalidate()
-		return storeError("store chunks", err)
-	}
-	ti.apply(func() {
-		for _, c := range clean {
-			ti.upsert(c)
+	err = ti.write(func() error {
+		if err := x.store.PutChunks(ctx, t, clean); err != nil {
+			return storeError("store chunks", err)
 		}
+		ti.apply(func() {
+			for _, c := range clean {
+				ti.upsert(c)
+			}
+		})
+		return nil
 	})
+	if err != nil {
+		return err
+	}
+	x.changed(t)
 	x.trim(ti)
 	return nil
 }
@@ -142,44 +154,72 @@ func (x *Index) Upsert(ctx context.Context, t domain.TenantID, chunks []domain.C
 // DeleteDocument removes document d's chunks from the ChunkStore, then from memory.
 func (x *Index) DeleteDocument(ctx context.Context, t domain.TenantID, d domain.DocumentID) error {
 	ti := x.tenant(t)
-	ti.wmu.Lock()
-	defer ti.wmu.Unlock()
-	if err := x.store.DeleteChunks(ctx, t, d); err != nil {
-		ti.invalidate()
-		return storeError("delete chunks", err)
-	}
-	ti.apply(func() {
-		for _, m := range ti.mats {
-			m.deleteDocument(d)
+	err := ti.write(func() error {
+		if err := x.store.DeleteChunks(ctx, t, d); err != nil {
+			return storeError("delete chunks", err)
 		}
-		ti.compact()
+		ti.apply(func() {
+			for _, m := range ti.mats {
+				m.deleteDocument(d)
+			}
+			ti.compact()
+		})
+		return nil
 	})
+	if err != nil {
+		return err
+	}
+	x.changed(t)
 	return nil
 }
 
 // DropTenant removes all of tenant t's chunks from the ChunkStore and from memory.
 func (x *Index) DropTenant(ctx context.Context, t domain.TenantID) error {
 	ti := x.tenant(t)
-	ti.wmu.Lock()
-	defer ti.wmu.Unlock()
-	if err := x.store.DropChunks(ctx, t); err != nil {
-		ti.invalidate()
-		return storeError("drop chunks", err)
+	err := ti.write(func() error {
+		if err := x.store.DropChunks(ctx, t); err != nil {
+			return storeError("drop chunks", err)
+		}
+		ti.mu.Lock()
+		ti.mats, ti.loaded = nil, true
+		ti.resized()
+		ti.mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	ti.mu.Lock()
-	ti.mats, ti.loaded = nil, true
-	ti.resized()
-	ti.mu.Unlock()
+	x.changed(t)
 	return nil
 }
 
 // Invalidate drops tenant t's in-memory copy; the next search reloads it from the
 // ChunkStore. Use it when another process changed the tenant's chunks.
 func (x *Index) Invalidate(t domain.TenantID) {
-	ti := x.tenant(t)
-	ti.wmu.Lock()
-	defer ti.wmu.Unlock()
-	ti.invalidate()
+	x.mu.RLock()
+	ti, ok := x.tenants[t]
+	x.mu.RUnlock()
+	if ok {
+		ti.wmu.Lock()
+		defer ti.wmu.Unlock()
+		ti.invalidate()
+	}
+}
+
+// InvalidateAll drops every tenant's in-memory copy (after changes may have been
+// missed).
+func (x *Index) InvalidateAll() {
+	x.mu.RLock()
+	all := make([]*tenantIndex, 0, len(x.tenants))
+	for _, ti := range x.tenants {
+		all = append(all, ti)
+	}
+	x.mu.RUnlock()
+	for _, ti := range all {
+		ti.wmu.Lock()
+		ti.invalidate()
+		ti.wmu.Unlock()
+	}
 }
 
 // Search returns up to k passages with cosine similarity >= minScore to q, best first,
@@ -252,6 +292,18 @@ func (x *Index) load(ctx context.Context, t domain.TenantID, ti *tenantIndex) er
 	ti.mu.Unlock()
 	ti.used.Store(ti.budget.tick())
 	return nil
+}
+
+// write runs a write of the tenant's under wmu. When it fails, the write's effect on
+// the ChunkStore is unknown, so the copy is dropped and reloaded on the next search.
+func (ti *tenantIndex) write(fn func() error) error {
+	ti.wmu.Lock()
+	defer ti.wmu.Unlock()
+	err := fn()
+	if err != nil {
+		ti.invalidate()
+	}
+	return err
 }
 
 // apply runs change on a loaded copy under the write lock; an unloaded copy stays

@@ -408,3 +408,41 @@ func randomVector(rng *rand.Rand, dims int) []float32 {
 	normalizeInto(v, v)
 	return v
 }
+
+// TestIndexAnnouncesWritesAndDropsOtherProcessesChanges runs two indexes on one store,
+// as two processes would: a write through one is announced (and a failed one is not),
+// and the other sees it after Invalidate or InvalidateAll, not before.
+func TestIndexAnnouncesWritesAndDropsOtherProcessesChanges(t *testing.T) {
+	t.Parallel()
+	store := newFakeStore()
+	var changed []domain.TenantID
+	a := newTestIndex(t, store, Config{Changed: func(t domain.TenantID) { changed = append(changed, t) }})
+	b := newTestIndex(t, store, Config{})
+	search := func(x *Index, tn domain.TenantID) []string {
+		got, err := x.search(t.Context(), tn, vec(1, 0), 5, -1)
+		require.NoError(t, err)
+		return texts(got)
+	}
+	require.NoError(t, a.Upsert(t.Context(), acme, []domain.Chunk{{DocumentID: "d1", Index: 0, Text: "one", Vector: vec(1, 0)}}))
+	assert.Equal(t, []string{"one"}, search(b, acme))
+	assert.Empty(t, search(b, globex))
+
+	require.NoError(t, a.Upsert(t.Context(), acme, []domain.Chunk{{DocumentID: "d2", Index: 0, Text: "two", Vector: vec(1, 0)}}))
+	require.NoError(t, a.Upsert(t.Context(), globex, []domain.Chunk{{DocumentID: "g1", Index: 0, Text: "g", Vector: vec(1, 0)}}))
+	assert.Equal(t, []string{"one"}, search(b, acme), "b's copy is stale until told")
+	b.Invalidate(acme)
+	assert.Equal(t, []string{"one", "two"}, search(b, acme))
+	assert.Empty(t, search(b, globex))
+	b.InvalidateAll()
+	assert.Equal(t, []string{"g"}, search(b, globex))
+
+	require.NoError(t, a.DeleteDocument(t.Context(), acme, "d1"))
+	require.NoError(t, a.DropTenant(t.Context(), globex))
+	store.setFail(errors.New("store down"))
+	require.Error(t, a.Upsert(t.Context(), acme, []domain.Chunk{{DocumentID: "d3", Index: 0, Text: "three", Vector: vec(1, 0)}}))
+	assert.Equal(t, []domain.TenantID{acme, acme, globex, acme, globex}, changed, "only writes that reached the store")
+
+	before := len(b.tenants)
+	b.Invalidate("never-seen")
+	assert.Len(t, b.tenants, before, "invalidating an unknown tenant adds nothing")
+}
