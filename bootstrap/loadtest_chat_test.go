@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -50,6 +51,20 @@ func newOpenAIStub(t testing.TB, tokens int) *openAIStub {
 	t.Cleanup(srv.Close)
 	s.URL = srv.URL + "/v1"
 	return s
+}
+
+// newOpenAIStubTLS is newOpenAIStub served over TLS with HTTP/2, as the hosted vendors
+// are; it returns the server's certificate in PEM for the client to trust.
+func newOpenAIStubTLS(t testing.TB, tokens int) (*openAIStub, string) {
+	t.Helper()
+	s := &openAIStub{hold: make(chan struct{})}
+	s.tokens.Store(int64(tokens))
+	srv := httptest.NewUnstartedServer(s)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	s.URL = srv.URL + "/v1"
+	return s, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}))
 }
 
 func (s *openAIStub) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -3,6 +3,8 @@ package bootstrap
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -117,6 +119,18 @@ func TestLoadStreamServer(t *testing.T) {
 	release := make(chan struct{})
 	o := benchOptions{env: map[string]string{"TENANTRY_ALLOW_HTTP_VENDORS": "true"}}
 	stubURL := os.Getenv("TENANTRY_LOADTEST_CHILD_STUB")
+	if ca := os.Getenv("TENANTRY_LOADTEST_CHILD_STUB_CA"); ca != "" {
+		// The production vendor client, trusting the stub's certificate as it trusts
+		// the vendors' public ones; HTTP/2 as with them.
+		client := newVendorHTTPClient()
+		roots := x509.NewCertPool()
+		require.True(t, roots.AppendCertsFromPEM([]byte(ca)))
+		client.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+		o.vendors = func(st Stores) ports.Vendors {
+			return &vendors{embedded: vecsearch.New(st.Chunks, vecsearch.Config{}), answerer: extractive.New(extractive.Config{}),
+				http: client, modelIdle: time.Minute, modelMax: time.Hour}
+		}
+	}
 	if stubURL == "" {
 		model := slowModel{tick: envDuration(t, "TENANTRY_LOADTEST_TICK", time.Second), release: release}
 		o.vendors = func(st Stores) ports.Vendors {
@@ -156,10 +170,10 @@ type streamChild struct {
 	base, debug string
 }
 
-func startStreamChild(t *testing.T, stubURL, memLimit string) *streamChild {
+func startStreamChild(t *testing.T, stubURL, stubCA, memLimit string) *streamChild {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestLoadStreamServer$", "-test.timeout=1h")
-	cmd.Env = append(os.Environ(), "TENANTRY_LOADTEST_CHILD=1", "TENANTRY_LOADTEST_CHILD_STUB="+stubURL)
+	cmd.Env = append(os.Environ(), "TENANTRY_LOADTEST_CHILD=1", "TENANTRY_LOADTEST_CHILD_STUB="+stubURL, "TENANTRY_LOADTEST_CHILD_STUB_CA="+stubCA)
 	if memLimit != "" {
 		cmd.Env = append(cmd.Env, "GOMEMLIMIT="+memLimit)
 	}
@@ -259,7 +273,9 @@ func openStream(addr, token, question string, opened func()) (tokens int, err er
 // event. model=stub is an in-process slow ChatModel (the target's setting);
 // model=openai streams through the OpenAI adapter from a slow HTTP stub, which needs a
 // second socket per stream in the server, so it runs fewer streams (the hard limit on
-// open files here is 20,000 per process) and its per-stream figures are reported.
+// open files here is 20,000 per process) and its per-stream figures are reported;
+// model=openai-h2 does the same over TLS and HTTP/2, as with the hosted vendors, where
+// the streams share a few connections.
 func TestLoadConcurrentStreams(t *testing.T) {
 	loadtestOnly(t)
 	limit := raiseOpenFiles(t)
@@ -274,6 +290,7 @@ func TestLoadConcurrentStreams(t *testing.T) {
 		{name: "model=stub/gc=default", model: "stub", streams: streams},
 		{name: "model=stub/gomemlimit", model: "stub", streams: streams, memLimit: fmt.Sprintf("%dMiB", limitMiB), assert: true},
 		{name: "model=openai/gc=default", model: "openai", streams: envInt(t, "TENANTRY_LOADTEST_OPENAI_STREAMS", 5_000)},
+		{name: "model=openai-h2/gc=default", model: "openai-h2", streams: streams},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			perStream := 1
@@ -282,13 +299,18 @@ func TestLoadConcurrentStreams(t *testing.T) {
 			}
 			require.Less(t, uint64(tc.streams*perStream+200), limit, "open-files limit %d is too low for %d streams", limit, tc.streams)
 			var stub *openAIStub
-			stubURL := ""
-			if tc.model == "openai" {
+			stubURL, stubCA := "", ""
+			switch tc.model {
+			case "openai":
 				stub = newOpenAIStub(t, 1)
+			case "openai-h2":
+				stub, stubCA = newOpenAIStubTLS(t, 1)
+			}
+			if stub != nil {
 				stub.tick = envDuration(t, "TENANTRY_LOADTEST_TICK", time.Second)
 				stubURL = stub.URL
 			}
-			child := startStreamChild(t, stubURL, tc.memLimit)
+			child := startStreamChild(t, stubURL, stubCA, tc.memLimit)
 			token := loginOver(t, child.base)
 			addr := strings.TrimPrefix(child.base, "http://")
 
