@@ -363,3 +363,39 @@ func TestStreamPanicsAreContained(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamToAClientThatStopsReadingIsCut checks the write deadline on a handed-off
+// connection: a client that stops reading while the model floods it is cut after
+// StreamWriteTimeout, the model is stopped, and the stream is no longer counted.
+func TestStreamToAClientThatStopsReadingIsCut(t *testing.T) {
+	streams := httpapi.NewStreams()
+	ev := newEnv(t, func(c *httpapi.Config, d *httpapi.Deps) {
+		d.Streams = streams
+		c.StreamWriteTimeout = 100 * time.Millisecond
+	})
+	stopped := make(chan struct{})
+	big := strings.Repeat("x", 64<<10)
+	ev.vendors.setModel(func(ctx context.Context, _ []domain.ChatMessage, _ domain.ChatParams) iter.Seq2[domain.Delta, error] {
+		return func(yield func(domain.Delta, error) bool) {
+			defer close(stopped)
+			for ctx.Err() == nil && yield(domain.Delta{Text: big}, nil) {
+			}
+		}
+	})
+	srv := httptest.NewServer(ev.e)
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	require.NoError(t, err)
+	defer conn.Close()
+	body := `{"message":"hello"}`
+	_, err = fmt.Fprintf(conn, "POST /chat/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+		ev.token("acme-member"), len(body), body)
+	require.NoError(t, err)
+	var head [12]byte
+	_, err = io.ReadFull(conn, head[:])
+	require.NoError(t, err)
+	require.Equal(t, "HTTP/1.1 200", string(head[:]))
+	// From here the client reads nothing more.
+	waitFor(t, stopped, "the model was not stopped when the client stopped reading")
+	require.Eventually(t, func() bool { return streams.Open() == 0 }, 5*time.Second, 10*time.Millisecond)
+}
