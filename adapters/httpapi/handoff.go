@@ -91,7 +91,12 @@ type handoff struct {
 }
 
 // handoffOf returns the request's handoff, or nil when the handler answered it whole.
+// Only a response that was started and then went on without a byte through Echo can
+// have been handed off, so every other one skips the context lookup.
 func handoffOf(c echo.Context) *handoff {
+	if res := c.Response(); !res.Committed || res.Size != 0 {
+		return nil
+	}
 	h, _ := c.Get(keyHandoff).(*handoff)
 	return h
 }
