@@ -18,8 +18,9 @@ import (
 
 // Options bound a cache: at most Size entries (default 10,000), each kept at most TTL
 // after it was read from the store (default 30 seconds). Changed, when set, hears of
-// every write through the cache that may outdate other nodes' copies, once the write
-// has returned.
+// every write through the Users or Tenants cache that may outdate other nodes' copies,
+// once the write has returned; Usage announces nothing (one change per chat would be
+// too many) and ignores it.
 type Options struct {
 	Size    int
 	TTL     time.Duration
