@@ -39,9 +39,32 @@ type VectorIndex interface {
 	DropTenant(ctx context.Context, t domain.TenantID) error
 }
 
-// ChunkStore persists chunks and their vectors for the embedded vector index.
+// LexicalIndex finds passages by the words they share with a query (BM25), and keeps
+// tenantry's own copy of every tenant's chunk text, whatever its vector store. Every
+// method is scoped by tenant: results never include another tenant's passages, and
+// writes never touch another tenant's chunks.
+type LexicalIndex interface {
+	// Upsert stores chunks (title and text) under tenant t, replacing chunks with the
+	// same document and index. Vectors are not its business: a chunk's vector, if any,
+	// is left to the VectorIndex.
+	Upsert(ctx context.Context, t domain.TenantID, chunks []domain.Chunk) error
+	// Search returns up to k passages ranked by relevance to query, best first (ties by
+	// document id then chunk). A query sharing no indexed word with any chunk finds
+	// nothing: an empty Passages slice and a nil error. Scores are comparable within
+	// one search only. An unreachable store is KindUnavailable.
+	Search(ctx context.Context, t domain.TenantID, query string, k int) (domain.SearchResult, error)
+	// DeleteDocument removes every chunk of document d. Unknown d is not an error.
+	DeleteDocument(ctx context.Context, t domain.TenantID, d domain.DocumentID) error
+	// DropTenant removes all of tenant t's chunks and nothing else.
+	DropTenant(ctx context.Context, t domain.TenantID) error
+}
+
+// ChunkStore persists chunks (title, text and, for the embedded vector index, vector)
+// for the in-process indexes.
 type ChunkStore interface {
-	// PutChunks stores chunks under tenant t, replacing same document and index.
+	// PutChunks stores chunks under tenant t, replacing same document and index; a
+	// chunk without a vector keeps the vector already stored for its document and
+	// index, so the lexical and the embedded vector index can write the same rows.
 	PutChunks(ctx context.Context, t domain.TenantID, chunks []domain.Chunk) error
 	// LoadChunks returns every chunk of tenant t ordered by document id and index.
 	LoadChunks(ctx context.Context, t domain.TenantID) ([]domain.Chunk, error)

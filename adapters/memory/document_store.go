@@ -116,8 +116,8 @@ func copyChunk(c domain.Chunk) domain.Chunk {
 	return c
 }
 
-// PutChunks stores chunks under tenant t, replacing same document and index. An unknown
-// tenant is KindInvalid.
+// PutChunks stores chunks under tenant t, replacing same document and index; a chunk
+// without a vector keeps the stored one. An unknown tenant is KindInvalid.
 func (s *ChunkStore) PutChunks(ctx context.Context, t domain.TenantID, chunks []domain.Chunk) error {
 	if err := s.db.lock(ctx); err != nil {
 		return err
@@ -132,7 +132,11 @@ func (s *ChunkStore) PutChunks(ctx context.Context, t domain.TenantID, chunks []
 		s.db.chunks[t] = m
 	}
 	for _, c := range chunks {
-		m[chunkKey{doc: c.DocumentID, index: c.Index}] = copyChunk(c)
+		k := chunkKey{doc: c.DocumentID, index: c.Index}
+		if old, ok := m[k]; ok && len(c.Vector) == 0 {
+			c.Vector = old.Vector
+		}
+		m[k] = copyChunk(c)
 	}
 	return nil
 }

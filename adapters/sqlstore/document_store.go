@@ -151,8 +151,8 @@ type chunkRow struct {
 
 func (chunkRow) TableName() string { return "chunks" }
 
-// ChunkStore persists the embedded vector index's chunks, vectors as little-endian
-// float32 bytes.
+// ChunkStore persists the chunks of the lexical and the embedded vector index, vectors
+// as little-endian float32 bytes (empty when the chunk has none).
 type ChunkStore struct {
 	db *gorm.DB
 }
@@ -166,7 +166,7 @@ func NewChunkStore(db *gorm.DB) *ChunkStore { return &ChunkStore{db: db} }
 const chunkBatch = 500
 
 // PutChunks stores chunks under tenant t in one transaction, replacing those with the
-// same document and index.
+// same document and index; a chunk without a vector keeps the stored one.
 func (s *ChunkStore) PutChunks(ctx context.Context, t domain.TenantID, chunks []domain.Chunk) error {
 	if len(chunks) == 0 {
 		return nil
@@ -178,8 +178,13 @@ func (s *ChunkStore) PutChunks(ctx context.Context, t domain.TenantID, chunks []
 	}
 	return transact(ctx, s.db, "store chunks", func(tx *gorm.DB) error {
 		return tx.Clauses(clause.OnConflict{
-			Columns:   []clause.Column{{Name: "tenant_id"}, {Name: "document_id"}, {Name: "idx"}},
-			DoUpdates: clause.AssignmentColumns([]string{"title", "text", "vector"}),
+			Columns: []clause.Column{{Name: "tenant_id"}, {Name: "document_id"}, {Name: "idx"}},
+			DoUpdates: clause.Set{
+				{Column: clause.Column{Name: "title"}, Value: gorm.Expr("excluded.title")},
+				{Column: clause.Column{Name: "text"}, Value: gorm.Expr("excluded.text")},
+				// A chunk without a vector keeps the stored one (ports.ChunkStore).
+				{Column: clause.Column{Name: "vector"}, Value: gorm.Expr("CASE WHEN length(excluded.vector) = 0 THEN chunks.vector ELSE excluded.vector END")},
+			},
 		}).CreateInBatches(&rows, chunkBatch).Error
 	})
 }

@@ -266,6 +266,27 @@ func ChunkStore(t *testing.T, newStores NewStores) {
 		assert.Equal(t, []domain.Chunk{chunk(d.ID, 0, "old 0"), replacement}, got)
 	})
 
+	t.Run("a chunk put without a vector keeps the stored one", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t, newStores)
+		f.tenant("acme")
+		d := f.document("acme", "", "Doc", at(0))
+		withVector := chunk(d.ID, 0, "text", 1, 0, 0, 0)
+		require.NoError(t, f.s.Chunks.PutChunks(f.ctx, "acme", []domain.Chunk{withVector}))
+		require.NoError(t, f.s.Chunks.PutChunks(f.ctx, "acme", []domain.Chunk{{DocumentID: d.ID, Index: 0, Title: "Doc", Text: "new text"}}))
+		got, err := f.s.Chunks.LoadChunks(f.ctx, "acme")
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		assert.Equal(t, "new text", got[0].Text)
+		assert.Equal(t, withVector.Vector, got[0].Vector)
+		text := domain.Chunk{DocumentID: d.ID, Index: 1, Title: "Doc", Text: "text only"}
+		require.NoError(t, f.s.Chunks.PutChunks(f.ctx, "acme", []domain.Chunk{text}))
+		got, err = f.s.Chunks.LoadChunks(f.ctx, "acme")
+		require.NoError(t, err)
+		require.Len(t, got, 2)
+		assert.Empty(t, got[1].Vector, "a chunk stored without a vector has none")
+	})
+
 	t.Run("delete removes one document's chunks only", func(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t, newStores)
