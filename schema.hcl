@@ -38,6 +38,11 @@ table "tenants" {
     type    = double_precision
     default = 0
   }
+  # lexical, dense or hybrid; empty: automatic (domain.Tenant.RetrievalMode).
+  column "retrieval_mode" {
+    type    = text
+    default = ""
+  }
   column "vector_provider" {
     type = text
   }

@@ -13,11 +13,12 @@ import (
 type Documents struct {
 	docs    ports.DocumentStore
 	vendors ports.Vendors
+	lexical ports.LexicalIndex
 }
 
 // NewDocuments builds the use case.
-func NewDocuments(docs ports.DocumentStore, vendors ports.Vendors) *Documents {
-	return &Documents{docs: docs, vendors: vendors}
+func NewDocuments(docs ports.DocumentStore, vendors ports.Vendors, lexical ports.LexicalIndex) *Documents {
+	return &Documents{docs: docs, vendors: vendors, lexical: lexical}
 }
 
 // List returns the tenant's documents, newest first.
@@ -30,7 +31,7 @@ func (d *Documents) Get(ctx context.Context, tc domain.TenantContext, id domain.
 	return d.docs.Get(ctx, tc.Tenant.ID, id)
 }
 
-// Delete removes the document record, then its vectors.
+// Delete removes the document record, then its chunks and vectors.
 func (d *Documents) Delete(ctx context.Context, tc domain.TenantContext, id domain.DocumentID) error {
 	if !tc.Principal.CanAdminTenant(tc.Tenant.ID) {
 		return domain.ErrForbidden.WithDetail("only tenant admins may delete documents")
@@ -38,14 +39,7 @@ func (d *Documents) Delete(ctx context.Context, tc domain.TenantContext, id doma
 	if err := d.docs.Delete(ctx, tc.Tenant.ID, id); err != nil {
 		return err
 	}
-	idx, err := d.vendors.VectorIndex(tc.Tenant)
-	if err != nil {
-		return err
-	}
-	if err := idx.DeleteDocument(ctx, tc.Tenant.ID, id); err != nil {
-		return fmt.Errorf("delete vectors of %s: %w", id, err)
-	}
-	return nil
+	return removeChunks(ctx, d.lexical, d.vendors, tc.Tenant, id)
 }
 
 // Conversations shows the caller's own conversations.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tenantry/tenantry/adapters/hashing"
 	"github.com/tenantry/tenantry/adapters/jwtauth"
+	"github.com/tenantry/tenantry/adapters/lexical"
 	"github.com/tenantry/tenantry/adapters/memory"
 	"github.com/tenantry/tenantry/adapters/passwords"
 	"github.com/tenantry/tenantry/adapters/vecsearch"
@@ -273,6 +274,7 @@ type env struct {
 	slots    *memory.StreamSlots
 	embedder *hashing.Embedder
 	index    *vecsearch.Index
+	lexical  *lexical.Index
 	model    *quotingModel
 	vendors  *vendors
 	policy   application.TokenPolicy
@@ -295,6 +297,7 @@ func newEnv(t *testing.T) *env {
 	cheap := passwords.Params{MemoryKiB: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 	emb := hashing.New(domain.DefaultDimensions)
 	idx := vecsearch.New(db.Chunks(), vecsearch.Config{Workers: 1})
+	lex := lexical.New(db.Chunks(), lexical.Config{})
 	t.Cleanup(func() { _ = idx.Close() })
 	model := &quotingModel{}
 	return &env{
@@ -308,6 +311,7 @@ func newEnv(t *testing.T) *env {
 		slots:    memory.NewStreamSlots(),
 		embedder: emb,
 		index:    idx,
+		lexical:  lex,
 		model:    model,
 		vendors:  &vendors{embedder: emb, index: idx, model: model},
 		policy:   application.TokenPolicy{AccessTTL: 10 * time.Minute, RefreshTTL: 30 * 24 * time.Hour},
@@ -340,7 +344,7 @@ func (e *env) resolveTenant() *application.ResolveTenant {
 
 func (e *env) streamChat() *application.StreamChat {
 	return application.NewStreamChat(application.StreamChatDeps{Conversations: e.db.Conversations(), Usage: e.db.Usage(),
-		Vendors: e.vendors, Limiter: e.rate, Slots: e.slots, Now: e.clock.Now})
+		Vendors: e.vendors, Lexical: e.lexical, Limiter: e.rate, Slots: e.slots, Now: e.clock.Now})
 }
 
 func (e *env) ingest() *application.IngestDocument {
@@ -348,16 +352,16 @@ func (e *env) ingest() *application.IngestDocument {
 }
 
 func (e *env) ingestWith(docs ports.DocumentStore, v ports.Vendors, batch int) *application.IngestDocument {
-	return application.NewIngestDocument(application.IngestDeps{Documents: docs, Vendors: v, Limiter: e.rate,
+	return application.NewIngestDocument(application.IngestDeps{Documents: docs, Vendors: v, Lexical: e.lexical, Limiter: e.rate,
 		Chunker: e.chunker, EmbedBatch: batch, Now: e.clock.Now})
 }
 
 func (e *env) documents() *application.Documents {
-	return application.NewDocuments(e.db.Documents(), e.vendors)
+	return application.NewDocuments(e.db.Documents(), e.vendors, e.lexical)
 }
 
 func (e *env) manageTenants(allowHTTP bool) *application.ManageTenants {
-	return application.NewManageTenants(application.ManageTenantsDeps{Tenants: e.db.Tenants(), Vendors: e.vendors,
+	return application.NewManageTenants(application.ManageTenantsDeps{Tenants: e.db.Tenants(), Vendors: e.vendors, Lexical: e.lexical,
 		Audit: e.db.Audit(), Now: e.clock.Now, AllowHTTPVendors: allowHTTP})
 }
 

@@ -13,6 +13,7 @@ import (
 type IngestDeps struct {
 	Documents ports.DocumentStore
 	Vendors   ports.Vendors
+	Lexical   ports.LexicalIndex
 	Limiter   ports.RateLimiter
 	Chunker   domain.Chunker
 	// EmbedBatch is how many chunks go to the embedder in one call.
@@ -20,8 +21,10 @@ type IngestDeps struct {
 	Now        func() time.Time
 }
 
-// IngestDocument splits a document into chunks, embeds them and indexes them in the
-// tenant's own vector index. Tenant admins only.
+// IngestDocument splits a document into chunks and indexes them: their text always in
+// the tenant's lexical index (tenantry's own copy, which re-indexing rebuilds from),
+// and, when the tenant's retrieval mode uses vectors, their embeddings in the tenant's
+// own vector index. Tenant admins only.
 type IngestDocument struct {
 	d IngestDeps
 }
@@ -43,8 +46,8 @@ type IngestInput struct {
 	Metadata   map[string]string
 }
 
-// Execute stores the document. Nothing is visible until every chunk is indexed: the
-// record is saved last, and a failure removes the vectors already written.
+// Execute stores the document. Nothing is listed until every chunk is indexed: the
+// record is saved last, and a failure removes the chunks already written.
 // Re-ingesting a document with the same external id replaces it.
 func (u *IngestDocument) Execute(ctx context.Context, in IngestInput) (domain.Document, error) {
 	t, who := in.Tenant.Tenant, in.Tenant.Principal
@@ -63,59 +66,101 @@ func (u *IngestDocument) Execute(ctx context.Context, in IngestInput) (domain.Do
 	if err := allowRequest(ctx, u.d.Limiter, t, now); err != nil {
 		return domain.Document{}, err
 	}
-	chunks, err := u.embed(ctx, t, doc, pieces)
-	if err != nil {
-		return domain.Document{}, err
+	chunks := make([]domain.Chunk, len(pieces))
+	for i, p := range pieces {
+		chunks[i] = domain.Chunk{DocumentID: doc.ID, Index: i, Title: doc.Title, Text: p}
 	}
-	idx, err := u.d.Vendors.VectorIndex(t)
-	if err != nil {
+	if err := u.index(ctx, t, chunks); err != nil {
 		return domain.Document{}, err
-	}
-	if err := idx.Upsert(ctx, t.ID, chunks); err != nil {
-		u.undo(ctx, idx, t.ID, doc.ID)
-		return domain.Document{}, fmt.Errorf("index chunks: %w", err)
 	}
 	doc.Chunks = len(chunks)
 	replaced, err := u.d.Documents.Save(ctx, doc)
 	if err != nil {
-		u.undo(ctx, idx, t.ID, doc.ID)
+		u.undo(ctx, t, doc.ID)
 		return domain.Document{}, fmt.Errorf("save document: %w", err)
 	}
 	if replaced != "" {
-		if err := idx.DeleteDocument(ctx, t.ID, replaced); err != nil {
+		if err := removeChunks(ctx, u.d.Lexical, u.d.Vendors, t, replaced); err != nil {
 			return domain.Document{}, fmt.Errorf("remove replaced chunks: %w", err)
 		}
 	}
 	return doc, nil
 }
 
-func (u *IngestDocument) embed(ctx context.Context, t domain.Tenant, doc domain.Document, pieces []string) ([]domain.Chunk, error) {
-	emb, err := u.d.Vendors.Embedder(t)
+// index writes the chunks' text to the lexical index and, when the tenant's mode uses
+// vectors, their embeddings to its vector index; on failure it removes what it wrote.
+func (u *IngestDocument) index(ctx context.Context, t domain.Tenant, chunks []domain.Chunk) error {
+	if err := u.d.Lexical.Upsert(ctx, t.ID, chunks); err != nil {
+		u.undo(ctx, t, chunks[0].DocumentID)
+		return fmt.Errorf("index chunk text: %w", err)
+	}
+	if !t.UsesVectors() {
+		return nil
+	}
+	if err := embedChunks(ctx, u.d.Vendors, t, chunks, u.d.EmbedBatch); err != nil {
+		u.undo(ctx, t, chunks[0].DocumentID)
+		return err
+	}
+	idx, err := u.d.Vendors.VectorIndex(t)
+	if err == nil {
+		err = idx.Upsert(ctx, t.ID, chunks)
+	}
 	if err != nil {
-		return nil, err
+		u.undo(ctx, t, chunks[0].DocumentID)
+		return fmt.Errorf("index chunks: %w", err)
 	}
-	chunks := make([]domain.Chunk, 0, len(pieces))
-	for start := 0; start < len(pieces); start += u.d.EmbedBatch {
-		end := min(start+u.d.EmbedBatch, len(pieces))
-		vecs, err := emb.Embed(ctx, pieces[start:end])
-		if err != nil {
-			return nil, fmt.Errorf("embed chunks: %w", err)
-		}
-		if len(vecs) != end-start {
-			return nil, domain.E(domain.KindInternal, "internal", "", fmt.Errorf("embedder returned %d vectors for %d texts", len(vecs), end-start))
-		}
-		for i, v := range vecs {
-			chunks = append(chunks, domain.Chunk{DocumentID: doc.ID, Index: start + i, Title: doc.Title, Text: pieces[start+i], Vector: v})
-		}
-	}
-	return chunks, nil
+	return nil
 }
 
-// undo removes vectors of a document that never became visible. It runs detached from
-// the request so a departed client cannot leave orphans behind; its own failure leaves
-// only unreachable vectors (their document record does not exist).
-func (u *IngestDocument) undo(ctx context.Context, idx ports.VectorIndex, t domain.TenantID, id domain.DocumentID) {
+// embedChunks sets the vector of every chunk with the tenant's embedder, batch chunks
+// per call.
+func embedChunks(ctx context.Context, v ports.Vendors, t domain.Tenant, chunks []domain.Chunk, batch int) error {
+	emb, err := v.Embedder(t)
+	if err != nil {
+		return err
+	}
+	texts := make([]string, 0, batch)
+	for start := 0; start < len(chunks); start += batch {
+		end := min(start+batch, len(chunks))
+		texts = texts[:0]
+		for _, c := range chunks[start:end] {
+			texts = append(texts, c.Text)
+		}
+		vecs, err := emb.Embed(ctx, texts)
+		if err != nil {
+			return fmt.Errorf("embed chunks: %w", err)
+		}
+		if len(vecs) != end-start {
+			return domain.E(domain.KindInternal, "internal", "", fmt.Errorf("embedder returned %d vectors for %d texts", len(vecs), end-start))
+		}
+		for i, vec := range vecs {
+			chunks[start+i].Vector = vec
+		}
+	}
+	return nil
+}
+
+// removeChunks deletes document d's chunks from the lexical index and from the
+// tenant's vector index (which may hold vectors from an earlier mode).
+func removeChunks(ctx context.Context, lex ports.LexicalIndex, v ports.Vendors, t domain.Tenant, d domain.DocumentID) error {
+	if err := lex.DeleteDocument(ctx, t.ID, d); err != nil {
+		return fmt.Errorf("delete chunks of %s: %w", d, err)
+	}
+	idx, err := v.VectorIndex(t)
+	if err != nil {
+		return err
+	}
+	if err := idx.DeleteDocument(ctx, t.ID, d); err != nil {
+		return fmt.Errorf("delete vectors of %s: %w", d, err)
+	}
+	return nil
+}
+
+// undo removes the chunks of a document that never became visible. It runs detached
+// from the request so a departed client cannot leave orphans behind; its own failure
+// leaves only unreachable chunks (their document record does not exist).
+func (u *IngestDocument) undo(ctx context.Context, t domain.Tenant, id domain.DocumentID) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	_ = idx.DeleteDocument(ctx, t, id)
+	_ = removeChunks(ctx, u.d.Lexical, u.d.Vendors, t, id)
 }

@@ -23,13 +23,26 @@ Opened items can be exchanged for store credit. Gift cards are never refundable.
 Shipping costs are refunded only when the item arrived damaged or the wrong item was sent.`
 
 // search asks the tenant's index the way StreamChat does.
+// search asks the tenant's stored configuration's retrieval mode, as chat does; for a
+// tenant that does not exist (deleted), both indexes, in hybrid mode.
 func (e *env) search(t domain.TenantID, question string) []domain.Passage {
 	e.t.Helper()
-	vecs, err := e.embedder.Embed(context.Background(), []string{question})
+	tenant, err := e.db.Tenants().Get(context.Background(), t)
+	if domain.KindOf(err) == domain.KindNotFound {
+		tenant, err = domain.NewTenant(t, "gone", e.clock.Now())
+		tenant.Retrieval.Mode = domain.RetrievalHybrid
+	}
 	require.NoError(e.t, err)
-	got, err := passagesOf(e.index.Search(context.Background(), t, vecs[0], 10, 0))
+	got, err := passagesOf(application.NewRetrieve(e.lexical, e.vendors).Execute(context.Background(), tenant, question, 10))
 	require.NoError(e.t, err)
 	return got
+}
+
+// withMode sets the retrieval mode of tc's tenant, in the store and in tc.
+func (e *env) withMode(tc domain.TenantContext, mode string) domain.TenantContext {
+	e.t.Helper()
+	tc.Tenant = e.updateTenant(tc.Tenant.ID, func(t *domain.Tenant) { t.Retrieval.Mode = mode })
+	return tc
 }
 
 func (e *env) storedChunks(t domain.TenantID) []domain.Chunk {
@@ -56,36 +69,45 @@ func (e *env) admin(id string) domain.TenantContext {
 
 func TestIngestDocumentIsIndexedAndSearchable(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	ctx := context.Background()
-	acme := e.admin("acme")
+	for _, mode := range []string{domain.RetrievalLexical, domain.RetrievalDense, domain.RetrievalHybrid} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			ctx := context.Background()
+			acme := e.withMode(e.admin("acme"), mode)
 
-	doc, err := e.ingest().Execute(ctx, application.IngestInput{Tenant: acme, Title: " Refunds ", Text: refundPolicy,
-		ExternalID: "kb/refunds", Metadata: map[string]string{"lang": "en"}})
+			doc, err := e.ingest().Execute(ctx, application.IngestInput{Tenant: acme, Title: " Refunds ", Text: refundPolicy,
+				ExternalID: "kb/refunds", Metadata: map[string]string{"lang": "en"}})
 
-	require.NoError(t, err)
-	assert.NotEmpty(t, doc.ID)
-	assert.Equal(t, "Refunds", doc.Title)
-	assert.Equal(t, len(refundPolicy), doc.Bytes)
-	assert.Greater(t, doc.Chunks, 1, "the small test chunker splits the policy")
-	stored, err := e.documents().Get(ctx, acme, doc.ID)
-	require.NoError(t, err)
-	assert.Equal(t, doc.Chunks, stored.Chunks)
-	assert.Equal(t, map[string]string{"lang": "en"}, stored.Metadata)
+			require.NoError(t, err)
+			assert.NotEmpty(t, doc.ID)
+			assert.Equal(t, "Refunds", doc.Title)
+			assert.Equal(t, len(refundPolicy), doc.Bytes)
+			assert.Greater(t, doc.Chunks, 1, "the small test chunker splits the policy")
+			stored, err := e.documents().Get(ctx, acme, doc.ID)
+			require.NoError(t, err)
+			assert.Equal(t, doc.Chunks, stored.Chunks)
+			assert.Equal(t, map[string]string{"lang": "en"}, stored.Metadata)
 
-	chunks := e.storedChunks("acme")
-	require.Len(t, chunks, doc.Chunks)
-	for i, c := range chunks {
-		assert.Equal(t, doc.ID, c.DocumentID)
-		assert.Equal(t, i, c.Index)
-		assert.Equal(t, "Refunds", c.Title)
-		assert.Len(t, c.Vector, domain.DefaultDimensions)
+			chunks := e.storedChunks("acme")
+			require.Len(t, chunks, doc.Chunks)
+			for i, c := range chunks {
+				assert.Equal(t, doc.ID, c.DocumentID)
+				assert.Equal(t, i, c.Index)
+				assert.Equal(t, "Refunds", c.Title)
+				if mode == domain.RetrievalLexical {
+					assert.Empty(t, c.Vector, "lexical mode embeds nothing")
+				} else {
+					assert.Len(t, c.Vector, domain.DefaultDimensions)
+				}
+			}
+
+			hits := e.search("acme", "Are gift cards refundable?")
+			require.NotEmpty(t, hits)
+			assert.Equal(t, doc.ID, hits[0].DocumentID)
+			assert.Contains(t, hits[0].Text, "Gift cards are never refundable")
+		})
 	}
-
-	hits := e.search("acme", "Are gift cards refundable?")
-	require.NotEmpty(t, hits)
-	assert.Equal(t, doc.ID, hits[0].DocumentID)
-	assert.Contains(t, hits[0].Text, "Gift cards are never refundable")
 }
 
 func TestIngestDocumentRefusesMembers(t *testing.T) {
@@ -172,7 +194,7 @@ func TestIngestDocumentEmbedderFailureLeavesNothing(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
-	acme := e.admin("acme")
+	acme := e.withMode(e.admin("acme"), domain.RetrievalHybrid)
 	broken := &vendors{embedder: &failingEmbedder{inner: e.embedder, okCalls: 1}, index: e.index, model: e.model}
 
 	// One chunk per embed call: the first batch succeeds, the second fails.

@@ -13,6 +13,7 @@ import (
 type ManageTenantsDeps struct {
 	Tenants ports.TenantStore
 	Vendors ports.Vendors
+	Lexical ports.LexicalIndex
 	Audit   ports.AuditLog
 	Now     func() time.Time
 	// AllowHTTPVendors permits plain-http vendor endpoints (local Ollama, vLLM, tests).
@@ -184,6 +185,9 @@ func (m *ManageTenants) Delete(ctx context.Context, who Actor, id domain.TenantI
 	}
 	if err := idx.DropTenant(ctx, id); err != nil {
 		return fmt.Errorf("drop vectors of %s: %w", id, err)
+	}
+	if err := m.d.Lexical.DropTenant(ctx, id); err != nil {
+		return fmt.Errorf("drop chunks of %s: %w", id, err)
 	}
 	if err := m.d.Tenants.Delete(ctx, id); err != nil {
 		return err

@@ -16,9 +16,11 @@ type StreamChatDeps struct {
 	Conversations ports.ConversationStore
 	Usage         ports.UsageStore
 	Vendors       ports.Vendors
-	Limiter       ports.RateLimiter
-	Slots         ports.StreamSlots
-	Now           func() time.Time
+	// Lexical is the tenants' BM25 index, for the lexical and hybrid modes.
+	Lexical ports.LexicalIndex
+	Limiter ports.RateLimiter
+	Slots   ports.StreamSlots
+	Now     func() time.Time
 	// PersistTimeout bounds storing the answer after the client has gone.
 	PersistTimeout time.Duration
 }
@@ -26,7 +28,8 @@ type StreamChatDeps struct {
 // StreamChat answers a question with the tenant's own documents, system prompt and
 // model, streaming the answer.
 type StreamChat struct {
-	d StreamChatDeps
+	d        StreamChatDeps
+	retrieve *Retrieve
 }
 
 // NewStreamChat builds the use case.
@@ -34,7 +37,7 @@ func NewStreamChat(d StreamChatDeps) *StreamChat {
 	if d.PersistTimeout <= 0 {
 		d.PersistTimeout = 5 * time.Second
 	}
-	return &StreamChat{d: d}
+	return &StreamChat{d: d, retrieve: NewRetrieve(d.Lexical, d.Vendors)}
 }
 
 // ChatInput is one question.
@@ -139,7 +142,7 @@ func (s *StreamChat) prepare(ctx context.Context, in *ChatInput) (*chatPlan, err
 		p.conv = domain.Conversation{ID: domain.ConversationID(newID()), TenantID: t.ID, UserID: who.UserID,
 			Title: domain.ConversationTitle(in.Message), CreatedAt: now, UpdatedAt: now}
 	}
-	found, err := retrieve(ctx, s.d.Vendors, *t, in.Message)
+	found, err := s.retrieve.Execute(ctx, *t, in.Message, t.Retrieval.TopK)
 	if err != nil {
 		return nil, err
 	}
@@ -152,27 +155,6 @@ func (s *StreamChat) prepare(ctx context.Context, in *ChatInput) (*chatPlan, err
 	p.msgs = t.BuildPrompt(passages, history, in.Message)
 	p.params = domain.ChatParams{Model: t.LLM.Model, Temperature: t.LLM.Temperature, MaxTokens: t.LLM.MaxTokens, Passages: passages}
 	return p, nil
-}
-
-// retrieve embeds the question and searches the tenant's own index.
-func retrieve(ctx context.Context, v ports.Vendors, t domain.Tenant, question string) (domain.SearchResult, error) {
-	emb, err := v.Embedder(t)
-	if err != nil {
-		return domain.SearchResult{}, err
-	}
-	idx, err := v.VectorIndex(t)
-	if err != nil {
-		return domain.SearchResult{}, err
-	}
-	vec, err := emb.EmbedQuery(ctx, question)
-	if err != nil {
-		return domain.SearchResult{}, fmt.Errorf("embed question: %w", err)
-	}
-	found, err := idx.Search(ctx, t.ID, vec, t.Retrieval.TopK, t.Retrieval.MinScore)
-	if err != nil {
-		return domain.SearchResult{}, fmt.Errorf("search passages: %w", err)
-	}
-	return found, nil
 }
 
 func (s *StreamChat) answer(ctx context.Context, in *ChatInput, p *chatPlan, yield func(domain.Delta, error) bool) {

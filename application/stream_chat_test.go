@@ -475,19 +475,20 @@ func TestStreamChatFailsBeforeAnyDelta(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name     string
-		breakEnv func(f chatFixture)
+		breakEnv func(f *chatFixture)
 		wantKind domain.Kind
 	}{
-		{name: "embedder unreachable", wantKind: domain.KindUnavailable, breakEnv: func(f chatFixture) {
+		{name: "embedder unreachable", wantKind: domain.KindUnavailable, breakEnv: func(f *chatFixture) {
+			f.member = f.withMode(f.member, domain.RetrievalHybrid)
 			f.vendors.embedder = &failingEmbedder{inner: f.embedder}
 		}},
-		{name: "store down", wantKind: domain.KindUnavailable, breakEnv: func(f chatFixture) { f.db.SetDown(true) }},
+		{name: "store down", wantKind: domain.KindUnavailable, breakEnv: func(f *chatFixture) { f.db.SetDown(true) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			f := newChatFixture(t)
-			tc.breakEnv(f)
+			tc.breakEnv(&f)
 
 			got, err := collect(t, f.streamChat().Execute(context.Background(), application.ChatInput{Tenant: f.member, Message: "Are gift cards refundable?"}))
 

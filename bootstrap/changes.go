@@ -8,6 +8,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/tenantry/tenantry/adapters/cache"
+	"github.com/tenantry/tenantry/adapters/lexical"
 	"github.com/tenantry/tenantry/adapters/sqlstore"
 	"github.com/tenantry/tenantry/adapters/vecsearch"
 	"github.com/tenantry/tenantry/domain"
@@ -56,6 +57,7 @@ type nodeCaches struct {
 	tenants *cache.Tenants
 	usage   *cache.Usage
 	index   *vecsearch.Index // nil when the vendors were injected
+	lexical *lexical.Index
 }
 
 // apply drops what c outdated.
@@ -71,6 +73,7 @@ func (n nodeCaches) apply(c domain.Change) {
 		if n.index != nil {
 			n.index.Invalidate(domain.TenantID(c.ID))
 		}
+		n.lexical.Invalidate(domain.TenantID(c.ID))
 	default: // ChangeAll, or a kind this version does not know
 		n.users.Invalidate()
 		n.tenants.Invalidate()
@@ -78,6 +81,7 @@ func (n nodeCaches) apply(c domain.Change) {
 		if n.index != nil {
 			n.index.InvalidateAll()
 		}
+		n.lexical.InvalidateAll()
 	}
 }
 

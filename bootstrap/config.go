@@ -7,6 +7,7 @@ package bootstrap
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -55,8 +56,11 @@ type Config struct {
 	MaxDocumentBytes int64
 	ChunkSize        int
 	ChunkOverlap     int
-	// IndexMaxBytes bounds the embedded vector index's in-memory copies; 0: no bound.
-	IndexMaxBytes    int64
+	// IndexMaxBytes bounds the in-memory indexes, half for the embedded vector index's
+	// copies and half for the lexical index's postings; 0: no bound.
+	IndexMaxBytes int64
+	// BM25K1 and BM25B are the lexical index's BM25 parameters.
+	BM25K1, BM25B    float64
 	ModelTimeout     time.Duration
 	ModelIdleTimeout time.Duration
 	PingInterval     time.Duration
@@ -113,6 +117,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		ChunkSize:         r.int("TENANTRY_CHUNK_SIZE", 800),
 		ChunkOverlap:      r.int("TENANTRY_CHUNK_OVERLAP", 100),
 		IndexMaxBytes:     int64(r.int("TENANTRY_INDEX_MAX_BYTES", 1<<30)),
+		BM25K1:            r.float("TENANTRY_BM25_K1", 0.9),
+		BM25B:             r.float("TENANTRY_BM25_B", 0.4),
 		ModelTimeout:      r.dur("TENANTRY_MODEL_TIMEOUT", 120*time.Second),
 		ModelIdleTimeout:  r.dur("TENANTRY_MODEL_IDLE_TIMEOUT", 30*time.Second),
 		PingInterval:      r.dur("TENANTRY_SSE_PING_INTERVAL", 15*time.Second),
@@ -148,6 +154,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	r.check(c.MetricsTopN >= 0 && c.MetricsTopN <= 1000, "TENANTRY_METRICS_TENANT_LIMIT", "must be between 0 and 1000")
 	r.check(c.MaxBodyBytes > 0, "TENANTRY_MAX_BODY_BYTES", "must be positive")
 	r.check(c.MaxDocumentBytes > 0, "TENANTRY_MAX_DOCUMENT_BYTES", "must be positive")
+	r.check(c.BM25K1 > 0 && c.BM25K1 <= 10, "TENANTRY_BM25_K1", "must be above 0 and at most 10")
+	r.check(c.BM25B >= 0 && c.BM25B <= 1, "TENANTRY_BM25_B", "must be between 0 and 1")
 	r.check(c.IndexMaxBytes >= 0, "TENANTRY_INDEX_MAX_BYTES", "must not be negative (0: no bound)")
 	r.check(c.ChunkSize >= 100 && c.ChunkOverlap >= 0 && c.ChunkOverlap < c.ChunkSize/2, "TENANTRY_CHUNK_SIZE", "must be >= 100, with TENANTRY_CHUNK_OVERLAP below half of it")
 	if c.DatabaseURL != "" {
@@ -217,6 +225,19 @@ func (r *envReader) int(name string, def int) int {
 		return def
 	}
 	return n
+}
+
+func (r *envReader) float(name string, def float64) float64 {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		r.errs = append(r.errs, fmt.Errorf("%s must be a number, got %q", name, v))
+		return def
+	}
+	return f
 }
 
 func (r *envReader) dur(name string, def time.Duration) time.Duration {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tenantry/tenantry/adapters/cache"
 	"github.com/tenantry/tenantry/adapters/httpapi"
+	"github.com/tenantry/tenantry/adapters/lexical"
 	"github.com/tenantry/tenantry/adapters/observe"
 	"github.com/tenantry/tenantry/adapters/vecsearch"
 )
@@ -19,7 +20,7 @@ import (
 // index's memory (index may be nil). It returns
 // what the HTTP adapter serves at GET /metrics and the observer the vendor decorators
 // report to.
-func newMetrics(cfg Config, log *zap.Logger, users *cache.Users, tenants *cache.Tenants, index *vecsearch.Index) (*httpapi.Metrics, *observe.Observer, error) {
+func newMetrics(cfg Config, log *zap.Logger, users *cache.Users, tenants *cache.Tenants, index *vecsearch.Index, lex *lexical.Index) (*httpapi.Metrics, *observe.Observer, error) {
 	reg := prometheus.NewRegistry()
 	for _, c := range []prometheus.Collector{
 		collectors.NewGoCollector(),
@@ -38,11 +39,18 @@ func newMetrics(cfg Config, log *zap.Logger, users *cache.Users, tenants *cache.
 	if index != nil {
 		err := reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tenantry_embedded_index_bytes",
-			Help: "Estimated memory of the embedded vector index's per-tenant copies (bounded by TENANTRY_INDEX_MAX_BYTES).",
+			Help: "Estimated memory of the embedded vector index's per-tenant copies (bounded by half of TENANTRY_INDEX_MAX_BYTES).",
 		}, func() float64 { return float64(index.Bytes()) }))
 		if err != nil {
 			return nil, nil, fmt.Errorf("register index metrics: %w", err)
 		}
+	}
+	err := reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "tenantry_lexical_index_bytes",
+		Help: "Estimated memory of the lexical (BM25) index's per-tenant postings (bounded by half of TENANTRY_INDEX_MAX_BYTES).",
+	}, func() float64 { return float64(lex.Bytes()) }))
+	if err != nil {
+		return nil, nil, fmt.Errorf("register lexical index metrics: %w", err)
 	}
 	hm, err := httpapi.NewMetrics(reg, reg)
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tenantry/tenantry/domain"
 )
 
 // scrape reads GET /metrics with the given Authorization header ("" for none).
@@ -69,8 +71,7 @@ func TestMetricsOfTheWiredRouter(t *testing.T) {
 		`tenantry_llm_tokens_total{tenant="acme",type="prompt"} 3`,
 		`tenantry_llm_tokens_total{tenant="acme",type="completion"} 2`,
 		`tenantry_upstream_request_duration_seconds_count{operation="stream",outcome="ok",provider="extractive",service="llm"} 1`,
-		`tenantry_upstream_request_duration_seconds_count{operation="embed_query",outcome="ok",provider="hashing",service="embedder"} 1`,
-		`tenantry_upstream_request_duration_seconds_count{operation="search",outcome="ok",provider="embedded",service="vector_store"} 1`,
+		`tenantry_lexical_index_bytes`,
 		`tenantry_llm_first_token_seconds_count{provider="extractive"} 1`,
 		`tenantry_cache_hits_total{cache="users"}`,
 		`tenantry_cache_hit_ratio{cache="tenants"}`,
@@ -78,6 +79,9 @@ func TestMetricsOfTheWiredRouter(t *testing.T) {
 		`process_resident_memory_bytes`,
 	} {
 		assert.Contains(t, body, want)
+	}
+	for _, unwanted := range []string{`operation="embed_query"`, `service="vector_store"`} {
+		assert.NotContains(t, body, unwanted, "the offline default retrieves with BM25 and embeds nothing")
 	}
 	assert.NotContains(t, body, `tenantry_cache_hits_total{cache="users"} 0`, "repeated /users/me calls hit the user cache")
 
@@ -137,24 +141,28 @@ func TestLoadConfigMetricsTenantBound(t *testing.T) {
 	}
 }
 
-// TestMetricsShowTheEmbeddedIndexMemory reads the gauge of the production vendor
-// factory's embedded index: nothing before a tenant's vectors are loaded, then what a
-// search loaded of an ingested document.
+// TestMetricsShowTheEmbeddedIndexMemory reads the gauges of the production vendor
+// factory's embedded vector index and of the lexical index on a hybrid tenant: nothing
+// before a tenant is loaded, then what a search loaded of an ingested document.
 func TestMetricsShowTheEmbeddedIndexMemory(t *testing.T) {
 	e := newBenchEnv(t, benchOptions{})
+	hybrid := domain.RetrievalHybrid
+	e.patchTenant(t, domain.TenantPatch{Mode: &hybrid})
 	h := e.api.Handler
-	gauge := func() string {
+	gaugeOf := func(name string) string {
 		status, body := benchGet(h, "/metrics", "")
 		require.Equal(t, http.StatusOK, status)
 		for line := range strings.Lines(body) {
-			if v, ok := strings.CutPrefix(line, "tenantry_embedded_index_bytes "); ok {
+			if v, ok := strings.CutPrefix(line, name+" "); ok {
 				return strings.TrimSpace(v)
 			}
 		}
-		t.Fatal("no tenantry_embedded_index_bytes gauge")
+		t.Fatalf("no %s gauge", name)
 		return ""
 	}
+	gauge := func() string { return gaugeOf("tenantry_embedded_index_bytes") }
 	assert.Equal(t, "0", gauge())
+	assert.Equal(t, "0", gaugeOf("tenantry_lexical_index_bytes"))
 
 	token := benchLogin(t, h, benchEmail)
 	send := func(path, body string) *httptest.ResponseRecorder {
@@ -174,4 +182,7 @@ func TestMetricsShowTheEmbeddedIndexMemory(t *testing.T) {
 	require.NoError(t, err)
 	assert.Greater(t, v, 384*4.0, "at least the one chunk's vector")
 	assert.Equal(t, float64(e.api.index.Bytes()), v)
+	lex, err := strconv.ParseFloat(gaugeOf("tenantry_lexical_index_bytes"), 64)
+	require.NoError(t, err)
+	assert.Positive(t, lex, "the chunk's postings")
 }

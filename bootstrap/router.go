@@ -13,6 +13,7 @@ import (
 	"github.com/tenantry/tenantry/adapters/extractive"
 	"github.com/tenantry/tenantry/adapters/httpapi"
 	"github.com/tenantry/tenantry/adapters/jwtauth"
+	"github.com/tenantry/tenantry/adapters/lexical"
 	"github.com/tenantry/tenantry/adapters/memory"
 	"github.com/tenantry/tenantry/adapters/observe"
 	"github.com/tenantry/tenantry/adapters/passwords"
@@ -124,16 +125,18 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	})
 	var index *vecsearch.Index
 	if o.Vendors == nil {
-		index = vecsearch.New(st.Chunks, vecsearch.Config{MaxBytes: cfg.IndexMaxBytes,
+		index = vecsearch.New(st.Chunks, vecsearch.Config{MaxBytes: cfg.IndexMaxBytes / 2,
 			Changed: func(t domain.TenantID) { publish(domain.Change{Kind: domain.ChangeChunks, ID: string(t)}) }})
 	}
+	lex := lexical.New(st.Chunks, lexical.Config{Params: lexical.Params{K1: cfg.BM25K1, B: cfg.BM25B}, MaxBytes: cfg.IndexMaxBytes / 2,
+		Changed: func(t domain.TenantID) { publish(domain.Change{Kind: domain.ChangeChunks, ID: string(t)}) }})
 	built := false
 	defer func() {
 		if !built && index != nil {
 			_ = index.Close() // stops its search workers
 		}
 	}()
-	metrics, observer, err := newMetrics(cfg, o.Log, users, tenants, index)
+	metrics, observer, err := newMetrics(cfg, o.Log, users, tenants, index, lex)
 	if err != nil {
 		return nil, err
 	}
@@ -152,12 +155,12 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	var listening chan struct{}
 	if o.Changes != nil {
 		listening = make(chan struct{})
-		go nodeCaches{users: users, tenants: tenants, usage: usage, index: index}.listen(bg, o.Changes, listening)
+		go nodeCaches{users: users, tenants: tenants, usage: usage, index: index, lexical: lex}.listen(bg, o.Changes, listening)
 	}
 
 	v := o.Vendors
 	if v == nil {
-		v = &vendors{embedded: index, answerer: extractive.New(extractive.Config{}),
+		v = &vendors{embedded: index, answerer: extractive.New(extractive.Config{Terms: lexical.Terms}),
 			http: newVendorHTTPClient(), modelIdle: cfg.ModelIdleTimeout, modelMax: cfg.ModelTimeout}
 	}
 	v = observe.NewVendors(v, observer)
@@ -167,7 +170,7 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	policy := application.TokenPolicy{AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL}
 	limiter := memory.NewRateLimiter()
 
-	tenantsUC := application.NewManageTenants(application.ManageTenantsDeps{Tenants: tenants, Vendors: v, Audit: st.Audit, Now: now, AllowHTTPVendors: cfg.AllowHTTPVendors})
+	tenantsUC := application.NewManageTenants(application.ManageTenantsDeps{Tenants: tenants, Vendors: v, Lexical: lex, Audit: st.Audit, Now: now, AllowHTTPVendors: cfg.AllowHTTPVendors})
 	usersUC := application.NewManageUsers(application.ManageUsersDeps{Users: users, Hasher: hasher, Refresh: st.RefreshTokens, Audit: st.Audit, Now: now})
 	deps := httpapi.Deps{
 		Log: o.Log.Named("http"),
@@ -180,11 +183,11 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 		Profile:       application.NewProfile(users, tenants),
 		Tenants:       tenantsUC,
 		Users:         usersUC,
-		Ingest: application.NewIngestDocument(application.IngestDeps{Documents: st.Documents, Vendors: v, Limiter: limiter,
+		Ingest: application.NewIngestDocument(application.IngestDeps{Documents: st.Documents, Vendors: v, Lexical: lex, Limiter: limiter,
 			Chunker: domain.Chunker{Size: cfg.ChunkSize, Overlap: cfg.ChunkOverlap}, Now: now}),
-		Documents:     application.NewDocuments(st.Documents, v),
+		Documents:     application.NewDocuments(st.Documents, v, lex),
 		Conversations: application.NewConversations(st.Conversations),
-		Chat: application.NewStreamChat(application.StreamChatDeps{Conversations: st.Conversations, Usage: usage, Vendors: v,
+		Chat: application.NewStreamChat(application.StreamChatDeps{Conversations: st.Conversations, Usage: usage, Vendors: v, Lexical: lex,
 			Limiter: limiter, Slots: memory.NewStreamSlots(), Now: now}),
 		Reports:   application.NewReports(usage, st.Audit, now),
 		Ready:     o.Ready,

@@ -86,9 +86,43 @@ func (s Secret) Last4() string {
 
 // RetrievalSettings tune how passages are found.
 type RetrievalSettings struct {
-	TopK     int
+	TopK int
+	// MinScore is the least cosine similarity of a passage found by vectors; it does
+	// not apply to lexical matches, whose BM25 scores have no fixed scale.
 	MinScore float64
+	// Mode is RetrievalLexical, RetrievalDense or RetrievalHybrid; empty means
+	// automatic (see Tenant.RetrievalMode).
+	Mode string
 }
+
+// Retrieval modes: how a tenant's passages are found.
+const (
+	// RetrievalLexical ranks chunks by BM25 over their words; no embedder is called.
+	RetrievalLexical = "lexical"
+	// RetrievalDense ranks chunks by the similarity of their vectors to the question's.
+	RetrievalDense = "dense"
+	// RetrievalHybrid fuses the lexical and the dense ranking (reciprocal rank fusion).
+	RetrievalHybrid = "hybrid"
+	// RetrievalAuto, accepted when setting the mode, returns it to automatic.
+	RetrievalAuto = "auto"
+)
+
+// RetrievalMode is the mode in force: the one set, or automatically lexical on the
+// offline defaults (hashing embedder, embedded vector store: hashed vectors rank below
+// BM25) and hybrid once the tenant has a neural embedder or an external vector store
+// such as Pinecone, whose vectors it then keeps up to date.
+func (t Tenant) RetrievalMode() string {
+	if t.Retrieval.Mode != "" {
+		return t.Retrieval.Mode
+	}
+	if t.Embedder.Provider == EmbedderHashing && t.VectorStore.Provider == VectorEmbedded {
+		return RetrievalLexical
+	}
+	return RetrievalHybrid
+}
+
+// UsesVectors reports whether the tenant's retrieval mode embeds chunks and questions.
+func (t Tenant) UsesVectors() bool { return t.RetrievalMode() != RetrievalLexical }
 
 // VectorStoreSettings select and configure a tenant's vector index.
 type VectorStoreSettings struct {
@@ -149,8 +183,8 @@ const (
 	DefaultOpenAIBaseURL = "https://api.openai.com/v1"
 )
 
-// NewTenant builds an active tenant with offline defaults (embedded vectors, hashing
-// embedder, extractive answerer).
+// NewTenant builds an active tenant with offline defaults (embedded store, automatic
+// retrieval mode, which is lexical with the hashing embedder, extractive answerer).
 func NewTenant(id TenantID, name string, now time.Time) (Tenant, error) {
 	t := Tenant{
 		ID:           id,
@@ -197,6 +231,11 @@ func (t Tenant) Validate() error {
 	}
 	if t.Retrieval.MinScore < -1 || t.Retrieval.MinScore > 1 {
 		add("retrieval.min_score", "must be between -1 and 1")
+	}
+	switch t.Retrieval.Mode {
+	case "", RetrievalLexical, RetrievalDense, RetrievalHybrid:
+	default:
+		add("retrieval.mode", "must be lexical, dense, hybrid or auto")
 	}
 	fs = append(fs, t.validateVendors()...)
 	if t.Limits.RequestsPerMinute < 0 || t.Limits.RequestsPerMinute > 1_000_000 {

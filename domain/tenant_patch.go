@@ -9,6 +9,8 @@ type TenantPatch struct {
 
 	TopK     *int
 	MinScore *float64
+	// Mode is a retrieval mode or RetrievalAuto.
+	Mode *string
 
 	VectorProvider *string
 	IndexHost      *string
@@ -32,7 +34,7 @@ type TenantPatch struct {
 // TenantAdminFields are what a tenant admin may change on their own tenant: the system
 // prompt, retrieval settings and API keys. Everything else is the platform's.
 var tenantAdminFields = map[string]bool{
-	"system_prompt": true, "retrieval.top_k": true, "retrieval.min_score": true,
+	"system_prompt": true, "retrieval.top_k": true, "retrieval.min_score": true, "retrieval.mode": true,
 	"vector_store.api_key": true, "embedder.api_key": true, "llm.api_key": true,
 }
 
@@ -50,6 +52,7 @@ func (p TenantPatch) Fields() []string {
 	add(p.SystemPrompt != nil, "system_prompt")
 	add(p.TopK != nil, "retrieval.top_k")
 	add(p.MinScore != nil, "retrieval.min_score")
+	add(p.Mode != nil, "retrieval.mode")
 	add(p.VectorProvider != nil, "vector_store.provider")
 	add(p.IndexHost != nil, "vector_store.index_host")
 	add(p.Namespace != nil, "vector_store.namespace")
@@ -109,6 +112,12 @@ func (p TenantPatch) Apply(t *Tenant) error {
 	setVal(&t.SystemPrompt, p.SystemPrompt)
 	setVal(&t.Retrieval.TopK, p.TopK)
 	setVal(&t.Retrieval.MinScore, p.MinScore)
+	if p.Mode != nil {
+		t.Retrieval.Mode = *p.Mode
+		if t.Retrieval.Mode == RetrievalAuto {
+			t.Retrieval.Mode = ""
+		}
+	}
 	setVal(&t.VectorStore.Provider, p.VectorProvider)
 	setVal(&t.VectorStore.IndexHost, p.IndexHost)
 	setVal(&t.VectorStore.Namespace, p.Namespace)

@@ -24,6 +24,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/tenantry/tenantry/adapters/httpapi"
+	"github.com/tenantry/tenantry/adapters/lexical"
 	"github.com/tenantry/tenantry/adapters/memory"
 	"github.com/tenantry/tenantry/application"
 	"github.com/tenantry/tenantry/domain"
@@ -178,6 +179,23 @@ func (v *fakeVendors) DropTenant(_ context.Context, t domain.TenantID) error {
 	return nil
 }
 
+// hookedLexical runs the fake vendors' onSearch hook before each lexical search too, so
+// that tests reach the search whatever the tenant's retrieval mode.
+type hookedLexical struct {
+	ports.LexicalIndex
+	v *fakeVendors
+}
+
+func (h hookedLexical) Search(ctx context.Context, t domain.TenantID, q string, k int) (domain.SearchResult, error) {
+	h.v.mu.Lock()
+	hook := h.v.onSearch
+	h.v.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	return h.LexicalIndex.Search(ctx, t, q, k)
+}
+
 type bowEmbedder struct{}
 
 const bowDims = 64
@@ -248,6 +266,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	policy := application.TokenPolicy{AccessTTL: 15 * time.Minute, RefreshTTL: 30 * 24 * time.Hour}
 	attempts := memory.NewAttemptLimiter(5, time.Minute)
 	rate := memory.NewRateLimiter()
+	lex := hookedLexical{LexicalIndex: lexical.New(db.Chunks(), lexical.Config{}), v: ev.vendors}
 	deps := httpapi.Deps{
 		Log: zap.New(core),
 		Login: application.NewLogin(application.LoginDeps{Users: db.Users(), Hasher: ev.hasher, Issuer: ev.tokens,
@@ -258,16 +277,16 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		Authenticate:  application.NewAuthenticate(ev.tokens, db.Users()),
 		ResolveTenant: application.NewResolveTenant(db.Tenants(), now),
 		Profile:       application.NewProfile(db.Users(), db.Tenants()),
-		Tenants: application.NewManageTenants(application.ManageTenantsDeps{Tenants: db.Tenants(), Vendors: ev.vendors,
+		Tenants: application.NewManageTenants(application.ManageTenantsDeps{Tenants: db.Tenants(), Vendors: ev.vendors, Lexical: lex,
 			Audit: db.Audit(), Now: now}),
 		Users: application.NewManageUsers(application.ManageUsersDeps{Users: db.Users(), Hasher: ev.hasher,
 			Refresh: db.RefreshTokens(), Audit: db.Audit(), Now: now}),
-		Ingest: application.NewIngestDocument(application.IngestDeps{Documents: db.Documents(), Vendors: ev.vendors,
+		Ingest: application.NewIngestDocument(application.IngestDeps{Documents: db.Documents(), Vendors: ev.vendors, Lexical: lex,
 			Limiter: rate, Chunker: domain.Chunker{}, Now: now}),
-		Documents:     application.NewDocuments(db.Documents(), ev.vendors),
+		Documents:     application.NewDocuments(db.Documents(), ev.vendors, lex),
 		Conversations: application.NewConversations(db.Conversations()),
 		Chat: application.NewStreamChat(application.StreamChatDeps{Conversations: db.Conversations(), Usage: db.Usage(),
-			Vendors: ev.vendors, Limiter: rate, Slots: memory.NewStreamSlots(), Now: now}),
+			Vendors: ev.vendors, Lexical: lex, Limiter: rate, Slots: memory.NewStreamSlots(), Now: now}),
 		Reports: application.NewReports(db.Usage(), db.Audit(), now),
 		Ready:   func(context.Context) error { return ev.ready },
 		JWKS: func(context.Context) ([]byte, error) {

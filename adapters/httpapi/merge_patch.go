@@ -207,8 +207,8 @@ func parseTenantPatch(body []byte) (domain.TenantPatch, error) {
 		"status":        r.str(&status),
 		"system_prompt": r.str(&p.SystemPrompt),
 		"retrieval": r.nested(map[string]fieldSetter{
-			"top_k": r.integer(&p.TopK), "min_score": r.float(&p.MinScore),
-		}),
+			"top_k": r.integer(&p.TopK), "min_score": r.float(&p.MinScore), "mode": r.str(&p.Mode),
+		}, "mode_auto"),
 		"vector_store": r.nested(map[string]fieldSetter{
 			"provider": r.str(&p.VectorProvider), "index_host": r.str(&p.IndexHost),
 			"namespace": r.str(&p.Namespace), "api_key": r.secret(&p.VectorAPIKey),

@@ -25,6 +25,9 @@ type tenantJSON struct {
 type retrievalJSON struct {
 	TopK     int     `json:"top_k"`
 	MinScore float64 `json:"min_score"`
+	// Mode is the mode in force; ModeAuto says it follows the embedder (set "auto").
+	Mode     string `json:"mode"`
+	ModeAuto bool   `json:"mode_auto"`
 }
 
 type vectorStoreJSON struct {
@@ -66,7 +69,8 @@ func TenantRepresentation(t domain.Tenant) any { return toTenantJSON(t) }
 func toTenantJSON(t domain.Tenant) tenantJSON {
 	return tenantJSON{
 		ID: string(t.ID), Name: t.Name, Status: string(t.Status), SystemPrompt: t.SystemPrompt,
-		Retrieval: retrievalJSON{TopK: t.Retrieval.TopK, MinScore: t.Retrieval.MinScore},
+		Retrieval: retrievalJSON{TopK: t.Retrieval.TopK, MinScore: t.Retrieval.MinScore,
+			Mode: t.RetrievalMode(), ModeAuto: t.Retrieval.Mode == ""},
 		VectorStore: vectorStoreJSON{
 			Provider: t.VectorStore.Provider, IndexHost: t.VectorStore.IndexHost, Namespace: t.VectorStore.Namespace,
 			APIKeySet: t.VectorStore.APIKey.IsSet(), APIKeyLast4: t.VectorStore.APIKey.Last4(),

@@ -19,6 +19,7 @@ type tenantRow struct {
 	SystemPrompt         string    `gorm:"column:system_prompt"`
 	RetrievalTopK        int       `gorm:"column:retrieval_top_k"`
 	RetrievalMinScore    float64   `gorm:"column:retrieval_min_score"`
+	RetrievalMode        string    `gorm:"column:retrieval_mode"`
 	VectorProvider       string    `gorm:"column:vector_provider"`
 	VectorIndexHost      string    `gorm:"column:vector_index_host"`
 	VectorNamespace      string    `gorm:"column:vector_namespace"`
@@ -72,7 +73,7 @@ func (r *tenantRow) sealedFields(t *domain.Tenant) []sealedField {
 func tenantRowFrom(t domain.Tenant, s ports.SecretSealer) (tenantRow, error) {
 	r := tenantRow{
 		ID: string(t.ID), Name: t.Name, Status: string(t.Status), SystemPrompt: t.SystemPrompt,
-		RetrievalTopK: t.Retrieval.TopK, RetrievalMinScore: t.Retrieval.MinScore,
+		RetrievalTopK: t.Retrieval.TopK, RetrievalMinScore: t.Retrieval.MinScore, RetrievalMode: t.Retrieval.Mode,
 		VectorProvider: t.VectorStore.Provider, VectorIndexHost: t.VectorStore.IndexHost, VectorNamespace: t.VectorStore.Namespace,
 		EmbedderProvider: t.Embedder.Provider, EmbedderModel: t.Embedder.Model, EmbedderDimensions: t.Embedder.Dimensions,
 		LLMProvider: t.LLM.Provider, LLMBaseURL: t.LLM.BaseURL, LLMModel: t.LLM.Model,
@@ -97,7 +98,7 @@ func tenantRowFrom(t domain.Tenant, s ports.SecretSealer) (tenantRow, error) {
 func (r tenantRow) toDomain(s ports.SecretSealer) (domain.Tenant, error) {
 	t := domain.Tenant{
 		ID: domain.TenantID(r.ID), Name: r.Name, Status: domain.TenantStatus(r.Status), SystemPrompt: r.SystemPrompt,
-		Retrieval:   domain.RetrievalSettings{TopK: r.RetrievalTopK, MinScore: r.RetrievalMinScore},
+		Retrieval:   domain.RetrievalSettings{TopK: r.RetrievalTopK, MinScore: r.RetrievalMinScore, Mode: r.RetrievalMode},
 		VectorStore: domain.VectorStoreSettings{Provider: r.VectorProvider, IndexHost: r.VectorIndexHost, Namespace: r.VectorNamespace},
 		Embedder:    domain.EmbedderSettings{Provider: r.EmbedderProvider, Model: r.EmbedderModel, Dimensions: r.EmbedderDimensions},
 		LLM: domain.LLMSettings{Provider: r.LLMProvider, BaseURL: r.LLMBaseURL, Model: r.LLMModel,

@@ -1,0 +1,75 @@
+package application
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/ports"
+)
+
+// HybridCandidates is the fewest passages each side of a hybrid search contributes to
+// the fusion, so that a passage ranked modestly by both sides can still win.
+const HybridCandidates = 50
+
+// Retrieve finds a tenant's passages for a question the way the tenant's retrieval
+// mode says: BM25 over the chunk text tenantry keeps (lexical), the tenant's embedder
+// and vector index (dense), or both fused by reciprocal rank (hybrid).
+type Retrieve struct {
+	lexical ports.LexicalIndex
+	vendors ports.Vendors
+}
+
+// NewRetrieve builds the use case.
+func NewRetrieve(lexical ports.LexicalIndex, vendors ports.Vendors) *Retrieve {
+	return &Retrieve{lexical: lexical, vendors: vendors}
+}
+
+// Execute returns up to k passages of tenant t for question, best first. The tenant's
+// min_score filters the dense side only. Nothing found is an empty slice.
+func (r *Retrieve) Execute(ctx context.Context, t domain.Tenant, question string, k int) (domain.SearchResult, error) {
+	switch t.RetrievalMode() {
+	case domain.RetrievalLexical:
+		return r.lexicalSearch(ctx, t, question, k)
+	case domain.RetrievalDense:
+		return r.denseSearch(ctx, t, question, k)
+	}
+	n := max(k, HybridCandidates)
+	lex, err := r.lexicalSearch(ctx, t, question, n)
+	if err != nil {
+		return domain.SearchResult{}, err
+	}
+	dense, err := r.denseSearch(ctx, t, question, n)
+	if err != nil {
+		return domain.SearchResult{}, err
+	}
+	return domain.SearchResult{Passages: domain.FuseRanks(k, lex.Passages, dense.Passages), ReadUnits: dense.ReadUnits}, nil
+}
+
+func (r *Retrieve) lexicalSearch(ctx context.Context, t domain.Tenant, question string, k int) (domain.SearchResult, error) {
+	found, err := r.lexical.Search(ctx, t.ID, question, k)
+	if err != nil {
+		return domain.SearchResult{}, fmt.Errorf("search passages by words: %w", err)
+	}
+	return found, nil
+}
+
+func (r *Retrieve) denseSearch(ctx context.Context, t domain.Tenant, question string, k int) (domain.SearchResult, error) {
+	emb, err := r.vendors.Embedder(t)
+	if err != nil {
+		return domain.SearchResult{}, err
+	}
+	idx, err := r.vendors.VectorIndex(t)
+	if err != nil {
+		return domain.SearchResult{}, err
+	}
+	vec, err := emb.EmbedQuery(ctx, question)
+	if err != nil {
+		return domain.SearchResult{}, fmt.Errorf("embed question: %w", err)
+	}
+	found, err := idx.Search(ctx, t.ID, vec, k, t.Retrieval.MinScore)
+	if err != nil {
+		return domain.SearchResult{}, fmt.Errorf("search passages: %w", err)
+	}
+	return found, nil
+}
