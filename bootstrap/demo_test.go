@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -292,4 +293,53 @@ func demoTenant(t *testing.T, st Stores, id domain.TenantID) {
 	tn, err := domain.NewTenant(id, string(id), time.Now())
 	require.NoError(t, err)
 	require.NoError(t, st.Tenants.Create(t.Context(), tn))
+}
+
+// TestDemoAnswersQuoteTheFact asks the demo documents the README's question and a few
+// paraphrases through /chat/stream on the offline defaults: the document that holds
+// the fact is the first source, and the sentence that states it is quoted.
+func TestDemoAnswersQuoteTheFact(t *testing.T) {
+	t.Parallel()
+	e := newDemoEnv(t, embeddedEnv(t), nil)
+	out, err := e.firstRun(t)
+	require.NoError(t, err)
+	m := demoCredentials.FindStringSubmatch(out)
+	require.NotNil(t, m, "credentials in:\n%s", out)
+	status, token := e.login(t, m[1], m[2])
+	require.Equal(t, http.StatusOK, status)
+
+	tests := []struct{ question, fact, source string }{
+		{"How long do I have to ask for a refund?", "within 30 days of your first payment", "Refund policy"},
+		{"How soon are refunds paid out?", "within 5 to 10 business days", "Refund policy"},
+		{"What does it cost to use the Team plan?", "The Team plan costs 8 euros per user per month", "Product FAQ"},
+		{"Can I use Harbor Notes offline?", "Changes made offline are synchronised automatically", "Product FAQ"},
+		{"How do I export my notes?", "Open Settings, then Export.", "Product FAQ"},
+		{"Which shortcut searches all notebooks?", "Press Ctrl+K (Cmd+K on a Mac) to search across all notebooks.", "Onboarding guide"},
+		{"How long must my password be?", "choose a password of at least 12 characters", "Onboarding guide"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.question, func(t *testing.T) {
+			status, body := e.call(t, http.MethodPost, "/chat/stream", token, fmt.Sprintf(`{"message":%q}`, tc.question))
+			require.Equal(t, http.StatusOK, status, "%s", body)
+			var answer strings.Builder
+			var titles []string
+			for _, ev := range hParseSSE(t, body) {
+				switch ev.Name {
+				case "token":
+					var d struct{ Delta string }
+					require.NoError(t, json.Unmarshal([]byte(ev.Data), &d))
+					answer.WriteString(d.Delta)
+				case "sources":
+					var s struct{ Sources []struct{ Title string } }
+					require.NoError(t, json.Unmarshal([]byte(ev.Data), &s))
+					for _, src := range s.Sources {
+						titles = append(titles, src.Title)
+					}
+				}
+			}
+			require.NotEmpty(t, titles)
+			assert.Equal(t, tc.source, titles[0], "the best source")
+			assert.Contains(t, answer.String(), tc.fact)
+		})
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"context"
 	"iter"
 	"math"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,7 +23,8 @@ import (
 // ModelName is the Model of every final delta.
 const ModelName = "extractive"
 
-// NotFound is the whole answer when there are no passages to answer from.
+// NotFound is the whole answer when no passage has a sentence that shares a word with
+// the question: saying so beats quoting noise.
 const NotFound = "I could not find this in the tenant's documents."
 
 // Config tunes the answers; the zero value is ready to use.
@@ -31,6 +33,9 @@ type Config struct {
 	MaxQuotes int
 	// WordsPerDelta is how many words each streamed delta carries; zero or less means 3.
 	WordsPerDelta int
+	// Terms turns text into match keys (lower-cased, stemmed, no stop words), the same
+	// analysis the lexical index uses; nil means a plain built-in one.
+	Terms func(string) []string
 }
 
 // Model is the extractive answerer. It reads the question from the last user message
@@ -42,6 +47,8 @@ type Config struct {
 type Model struct {
 	maxQuotes     int
 	wordsPerDelta int
+	terms         func(string) []string
+	stop          map[string]bool // question words, as keys of terms
 }
 
 var _ ports.ChatModel = (*Model)(nil)
@@ -54,7 +61,28 @@ func New(cfg Config) *Model {
 	if cfg.WordsPerDelta <= 0 {
 		cfg.WordsPerDelta = 3
 	}
-	return &Model{maxQuotes: cfg.MaxQuotes, wordsPerDelta: cfg.WordsPerDelta}
+	if cfg.Terms == nil {
+		cfg.Terms = words
+	}
+	stop := make(map[string]bool)
+	for w := range stopWords {
+		for _, k := range cfg.Terms(w) {
+			stop[k] = true
+		}
+	}
+	return &Model{maxQuotes: cfg.MaxQuotes, wordsPerDelta: cfg.WordsPerDelta, terms: cfg.Terms, stop: stop}
+}
+
+// keys returns the match keys of s: its terms without question words.
+func (m *Model) keys(s string) []string {
+	ts := m.terms(s)
+	out := ts[:0]
+	for _, t := range ts {
+		if !m.stop[t] {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // Stream yields the answer in pieces of a few words, then a final delta with Done,
@@ -92,22 +120,21 @@ func (m *Model) Stream(ctx context.Context, msgs []domain.ChatMessage, p domain.
 	}
 }
 
-// Answer builds the whole answer text: the best-matching sentences as quotes, each
-// followed by its passage's citation marker, best first. With no passages it is
-// NotFound; when no sentence shares a word with the question it quotes the start of
-// the first (best-ranked) passage.
+// Answer builds the whole answer text: the sentences that best answer the question,
+// quoted, each followed by its passage's citation marker, best first. A sentence
+// scores the inverse sentence frequency of the question's terms it holds; of equal
+// scores the shorter sentence comes first. When the question asks for a duration (how long, how soon, when...), a price
+// (how much, what does it cost...) or an amount (how many, what limit...), sentences
+// that state one rank before those that do not. Headings are not sentences and list
+// markers are dropped.
+// With no sentence sharing a word with the question, the answer is NotFound.
 func (m *Model) Answer(question string, passages []domain.Passage) string {
-	if len(passages) == 0 {
+	quotes := m.bestSentences(question, passages, m.maxQuotes)
+	if len(quotes) == 0 {
 		return NotFound
 	}
-	quotes := bestSentences(question, passages, m.maxQuotes)
 	var b strings.Builder
-	if len(quotes) == 0 {
-		b.WriteString("The closest passage in the tenant's documents says:\n\n")
-		quotes = leadSentences(passages[0], m.maxQuotes)
-	} else {
-		b.WriteString("From the tenant's documents:\n\n")
-	}
+	b.WriteString("From the tenant's documents:\n\n")
 	for i, q := range quotes {
 		if i > 0 {
 			b.WriteString("\n")
@@ -126,31 +153,34 @@ type quote struct {
 	text    string
 	passage int
 	order   int
+	states  bool // the sentence states the kind of fact the question asks for
 	score   float64
+	size    int // number of terms
 }
 
-// bestSentences returns up to n sentences that share words with the question, ranked
-// by the summed inverse sentence frequency of the shared words, normalised by a gentle
-// length penalty; ties keep passage order. A sentence repeated in several passages
-// (chunk overlap) is quoted once, cited to its first passage.
-func bestSentences(question string, passages []domain.Passage, n int) []quote {
-	asked := set(words(question))
+// bestSentences returns up to n sentences that share words with the question, best
+// first; ties go to the shorter sentence, then keep passage order. A sentence repeated in several passages (chunk
+// overlap) is quoted once, cited to its first passage.
+func (m *Model) bestSentences(question string, passages []domain.Passage, n int) []quote {
+	asked := set(m.keys(question))
+	wants := asks(question)
 	var cands []quote
-	var cwords [][]string
+	var ckeys []map[string]bool
 	seen := make(map[string]bool)
 	for i, p := range passages {
 		for _, s := range domain.SplitSentences(p.Text) {
-			if seen[s] {
+			s = sentenceText(s)
+			if s == "" || seen[s] {
 				continue
 			}
 			seen[s] = true
 			cands = append(cands, quote{text: s, passage: i, order: len(cands)})
-			cwords = append(cwords, words(s))
+			ckeys = append(ckeys, set(m.keys(s)))
 		}
 	}
 	df := make(map[string]int)
-	for _, ws := range cwords {
-		for w := range set(ws) {
+	for _, ks := range ckeys {
+		for w := range ks {
 			if asked[w] {
 				df[w]++
 			}
@@ -158,22 +188,31 @@ func bestSentences(question string, passages []domain.Passage, n int) []quote {
 	}
 	var out []quote
 	for i, q := range cands {
-		for w := range set(cwords[i]) {
+		for w := range ckeys[i] {
 			if asked[w] {
 				q.score += math.Log(1 + float64(len(cands))/float64(df[w]))
 			}
 		}
-		if q.score > 0 {
-			q.score /= math.Sqrt(math.Sqrt(float64(len(cwords[i]) + 1)))
-			out = append(out, q)
+		if q.score == 0 {
+			continue
 		}
+		q.states = states(q.text, wants)
+		q.size = len(ckeys[i])
+		out = append(out, q)
 	}
 	slices.SortStableFunc(out, func(a, b quote) int {
 		switch {
+		case a.states != b.states:
+			if a.states {
+				return -1
+			}
+			return 1
 		case a.score > b.score:
 			return -1
 		case a.score < b.score:
 			return 1
+		case a.size != b.size:
+			return a.size - b.size
 		default:
 			return a.order - b.order
 		}
@@ -181,19 +220,72 @@ func bestSentences(question string, passages []domain.Passage, n int) []quote {
 	return out[:min(n, len(out))]
 }
 
-func leadSentences(p domain.Passage, n int) []quote {
-	var out []quote
-	for _, s := range domain.SplitSentences(p.Text) {
-		if len(out) == n {
-			break
-		}
-		out = append(out, quote{text: s})
+// sentenceText returns s without a leading list marker ("1.", "-", "*"), or "" when s
+// is a heading: a Markdown heading, or a short line without a sentence end.
+func sentenceText(s string) string {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "#") {
+		return ""
 	}
-	if len(out) == 0 {
-		out = append(out, quote{text: strings.TrimSpace(p.Text)})
+	s = strings.TrimSpace(listMarker.ReplaceAllString(s, ""))
+	if !strings.ContainsAny(s, ".!?…。！？:;") && len(strings.Fields(s)) <= 4 {
+		return ""
 	}
-	return out
+	return s
 }
+
+var listMarker = regexp.MustCompile(`^(?:[-*+•]|\d{1,3}[.)])\s+`)
+
+// fact is the kind of fact a question asks for, told by its wording.
+type fact int
+
+const (
+	anyFact  fact = iota
+	duration      // how long, how soon, when, deadline, within...
+	price         // how much, cost, price, fee...
+	amount        // how many, limit, at most...
+)
+
+// asks returns the kind of fact question q asks for.
+func asks(q string) fact {
+	q = strings.ToLower(q)
+	switch {
+	case priceQuestion.MatchString(q):
+		return price
+	case durationQuestion.MatchString(q):
+		return duration
+	case amountQuestion.MatchString(q):
+		return amount
+	}
+	return anyFact
+}
+
+// states reports whether sentence s states a fact of kind f; every sentence states
+// anyFact.
+func states(s string, f fact) bool {
+	s = strings.ToLower(s)
+	switch f {
+	case duration:
+		return durationFact.MatchString(s)
+	case price:
+		return priceFact.MatchString(s)
+	case amount:
+		return amountFact.MatchString(s)
+	}
+	return true
+}
+
+const number = `(?:\d[\d.,]*|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|ninety|hundred|several|few)`
+
+var (
+	priceQuestion    = regexp.MustCompile(`\bhow much\b|\bcosts?\b|\bprices?\b|\bpricing\b|\bfees?\b|\bcharged?\b|\bpay\b|\bexpensive\b`)
+	durationQuestion = regexp.MustCompile(`\bhow (long|soon|quickly|fast|often|late|early)\b|\bwhen\b|\bdeadline\b|\bwithin\b|\buntil\b|\bwhat time\b`)
+	amountQuestion   = regexp.MustCompile(`\bhow (many|big|large|small)\b|\blimits?\b|\bmaximum\b|\bminimum\b|\bat (most|least)\b|\bquota\b|\bsize\b`)
+
+	durationFact = regexp.MustCompile(`\b` + number + `(?:\s*(?:to|-|–|or)\s*` + number + `)?\s*(?:business |working |calendar |full )?(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?)\b|\b(?:immediately|instantly|daily|weekly|monthly|annually|yearly|hourly|at any time)\b`)
+	priceFact    = regexp.MustCompile(`[$€£¥]|\b\d[\d.,]*\s*(?:euros?|dollars?|pounds?|cents?|eur|usd|gbp)\b|\b(?:euros?|dollars?|pounds?)\b|\bfree\b`)
+	amountFact   = regexp.MustCompile(`\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|hundred|thousand|dozen|unlimited)\b`)
+)
 
 func lastQuestion(msgs []domain.ChatMessage) string {
 	for i := len(msgs) - 1; i >= 0; i-- {

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/adapters/extractive"
+	"github.com/tenantry/tenantry/adapters/lexical"
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/ports"
 	"github.com/tenantry/tenantry/ports/porttest"
@@ -107,10 +108,43 @@ func TestAnswerWithoutPassages(t *testing.T) {
 	assert.Equal(t, "extractive", final.Model)
 }
 
-func TestAnswerWithoutSharedWordsQuotesTheBestPassage(t *testing.T) {
+func TestAnswerWithoutSharedWordsSaysSo(t *testing.T) {
 	t.Parallel()
-	got := extractive.New(extractive.Config{}).Answer("zebra?", passages)
-	assert.Contains(t, got, "> Book all travel through the company portal. [1]")
+	got := extractive.New(extractive.Config{}).Answer("What is the wifi password?", passages)
+	assert.Equal(t, extractive.NotFound, got, "noise is not quoted")
+}
+
+func TestAnswerSkipsHeadingsAndListMarkers(t *testing.T) {
+	t.Parallel()
+	doc := []domain.Passage{{DocumentID: "d", Title: "Refund policy", Text: "# Refund policy\n\n## Refund\n1. Ask for a refund by email.\n- Refunds take a week."}}
+	got := extractive.New(extractive.Config{}).Answer("refund", doc)
+	assert.NotContains(t, got, "#")
+	assert.NotContains(t, got, "> Refund [1]", "a heading is not a sentence")
+	assert.Contains(t, got, "> Ask for a refund by email. [1]")
+	assert.Contains(t, got, "> Refunds take a week. [1]")
+}
+
+func TestAnswerPrefersTheKindOfFactAQuestionAsksFor(t *testing.T) {
+	t.Parallel()
+	doc := []domain.Passage{{DocumentID: "d", Title: "Plans", Text: "Accounts closed for abuse get no refund. " +
+		"A refund can be requested within 30 days of payment. Ask support about a refund or a plan. " +
+		"The Team plan costs 8 euros per user. Every plan includes up to 3 notebooks. " +
+		"Plans renew automatically and a refund goes to the card you used."}}
+	tests := []struct{ question, first string }{
+		{"How long do I have to ask for a refund?", "A refund can be requested within 30 days of payment."},
+		{"How soon can I ask for a refund?", "A refund can be requested within 30 days of payment."},
+		{"What does the Team plan cost?", "The Team plan costs 8 euros per user."},
+		{"How many notebooks does a plan include?", "Every plan includes up to 3 notebooks."},
+		{"Which card is refunded?", "Plans renew automatically and a refund goes to the card you used."},
+	}
+	m := extractive.New(extractive.Config{Terms: lexical.Terms})
+	for _, tc := range tests {
+		t.Run(tc.question, func(t *testing.T) {
+			quotes := citation.FindAllStringSubmatch(m.Answer(tc.question, doc), -1)
+			require.NotEmpty(t, quotes)
+			assert.Equal(t, tc.first, quotes[0][1])
+		})
+	}
 }
 
 func TestAnswerQuotesOverlappingPassagesOnce(t *testing.T) {
