@@ -11,7 +11,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/tenantry/tenantry/adapters/httpapi"
 	"github.com/tenantry/tenantry/domain"
 )
 
@@ -53,12 +52,8 @@ func serveOn(ctx context.Context, rt *runtime, ln net.Listener) error {
 		ErrorLog:          zap.NewStdLog(rt.log.Named("http")),
 	}
 	rt.log.Info("listening", zap.String("addr", ln.Addr().String()), zap.Bool("embedded", rt.cfg.Embedded()), zap.String("public_url", rt.cfg.PublicURL))
-	errc := make(chan error, 2)
+	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	if rt.streams != nil {
-		// Connections of finished event streams come back here for the next request.
-		go func() { errc <- srv.Serve(rt.streams.Listener(ln.Addr())) }()
-	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -68,17 +63,14 @@ func serveOn(ctx context.Context, rt *runtime, ln net.Listener) error {
 	rt.draining.Store(true)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), rt.cfg.ShutdownTimeout)
 	defer cancel()
-	err := shutdown(shutdownCtx, srv, rt.streams)
+	err := srv.Shutdown(shutdownCtx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		// Streams still open past the deadline are cancelled; their handlers send an
 		// error event carrying this problem and store the partial answer.
 		cancelStreams(errShuttingDown)
-		if rt.streams != nil {
-			rt.streams.Cancel(errShuttingDown)
-		}
 		closeCtx, cancelClose := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancelClose()
-		err = shutdown(closeCtx, srv, rt.streams)
+		err = srv.Shutdown(closeCtx)
 	}
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		_ = srv.Close()
@@ -86,13 +78,4 @@ func serveOn(ctx context.Context, rt *runtime, ln net.Listener) error {
 	}
 	rt.log.Info("stopped")
 	return nil
-}
-
-// shutdown stops srv and waits for its requests, then for the event streams handed
-// off their handlers, which http.Server no longer tracks.
-func shutdown(ctx context.Context, srv *http.Server, streams *httpapi.Streams) error {
-	if err := srv.Shutdown(ctx); err != nil || streams == nil {
-		return err
-	}
-	return streams.Wait(ctx)
 }

@@ -127,7 +127,7 @@ func startShutdownServer(t *testing.T, v ports.Vendors, timeout time.Duration, e
 	require.NoError(t, err)
 	runCtx, stop := context.WithCancel(ctx)
 	s := &shutdownServer{base: "http://" + ln.Addr().String(), addr: ln.Addr().String(), st: st, logs: logs, stop: stop, served: make(chan struct{})}
-	rt := &runtime{cfg: cfg, log: log, router: api.Handler, streams: api.Streams}
+	rt := &runtime{cfg: cfg, log: log, router: api.Handler}
 	go func() {
 		s.err = serveOn(runCtx, rt, ln)
 		close(s.served)
