@@ -50,7 +50,12 @@ func serveOn(ctx context.Context, rt *runtime, ln net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 		BaseContext:       func(net.Listener) context.Context { return baseCtx },
 		ErrorLog:          zap.NewStdLog(rt.log.Named("http")),
+		Protocols:         new(http.Protocols),
 	}
+	// HTTP/1.1, and HTTP/2 without TLS for clients and proxies that speak it from the
+	// first byte (h2c with prior knowledge); TLS is left to the platform in front.
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
 	rt.log.Info("listening", zap.String("addr", ln.Addr().String()), zap.Bool("embedded", rt.cfg.Embedded()), zap.String("public_url", rt.cfg.PublicURL))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

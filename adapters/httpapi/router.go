@@ -114,6 +114,11 @@ func New(cfg Config, d Deps) *echo.Echo {
 	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
 	pr := problems{log: log}
 	e.HTTPErrorHandler = pr.handle
+	if gz, ok := compression(); ok {
+		e.Pre(gz) // outermost, so that every middleware writes through it
+	} else {
+		log.Error("response compression is off: its middleware could not be built")
+	}
 
 	limits := map[string]int64{
 		http.MethodPost + " /documents":   cfg.MaxDocumentBytes + multipartOverhead,
