@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -332,4 +333,17 @@ func TestShutdownLetsStreamsFinishWithinTheTimeout(t *testing.T) {
 	}
 	assert.Equal(t, []string{"token", "done"}, names, "the answer completes normally during the drain")
 	s.waitServed(t, 5*time.Second)
+}
+
+// TestServeSetsTheMemoryLimit checks that serving applies TENANTRY_MEMORY_LIMIT to the
+// runtime and logs it.
+func TestServeSetsTheMemoryLimit(t *testing.T) {
+	before := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(before) })
+	s := startShutdownServer(t, newShutdownVendors(), time.Second, "TENANTRY_MEMORY_LIMIT", "3GiB")
+	res, err := http.Get(s.base + "/healthz")
+	require.NoError(t, err)
+	_ = res.Body.Close()
+	assert.Equal(t, int64(3<<30), debug.SetMemoryLimit(-1))
+	assert.Contains(t, s.logs.String(), `"bytes":3221225472,"from":"TENANTRY_MEMORY_LIMIT"`)
 }
