@@ -70,7 +70,7 @@ func (l *Login) Execute(ctx context.Context, in LoginInput) (Tokens, error) {
 	if err := l.d.Attempts.Reset(ctx, keys[0]); err != nil {
 		return Tokens{}, fmt.Errorf("reset login attempts: %w", err)
 	}
-	return l.minter.mint(ctx, u, "", now)
+	return l.minter.mint(ctx, u, now)
 }
 
 func (l *Login) check(ctx context.Context, in LoginInput) (domain.User, error) {
