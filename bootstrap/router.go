@@ -193,8 +193,17 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 		Metrics:   metrics,
 		Streams:   httpapi.NewStreams(),
 	}
-	h := httpapi.New(httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxDocumentBytes: cfg.MaxDocumentBytes, PingInterval: cfg.PingInterval,
-		MetricsToken: cfg.MetricsToken}, deps)
+	h := httpapi.New(httpConfig(cfg), deps)
 	built = true
 	return &API{Handler: h, Streams: deps.Streams, keys: keys, admin: &adminServices{tenants: tenantsUC, users: usersUC, ingest: deps.Ingest, actor: o.Operator}, stop: stop, index: index, listening: listening}, nil
+}
+
+// httpConfig is the HTTP adapter's configuration; every field comes from cfg
+// (TestEveryHTTPOptionIsWired fails when one does not).
+func httpConfig(cfg Config) httpapi.Config {
+	return httpapi.Config{
+		MaxBodyBytes: cfg.MaxBodyBytes, MaxDocumentBytes: cfg.MaxDocumentBytes, PingInterval: cfg.PingInterval,
+		StreamWriteTimeout: cfg.StreamWriteTimeout, TrustedProxies: cfg.TrustedProxies,
+		ContentSecurityPolicy: cfg.ContentSecurityPolicy, MetricsToken: cfg.MetricsToken, MetricsPublic: cfg.MetricsPublic,
+	}
 }
