@@ -52,6 +52,9 @@ type Config struct {
 	LoginMaxFailures      int
 	LoginMaxFailuresPerIP int
 	LoginWindow           time.Duration
+	// LoginMaxDelay bounds how long the answer to an account's repeated failed logins
+	// is held (0: never).
+	LoginMaxDelay time.Duration
 	// TrustedProxies are the proxies whose X-Forwarded-For names the client IP.
 	TrustedProxies  []netip.Prefix
 	HashConcurrency int
@@ -132,7 +135,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		PingInterval:          r.dur("TENANTRY_SSE_PING_INTERVAL", 15*time.Second),
 		StreamWriteTimeout:    r.dur("TENANTRY_STREAM_WRITE_TIMEOUT", 30*time.Second),
 		ContentSecurityPolicy: r.str("TENANTRY_CONTENT_SECURITY_POLICY", "default-src 'none'; frame-ancestors 'none'"),
-		LoginMaxFailuresPerIP: r.int("TENANTRY_LOGIN_MAX_FAILURES_PER_IP", 100),
+		LoginMaxDelay:         r.dur("TENANTRY_LOGIN_MAX_DELAY", 10*time.Second),
 		ReadHeaderTimeout:     r.dur("TENANTRY_READ_HEADER_TIMEOUT", 10*time.Second),
 		ReadTimeout:           r.dur("TENANTRY_READ_TIMEOUT", 60*time.Second),
 		ShutdownTimeout:       r.dur("TENANTRY_SHUTDOWN_TIMEOUT", 20*time.Second),
@@ -142,6 +145,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		MetricsTopN:           r.int("TENANTRY_METRICS_TENANT_LIMIT", 50),
 		CacheTTL:              r.dur("TENANTRY_CACHE_TTL", 30*time.Second),
 	}
+	c.LoginMaxFailuresPerIP = r.int("TENANTRY_LOGIN_MAX_FAILURES_PER_IP", max(100, c.LoginMaxFailures))
 	if c.PublicURL == "" {
 		c.PublicURL = fmt.Sprintf("http://localhost:%d", c.Port)
 	}
@@ -164,6 +168,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	r.check(c.LoginMaxFailures > 0, "TENANTRY_LOGIN_MAX_FAILURES", "must be positive")
 	r.check(c.LoginMaxFailuresPerIP >= c.LoginMaxFailures, "TENANTRY_LOGIN_MAX_FAILURES_PER_IP", "must be at least TENANTRY_LOGIN_MAX_FAILURES")
+	r.check(c.LoginMaxDelay >= 0 && c.LoginMaxDelay <= time.Minute, "TENANTRY_LOGIN_MAX_DELAY", "must be between 0 and 1m")
 	r.check(c.StreamWriteTimeout > 0, "TENANTRY_STREAM_WRITE_TIMEOUT", "must be positive")
 	r.check(c.MetricsTopN >= 0 && c.MetricsTopN <= 1000, "TENANTRY_METRICS_TENANT_LIMIT", "must be between 0 and 1000")
 	r.check(c.MaxBodyBytes > 0, "TENANTRY_MAX_BODY_BYTES", "must be positive")
