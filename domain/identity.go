@@ -65,7 +65,10 @@ type UsageRecord struct {
 	PromptTokens     int
 	CompletionTokens int
 	ReadUnits        int
-	At               time.Time
+	// Estimated marks tokens counted by tenantry (domain.EstimateTokens) because the
+	// vendor reported none: a stream that ended early, or a vendor that sends no usage.
+	Estimated bool
+	At        time.Time
 }
 
 // UsageTotals are a tenant's sums over a period.
@@ -76,6 +79,8 @@ type UsageTotals struct {
 	CompletionTokens int64
 	ReadUnits        int64
 	Requests         int64
+	// EstimatedTokens is the part of the tokens that records marked Estimated hold.
+	EstimatedTokens int64
 }
 
 // Tokens is prompt plus completion tokens.
