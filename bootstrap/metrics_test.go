@@ -141,7 +141,8 @@ func TestLoadConfigMetricsTenantBound(t *testing.T) {
 // factory's embedded index: nothing before a tenant's vectors are loaded, then what a
 // search loaded of an ingested document.
 func TestMetricsShowTheEmbeddedIndexMemory(t *testing.T) {
-	e := newBenchEnv(t, benchOptions{})
+	// Read through the handler from httptest's non-loopback address, so opened.
+	e := newBenchEnv(t, benchOptions{env: map[string]string{"TENANTRY_METRICS_PUBLIC": "true"}})
 	h := e.api.Handler
 	gauge := func() string {
 		status, body := benchGet(h, "/metrics", "")

@@ -224,8 +224,8 @@ func (p UserPatch) AllowedFor(who Principal, u User) error {
 	if who.IsPlatformAdmin() {
 		return nil
 	}
-	if !who.CanAdminTenant(who.TenantID) {
-		return ErrForbidden.WithDetail("only tenant admins and platform admins manage users")
+	if err := who.CanManageUsers(); err != nil {
+		return err
 	}
 	if !u.MemberOf(who.TenantID) {
 		return ErrNotFound
@@ -254,6 +254,15 @@ func (p UserPatch) Apply(u *User, now time.Time) error {
 		u.SetDisabled(*p.Disabled, now)
 	}
 	return u.Validate()
+}
+
+// CanManageUsers checks the caller administers users at all: a platform admin, or a
+// tenant admin of a tenant. It depends on no user, so a refusal reveals none.
+func (who Principal) CanManageUsers() error {
+	if !who.CanAdminTenant(who.TenantID) {
+		return ErrForbidden.WithDetail("only tenant admins and platform admins manage users")
+	}
+	return nil
 }
 
 // CanCreateUser checks the caller may create a user with role r in tenant t.

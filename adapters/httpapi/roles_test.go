@@ -38,7 +38,7 @@ func TestRoleHierarchyOverHTTP(t *testing.T) {
 	}{
 		{"acme-admin", "/tenant/users/", []string{"ooooofffoo", "ooooofffoo", "ffffffffff", "nnnnnnnnnn"}},
 		{"acme-admin", "/admin/users/", []string{"ffffffffff", "ffffffffff", "ffffffffff", "ffffffffff"}},
-		{"acme-member", "/tenant/users/", []string{"ffffffffff", "ffffffffff", "ffffffffff", "nnnnnnnnnn"}},
+		{"acme-member", "/tenant/users/", []string{"ffffffffff", "ffffffffff", "ffffffffff", "ffffffffff"}},
 		{"globex-admin", "/tenant/users/", []string{"nnnnnnnnnn", "nnnnnnnnnn", "nnnnnnnnnn", "nnnnnnnnnn"}},
 		{"root", "/admin/users/", []string{"oooooooooo", "oooooooboo", "oooooooooo", "oooobooooo"}},
 	}
