@@ -488,6 +488,12 @@ table "usage_records" {
     type    = bigint
     default = 0
   }
+  # Tokens counted by tenantry because the vendor reported none (a stream cut short,
+  # or a vendor that sends no usage).
+  column "estimated" {
+    type    = boolean
+    default = false
+  }
   column "at" {
     type = timestamptz
   }

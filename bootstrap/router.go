@@ -172,7 +172,8 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	deps := httpapi.Deps{
 		Log: o.Log.Named("http"),
 		Login: application.NewLogin(application.LoginDeps{Users: users, Hasher: hasher, Issuer: issuer, Refresh: st.RefreshTokens,
-			Attempts: memory.NewAttemptLimiter(cfg.LoginMaxFailures, cfg.LoginWindow), Policy: policy, Now: now}),
+			Attempts: memory.NewAttemptLimiter(cfg.LoginMaxFailures, cfg.LoginWindow), IPAttempts: memory.NewAttemptLimiter(cfg.LoginMaxFailuresPerIP, cfg.LoginWindow),
+			MaxDelay: cfg.LoginMaxDelay, Wait: holdFor, Policy: policy, Now: now}),
 		Refresh:       application.NewRefreshTokens(application.RefreshDeps{Users: users, Issuer: issuer, Refresh: st.RefreshTokens, Policy: policy, Now: now}),
 		Revoke:        application.NewRevokeToken(st.RefreshTokens, now),
 		Authenticate:  application.NewAuthenticate(verifier, users),
@@ -192,8 +193,27 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 		Discovery: httpapi.Discovery{Issuer: cfg.PublicURL, SigningAlgorithms: []string{keys.Algorithm()}},
 		Metrics:   metrics,
 	}
-	h := httpapi.New(httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxDocumentBytes: cfg.MaxDocumentBytes, PingInterval: cfg.PingInterval,
-		MetricsToken: cfg.MetricsToken}, deps)
+	h := httpapi.New(httpConfig(cfg), deps)
 	built = true
 	return &API{Handler: h, keys: keys, admin: &adminServices{tenants: tenantsUC, users: usersUC, ingest: deps.Ingest, actor: o.Operator}, stop: stop, index: index, listening: listening}, nil
+}
+
+// httpConfig is the HTTP adapter's configuration; every field comes from cfg
+// (TestEveryHTTPOptionIsWired fails when one does not).
+func httpConfig(cfg Config) httpapi.Config {
+	return httpapi.Config{
+		MaxBodyBytes: cfg.MaxBodyBytes, MaxDocumentBytes: cfg.MaxDocumentBytes, PingInterval: cfg.PingInterval,
+		StreamWriteTimeout: cfg.StreamWriteTimeout, TrustedProxies: cfg.TrustedProxies,
+		ContentSecurityPolicy: cfg.ContentSecurityPolicy, MetricsToken: cfg.MetricsToken, MetricsPublic: cfg.MetricsPublic,
+	}
+}
+
+// holdFor waits d, or until ctx ends.
+func holdFor(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
