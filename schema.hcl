@@ -546,3 +546,37 @@ table "audit_log" {
     columns = [column.at]
   }
 }
+
+# The change log: every write that another process may hold a copy of (users, tenants,
+# signing keys, a tenant's chunks, a tenant's deletion) adds a row here in its own
+# transaction, and every process follows the log from the last id it read to drop its
+# outdated copies. Rows are added in commit order (PostgreSQL writers take a
+# transaction-level advisory lock first; SQLite has one writer), so a follower that has
+# read id n has seen every change up to n. Rows older than an hour are pruned.
+table "changes" {
+  schema = schema.public
+  column "id" {
+    type = bigint
+    identity {
+      generated = BY_DEFAULT
+    }
+  }
+  column "kind" {
+    type = text
+  }
+  # The id of what changed (a user id, a tenant id); empty for kinds that carry none.
+  column "subject" {
+    type    = text
+    default = ""
+  }
+  column "at" {
+    type = timestamptz
+  }
+  primary_key {
+    columns = [column.id]
+  }
+  index "changes_at_idx" {
+    columns = [column.at]
+  }
+}
+

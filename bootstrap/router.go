@@ -72,8 +72,8 @@ type RouterOptions struct {
 	Now func() time.Time
 	// Vendors replaces the per-tenant vendor factory (tests); nil builds the real one.
 	Vendors ports.Vendors
-	// Changes connects this node's caches with the other nodes' writes; nil when no
-	// other process shares the database (the embedded SQLite).
+	// Changes follows the database's change log, so that this process drops what the
+	// writes of others (other nodes, CLI commands) outdated; nil follows nothing.
 	Changes ports.ChangeFeed
 }
 
@@ -114,8 +114,7 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	if now == nil {
 		now = time.Now
 	}
-	publish := publisher(o.Changes, o.Log.Named("changes"))
-	cached := cache.Options{TTL: cfg.CacheTTL, Changed: publish}
+	cached := cache.Options{TTL: cfg.CacheTTL}
 	users := cache.NewUsers(st.Users, cached)
 	usage := cache.NewUsage(st.Usage, cached, now)
 	tenants := cache.NewTenants(st.Tenants, cached, func() {
@@ -124,8 +123,7 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	})
 	var index *vecsearch.Index
 	if o.Vendors == nil {
-		index = vecsearch.New(st.Chunks, vecsearch.Config{MaxBytes: cfg.IndexMaxBytes,
-			Changed: func(t domain.TenantID) { publish(domain.Change{Kind: domain.ChangeChunks, ID: string(t)}) }})
+		index = vecsearch.New(st.Chunks, vecsearch.Config{MaxBytes: cfg.IndexMaxBytes})
 	}
 	built := false
 	defer func() {
@@ -151,8 +149,29 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	go keys.Run(bg)
 	var listening chan struct{}
 	if o.Changes != nil {
+		inv := Invalidations{}
+		inv.On(domain.ChangeUser, func(c domain.Change) { users.Forget(domain.UserID(c.ID)) })
+		inv.On(domain.ChangeTenant, func(c domain.Change) { tenants.Forget(domain.TenantID(c.ID), false) })
+		inv.On(domain.ChangeTenantDeleted, func(c domain.Change) { tenants.Forget(domain.TenantID(c.ID), true) })
+		reloadKeys := func(domain.Change) {
+			kctx, cancel := context.WithTimeout(bg, 10*time.Second)
+			defer cancel()
+			if err := keys.Load(kctx); err != nil {
+				o.Log.Warn("reloading the signing keys after a change failed; TENANTRY_JWT_KEY_REFRESH retries", zap.Error(err))
+			}
+		}
+		inv.On(domain.ChangeSigningKeys, reloadKeys)
+		inv.On(domain.ChangeAll, func(domain.Change) {
+			users.Invalidate()
+			tenants.Invalidate()
+			usage.Purge()
+		})
+		inv.On(domain.ChangeAll, reloadKeys)
+		if index != nil {
+			inv.TenantCopies(index.Invalidate, index.InvalidateAll)
+		}
 		listening = make(chan struct{})
-		go nodeCaches{users: users, tenants: tenants, usage: usage, index: index}.listen(bg, o.Changes, listening)
+		go follow(bg, o.Changes, inv, listening)
 	}
 
 	v := o.Vendors

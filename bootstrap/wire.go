@@ -89,6 +89,9 @@ func openRuntime(ctx context.Context, cfg Config, stdio IO, schemaHCL []byte, mi
 	if err != nil {
 		return nil, err
 	}
+	pruneCtx, stopPruning := context.WithCancel(context.WithoutCancel(ctx))
+	go pruneChanges(pruneCtx, changes, log.Named("changes"))
+	rt.closers = append(rt.closers, func() error { stopPruning(); return nil })
 	api, err := Router(ctx, cfg, stores, RouterOptions{
 		Log: log, Sealer: rt.keyring, Ready: readiness(sqlDB, schemaHCL, &rt.draining), Operator: operatorActor(stdio),
 		Changes: changes,

@@ -134,6 +134,7 @@ func (s *ChunkStore) PutChunks(ctx context.Context, t domain.TenantID, chunks []
 	for _, c := range chunks {
 		m[chunkKey{doc: c.DocumentID, index: c.Index}] = copyChunk(c)
 	}
+	s.db.record(domain.ChangeChunks, string(t))
 	return nil
 }
 
@@ -168,6 +169,7 @@ func (s *ChunkStore) DeleteChunks(ctx context.Context, t domain.TenantID, d doma
 			delete(s.db.chunks[t], k)
 		}
 	}
+	s.db.record(domain.ChangeChunks, string(t))
 	return nil
 }
 
@@ -178,5 +180,6 @@ func (s *ChunkStore) DropChunks(ctx context.Context, t domain.TenantID) error {
 	}
 	defer s.db.mu.Unlock()
 	delete(s.db.chunks, t)
+	s.db.record(domain.ChangeChunks, string(t))
 	return nil
 }

@@ -87,6 +87,7 @@ type backend struct {
 	gdb    *gorm.DB
 	sqlDB  *sql.DB
 	sealer *fakeSealer
+	cfg    sqlstore.Config
 }
 
 func (b backend) stores() porttest.Stores {
@@ -128,7 +129,7 @@ func openMigrated(t *testing.T, cfg sqlstore.Config) backend {
 		_, err = migrate.Apply(ctx, sqlDB, schemaHCL(t), migrate.Options{})
 		require.NoError(t, err)
 	}
-	return backend{gdb: gdb, sqlDB: sqlDB, sealer: newFakeSealer(1)}
+	return backend{gdb: gdb, sqlDB: sqlDB, sealer: newFakeSealer(1), cfg: cfg}
 }
 
 // requirePostgres returns TEST_DATABASE_URL. Without it the test skips, except under
