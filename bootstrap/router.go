@@ -215,5 +215,5 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	h := httpapi.New(httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxDocumentBytes: cfg.MaxDocumentBytes, PingInterval: cfg.PingInterval,
 		MetricsToken: cfg.MetricsToken}, deps)
 	built = true
-	return &API{Handler: h, Streams: deps.Streams, keys: keys, admin: &adminServices{tenants: tenantsUC, users: usersUC, ingest: deps.Ingest, actor: o.Operator}, stop: stop, index: index, listening: listening}, nil
+	return &API{Handler: h, Streams: deps.Streams, keys: keys, admin: &adminServices{tenants: tenantsUC, users: usersUC, documents: deps.Documents, ingest: deps.Ingest, actor: o.Operator}, stop: stop, index: index, listening: listening}, nil
 }

@@ -42,10 +42,11 @@ type runtime struct {
 
 // adminServices are the administration use cases run by the CLI as the operator.
 type adminServices struct {
-	tenants *application.ManageTenants
-	users   *application.ManageUsers
-	ingest  *application.IngestDocument // the first-run demo's sample documents
-	actor   application.Actor
+	tenants   *application.ManageTenants
+	users     *application.ManageUsers
+	documents *application.Documents
+	ingest    *application.IngestDocument // the first-run demo's sample documents
+	actor     application.Actor
 }
 
 func (rt *runtime) admin() *adminServices { return rt.adminSvc }
