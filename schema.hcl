@@ -580,3 +580,73 @@ table "changes" {
   }
 }
 
+
+# Shared request-rate limits (PostgreSQL deployments): the generic cell rate
+# algorithm's theoretical arrival time of each key's next request, in Unix nanoseconds.
+table "rate_limits" {
+  schema = schema.public
+  column "key" {
+    type    = text
+    collate = "C"
+  }
+  column "tat" {
+    type = bigint
+  }
+  primary_key {
+    columns = [column.key]
+  }
+  index "rate_limits_tat_idx" {
+    columns = [column.tat]
+  }
+}
+
+# Shared stream slots (PostgreSQL deployments): one lease per open stream, renewed by
+# its node while the stream runs, so that a crashed node's slots lapse at expires_at.
+table "stream_leases" {
+  schema = schema.public
+  column "key" {
+    type    = text
+    collate = "C"
+  }
+  column "id" {
+    type    = text
+    collate = "C"
+  }
+  column "expires_at" {
+    type = timestamptz
+  }
+  primary_key {
+    columns = [column.key, column.id]
+  }
+  index "stream_leases_expires_at_idx" {
+    columns = [column.expires_at]
+  }
+}
+
+# Shared login failure counters (PostgreSQL deployments): one row per failed attempt
+# of a key (an email, a client IP) inside the brute-force window.
+table "login_failures" {
+  schema = schema.public
+  column "id" {
+    type = bigint
+    identity {
+      generated = BY_DEFAULT
+    }
+  }
+  column "key" {
+    type    = text
+    collate = "C"
+  }
+  column "at" {
+    type = timestamptz
+  }
+  primary_key {
+    columns = [column.id]
+  }
+  index "login_failures_key_at_idx" {
+    columns = [column.key, column.at]
+  }
+  index "login_failures_at_idx" {
+    columns = [column.at]
+  }
+}
