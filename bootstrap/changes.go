@@ -25,23 +25,16 @@ func changeFeed(db *gorm.DB, cfg Config, log *zap.Logger) (*sqlstore.ChangeFeed,
 // pruneChanges removes change log entries older than sqlstore.ChangeRetention every
 // few minutes until ctx ends.
 func pruneChanges(ctx context.Context, feed *sqlstore.ChangeFeed, log *zap.Logger) {
-	t := time.NewTicker(5 * time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, 5*time.Minute, func(ctx context.Context) {
 		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
 		n, err := feed.Prune(pctx, time.Now().Add(-sqlstore.ChangeRetention))
-		cancel()
 		if err != nil {
 			log.Warn("pruning the change log failed; retrying later", zap.Error(err))
 		} else if n > 0 {
 			log.Debug("pruned the change log", zap.Int64("entries", n))
 		}
-	}
+	})
 }
 
 // Invalidations are what each kind of change outdates in this process: callbacks that

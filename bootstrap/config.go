@@ -49,6 +49,9 @@ type Config struct {
 	LoginWindow      time.Duration
 	HashConcurrency  int
 	HashWait         time.Duration
+	// StreamLeaseTTL is how long, on PostgreSQL, a node's stream slots outlive the
+	// node (they are leases it renews every third of this).
+	StreamLeaseTTL time.Duration
 
 	AllowHTTPVendors bool
 	MaxBodyBytes     int64
@@ -105,6 +108,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		JWTKeyRefresh:     r.dur("TENANTRY_JWT_KEY_REFRESH", time.Minute),
 		LoginMaxFailures:  r.int("TENANTRY_LOGIN_MAX_FAILURES", 10),
 		LoginWindow:       r.dur("TENANTRY_LOGIN_WINDOW", 15*time.Minute),
+		StreamLeaseTTL:    r.dur("TENANTRY_STREAM_LEASE_TTL", 30*time.Second),
 		HashConcurrency:   r.int("TENANTRY_HASH_CONCURRENCY", 0),
 		HashWait:          r.dur("TENANTRY_HASH_WAIT", 2*time.Second),
 		AllowHTTPVendors:  r.bool("TENANTRY_ALLOW_HTTP_VENDORS", false),
@@ -145,6 +149,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		r.errs = append(r.errs, fmt.Errorf("TENANTRY_PUBLIC_URL must be an absolute http(s) URL, got %q", c.PublicURL))
 	}
 	r.check(c.LoginMaxFailures > 0, "TENANTRY_LOGIN_MAX_FAILURES", "must be positive")
+	r.check(c.StreamLeaseTTL >= 300*time.Millisecond, "TENANTRY_STREAM_LEASE_TTL", "must be at least 300ms")
 	r.check(c.MetricsTopN >= 0 && c.MetricsTopN <= 1000, "TENANTRY_METRICS_TENANT_LIMIT", "must be between 0 and 1000")
 	r.check(c.MaxBodyBytes > 0, "TENANTRY_MAX_BODY_BYTES", "must be positive")
 	r.check(c.MaxDocumentBytes > 0, "TENANTRY_MAX_DOCUMENT_BYTES", "must be positive")

@@ -75,6 +75,8 @@ type RouterOptions struct {
 	// Changes follows the database's change log, so that this process drops what the
 	// writes of others (other nodes, CLI commands) outdated; nil follows nothing.
 	Changes ports.ChangeFeed
+	// Limits are the limiters to enforce; nil ones count in memory, per process.
+	Limits Limits
 }
 
 // API is a built router with what must run beside it and be closed after it.
@@ -184,14 +186,14 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	issuer := jwtauth.NewIssuer(keys)
 	verifier := jwtauth.NewCachedVerifier(jwtauth.NewVerifier(keys), 50_000, now)
 	policy := application.TokenPolicy{AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL}
-	limiter := memory.NewRateLimiter()
+	limits := o.Limits.orMemory(cfg)
 
 	tenantsUC := application.NewManageTenants(application.ManageTenantsDeps{Tenants: tenants, Vendors: v, Audit: st.Audit, Now: now, AllowHTTPVendors: cfg.AllowHTTPVendors})
 	usersUC := application.NewManageUsers(application.ManageUsersDeps{Users: users, Hasher: hasher, Refresh: st.RefreshTokens, Audit: st.Audit, Now: now})
 	deps := httpapi.Deps{
 		Log: o.Log.Named("http"),
 		Login: application.NewLogin(application.LoginDeps{Users: users, Hasher: hasher, Issuer: issuer, Refresh: st.RefreshTokens,
-			Attempts: memory.NewAttemptLimiter(cfg.LoginMaxFailures, cfg.LoginWindow), Policy: policy, Now: now}),
+			Attempts: limits.Attempts, Policy: policy, Now: now}),
 		Refresh:       application.NewRefreshTokens(application.RefreshDeps{Users: users, Issuer: issuer, Refresh: st.RefreshTokens, Policy: policy, Now: now}),
 		Revoke:        application.NewRevokeToken(st.RefreshTokens, now),
 		Authenticate:  application.NewAuthenticate(verifier, users),
@@ -199,12 +201,12 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 		Profile:       application.NewProfile(users, tenants),
 		Tenants:       tenantsUC,
 		Users:         usersUC,
-		Ingest: application.NewIngestDocument(application.IngestDeps{Documents: st.Documents, Vendors: v, Limiter: limiter,
+		Ingest: application.NewIngestDocument(application.IngestDeps{Documents: st.Documents, Vendors: v, Limiter: limits.Rate,
 			Chunker: domain.Chunker{Size: cfg.ChunkSize, Overlap: cfg.ChunkOverlap}, Now: now}),
 		Documents:     application.NewDocuments(st.Documents, v),
 		Conversations: application.NewConversations(st.Conversations),
 		Chat: application.NewStreamChat(application.StreamChatDeps{Conversations: st.Conversations, Usage: usage, Vendors: v,
-			Limiter: limiter, Slots: memory.NewStreamSlots(), Now: now}),
+			Limiter: limits.Rate, Slots: limits.Streams, Now: now}),
 		Reports:   application.NewReports(usage, st.Audit, now),
 		Ready:     o.Ready,
 		JWKS:      func(context.Context) ([]byte, error) { return keys.JWKS(), nil },

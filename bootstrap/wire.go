@@ -90,12 +90,16 @@ func openRuntime(ctx context.Context, cfg Config, stdio IO, schemaHCL []byte, mi
 	if err != nil {
 		return nil, err
 	}
-	pruneCtx, stopPruning := context.WithCancel(context.WithoutCancel(ctx))
-	go pruneChanges(pruneCtx, changes, log.Named("changes"))
-	rt.closers = append(rt.closers, func() error { stopPruning(); return nil })
+	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	go pruneChanges(bg, changes, log.Named("changes"))
+	rt.closers = append(rt.closers, func() error { stopBackground(); return nil })
+	var limits Limits // the embedded default runs one process: in-memory limiters
+	if !cfg.Embedded() {
+		limits = sharedLimits(bg, db, cfg, log.Named("limits"))
+	}
 	api, err := Router(ctx, cfg, stores, RouterOptions{
 		Log: log, Sealer: rt.keyring, Ready: readiness(sqlDB, schemaHCL, &rt.draining), Operator: operatorActor(stdio),
-		Changes: changes,
+		Changes: changes, Limits: limits,
 	})
 	if err != nil {
 		return nil, err

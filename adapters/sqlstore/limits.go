@@ -70,11 +70,12 @@ func (l *RateLimiter) Prune(ctx context.Context, now time.Time) error {
 }
 
 // StreamSlots is a ports.StreamSlots on PostgreSQL: each taken slot is a lease row that
-// lapses LeaseTTL after its last renewal. Run renews the leases this process holds, so
-// a crashed node's slots come free within LeaseTTL. Acquire counts and takes under a
+// lapses its TTL after its last renewal. Run renews the leases this process holds, so
+// a crashed node's slots come free within the TTL. Acquire counts and takes under a
 // transaction-level advisory lock of the key; times are the database server's.
 type StreamSlots struct {
-	db *gorm.DB
+	db  *gorm.DB
+	ttl time.Duration
 
 	mu   sync.Mutex
 	held map[string]string // lease id -> key
@@ -82,13 +83,18 @@ type StreamSlots struct {
 
 var _ ports.StreamSlots = (*StreamSlots)(nil)
 
-// LeaseTTL is how long a stream lease outlives its last renewal; Run renews every
-// third of it.
-const LeaseTTL = 30 * time.Second
+// DefaultLeaseTTL is how long a stream lease outlives its last renewal unless
+// NewStreamSlots is told otherwise.
+const DefaultLeaseTTL = 30 * time.Second
 
-// NewStreamSlots returns StreamSlots on the PostgreSQL pool db; start Run beside it.
-func NewStreamSlots(db *gorm.DB) *StreamSlots {
-	return &StreamSlots{db: db, held: map[string]string{}}
+// NewStreamSlots returns StreamSlots on the PostgreSQL pool db whose leases outlive
+// their last renewal by ttl (DefaultLeaseTTL when ttl is not positive); start Run
+// beside it, which renews every third of ttl.
+func NewStreamSlots(db *gorm.DB, ttl time.Duration) *StreamSlots {
+	if ttl <= 0 {
+		ttl = DefaultLeaseTTL
+	}
+	return &StreamSlots{db: db, ttl: ttl, held: map[string]string{}}
 }
 
 // Acquire implements ports.StreamSlots. max 0 (or less) is unlimited and touches no
@@ -113,7 +119,7 @@ func (s *StreamSlots) Acquire(ctx context.Context, key string, max int) (func(),
 			return passThrough{domain.ErrTooManyStreams}
 		}
 		return tx.Exec("INSERT INTO stream_leases (key, id, expires_at) VALUES (?, ?, now() + ?::bigint * interval '1 millisecond')",
-			key, id, LeaseTTL.Milliseconds()).Error
+			key, id, s.ttl.Milliseconds()).Error
 	})
 	if err != nil {
 		return nil, err
@@ -131,13 +137,14 @@ func (s *StreamSlots) release(key, id string) {
 	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	// A failure leaves the lease to lapse after LeaseTTL.
+	// A failure leaves the lease to lapse after the TTL.
 	_ = s.db.WithContext(ctx).Exec("DELETE FROM stream_leases WHERE key = ? AND id = ?", key, id).Error
 }
 
-// Run renews the held leases every LeaseTTL/3 and removes lapsed ones, until ctx ends.
+// Run renews the held leases every third of the TTL and removes lapsed ones, until ctx
+// ends.
 func (s *StreamSlots) Run(ctx context.Context) {
-	t := time.NewTicker(LeaseTTL / 3)
+	t := time.NewTicker(s.ttl / 3)
 	defer t.Stop()
 	for {
 		select {
@@ -151,10 +158,10 @@ func (s *StreamSlots) Run(ctx context.Context) {
 			ids = append(ids, id)
 		}
 		s.mu.Unlock()
-		rctx, cancel := context.WithTimeout(ctx, LeaseTTL/3)
+		rctx, cancel := context.WithTimeout(ctx, s.ttl/3)
 		if len(ids) > 0 {
 			_ = s.db.WithContext(rctx).Exec("UPDATE stream_leases SET expires_at = now() + ?::bigint * interval '1 millisecond' WHERE id IN ?",
-				LeaseTTL.Milliseconds(), ids).Error
+				s.ttl.Milliseconds(), ids).Error
 		}
 		_ = s.db.WithContext(rctx).Exec("DELETE FROM stream_leases WHERE expires_at < now()").Error
 		cancel()

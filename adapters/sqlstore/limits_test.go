@@ -27,7 +27,7 @@ func TestRateLimiterPostgres(t *testing.T) {
 
 func TestStreamSlotsPostgres(t *testing.T) {
 	requirePostgres(t)
-	porttest.StreamSlots(t, func(t *testing.T) ports.StreamSlots { return sqlstore.NewStreamSlots(newPostgres(t).gdb) })
+	porttest.StreamSlots(t, func(t *testing.T) ports.StreamSlots { return sqlstore.NewStreamSlots(newPostgres(t).gdb, 0) })
 }
 
 // TestStreamSlotsAreSharedAndLapse takes slots through two pools on one database, as
@@ -37,7 +37,7 @@ func TestStreamSlotsAreSharedAndLapse(t *testing.T) {
 	requirePostgres(t)
 	b := newPostgres(t)
 	other := feedPool(t, b)
-	a, c := sqlstore.NewStreamSlots(b.gdb), sqlstore.NewStreamSlots(other)
+	a, c := sqlstore.NewStreamSlots(b.gdb, 0), sqlstore.NewStreamSlots(other, 0)
 	release, err := a.Acquire(t.Context(), "acme", 2)
 	require.NoError(t, err)
 	_, err = c.Acquire(t.Context(), "acme", 2)
