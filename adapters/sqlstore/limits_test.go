@@ -1,12 +1,14 @@
 package sqlstore_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"gorm.io/gorm"
 
+	"github.com/tenantry/tenantry/adapters/memory"
 	"github.com/tenantry/tenantry/adapters/sqlstore"
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/ports"
@@ -61,4 +63,47 @@ func feedPool(t *testing.T, b backend) *gorm.DB {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = sqlDB.Close() })
 	return gdb
+}
+
+// BenchmarkLimitsPostgres is what the shared limiters add to a request on PostgreSQL
+// (one connection round trip away), beside the in-memory ones of a single node: Allow
+// per chat or ingestion request, Acquire and release per chat stream, Blocked per login.
+func BenchmarkLimitsPostgres(b *testing.B) {
+	requirePostgres(b)
+	db := openMigrated(b, sqlstore.Config{URL: pgDatabase(b), MaxOpenConns: 10}).gdb
+	ctx := context.Background()
+	limiters := []struct {
+		name     string
+		rate     ports.RateLimiter
+		slots    ports.StreamSlots
+		attempts ports.AttemptLimiter
+	}{
+		{"memory", memory.NewRateLimiter(), memory.NewStreamSlots(), memory.NewAttemptLimiter(10, 15*time.Minute)},
+		{"postgres", sqlstore.NewRateLimiter(db), sqlstore.NewStreamSlots(db, 0), sqlstore.NewAttemptLimiter(db, 10, 15*time.Minute)},
+	}
+	for _, l := range limiters {
+		b.Run("Allow/"+l.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := l.rate.Allow(ctx, "tenant:bench", 1_000_000_000, time.Now()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("AcquireRelease/"+l.name, func(b *testing.B) {
+			for b.Loop() {
+				release, err := l.slots.Acquire(ctx, "streams:bench", 1000)
+				if err != nil {
+					b.Fatal(err)
+				}
+				release()
+			}
+		})
+		b.Run("Blocked/"+l.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := l.attempts.Blocked(ctx, "login:email:bench@example.com", time.Now()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
