@@ -55,6 +55,7 @@ type benchOptions struct {
 	vendors func(Stores) ports.Vendors // nil: the production vendor factory
 	wrap    func(Stores) Stores
 	sqlite  bool // the embedded SQLite stores (schema applied) instead of memory
+	limits  Limits
 }
 
 // newBenchEnv builds the router and seeds the tenant and its admin through the
@@ -92,7 +93,7 @@ func newBenchEnv(tb testing.TB, o benchOptions) *benchEnv {
 	if o.vendors != nil {
 		vendors = o.vendors(st)
 	}
-	api, err := Router(context.Background(), cfg, st, RouterOptions{Log: log, Sealer: keyring, Vendors: vendors,
+	api, err := Router(context.Background(), cfg, st, RouterOptions{Log: log, Sealer: keyring, Vendors: vendors, Limits: o.limits,
 		Operator: application.Actor{Principal: domain.Principal{UserID: "cli", Role: domain.RolePlatformAdmin}, Name: "cli:bench"}})
 	require.NoError(tb, err)
 	tb.Cleanup(func() { _ = api.Close() })
