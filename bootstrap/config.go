@@ -62,6 +62,9 @@ type Config struct {
 	TrustedProxies  []netip.Prefix
 	HashConcurrency int
 	HashWait        time.Duration
+	// StreamLeaseTTL is how long, on PostgreSQL, a node's stream slots outlive the
+	// node (they are leases it renews every third of this).
+	StreamLeaseTTL time.Duration
 
 	AllowHTTPVendors bool
 	MaxBodyBytes     int64
@@ -131,6 +134,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		LoginMaxFailures:      r.int("TENANTRY_LOGIN_MAX_FAILURES", 10),
 		LoginWindow:           r.dur("TENANTRY_LOGIN_WINDOW", 15*time.Minute),
 		TrustedProxies:        r.prefixes("TENANTRY_TRUSTED_PROXIES"),
+		StreamLeaseTTL:        r.dur("TENANTRY_STREAM_LEASE_TTL", 30*time.Second),
 		HashConcurrency:       r.int("TENANTRY_HASH_CONCURRENCY", 0),
 		HashWait:              r.dur("TENANTRY_HASH_WAIT", 2*time.Second),
 		AllowHTTPVendors:      r.bool("TENANTRY_ALLOW_HTTP_VENDORS", false),
@@ -182,6 +186,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	r.check(c.LoginMaxFailuresPerIP >= c.LoginMaxFailures, "TENANTRY_LOGIN_MAX_FAILURES_PER_IP", "must be at least TENANTRY_LOGIN_MAX_FAILURES")
 	r.check(c.LoginMaxDelay >= 0 && c.LoginMaxDelay <= time.Minute, "TENANTRY_LOGIN_MAX_DELAY", "must be between 0 and 1m")
 	r.check(c.StreamWriteTimeout > 0, "TENANTRY_STREAM_WRITE_TIMEOUT", "must be positive")
+	r.check(c.StreamLeaseTTL >= 300*time.Millisecond, "TENANTRY_STREAM_LEASE_TTL", "must be at least 300ms")
 	r.check(c.MetricsTopN >= 0 && c.MetricsTopN <= 1000, "TENANTRY_METRICS_TENANT_LIMIT", "must be between 0 and 1000")
 	r.check(c.MaxBodyBytes > 0, "TENANTRY_MAX_BODY_BYTES", "must be positive")
 	r.check(c.MaxDocumentBytes > 0, "TENANTRY_MAX_DOCUMENT_BYTES", "must be positive")

@@ -134,6 +134,7 @@ func TestLoadConfigNamesEachInvalidVariable(t *testing.T) {
 		{name: "db pool", env: env{"TENANTRY_DB_MAX_OPEN_CONNS": "0"}, want: "TENANTRY_DB_MAX_OPEN_CONNS"},
 		{name: "db timeout without unit", env: env{"TENANTRY_DB_TIMEOUT": "5"}, want: "TENANTRY_DB_TIMEOUT"},
 		{name: "login failures", env: env{"TENANTRY_LOGIN_MAX_FAILURES": "-1"}, want: "TENANTRY_LOGIN_MAX_FAILURES"},
+		{name: "stream lease ttl", env: env{"TENANTRY_STREAM_LEASE_TTL": "100ms"}, want: "TENANTRY_STREAM_LEASE_TTL"},
 		{name: "body limit", env: env{"TENANTRY_MAX_BODY_BYTES": "0"}, want: "TENANTRY_MAX_BODY_BYTES"},
 		{name: "document limit", env: env{"TENANTRY_MAX_DOCUMENT_BYTES": "0"}, want: "TENANTRY_MAX_DOCUMENT_BYTES"},
 		{name: "index memory", env: env{"TENANTRY_INDEX_MAX_BYTES": "-1"}, want: "TENANTRY_INDEX_MAX_BYTES"},

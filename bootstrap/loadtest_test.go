@@ -22,7 +22,11 @@ func TestLoadAuthenticatedOverhead(t *testing.T) {
 	// else's work then lands on both routes alike.
 	rounds := envInt(t, "TENANTRY_LOADTEST_ROUNDS", 10)
 	d := envDuration(t, "TENANTRY_LOADTEST_DURATION", 2*time.Second)
-	e := newBenchEnv(t, benchOptions{})
+	// TENANTRY_LOADTEST_STORE=sqlite runs on the embedded database with its change log
+	// followed, as `tenantry serve` does; the default is the in-memory stores.
+	store := os.Getenv("TENANTRY_LOADTEST_STORE")
+	require.Contains(t, []string{"", "memory", "sqlite"}, store, "TENANTRY_LOADTEST_STORE")
+	e := newBenchEnv(t, benchOptions{sqlite: store == "sqlite"})
 	base := e.serve(t, e.api.Handler)
 	auth := "Authorization: Bearer " + benchLogin(t, e.api.Handler, benchEmail)
 	script := wrkScript(t, "")

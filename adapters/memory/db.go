@@ -35,6 +35,7 @@ type DB struct {
 	usage         []domain.UsageRecord
 	audit         []auditRow
 	auditSeq      int64
+	changes       changeLog
 	nextPrune     time.Time
 }
 

@@ -57,6 +57,7 @@ func (s *SigningKeyStore) Add(ctx context.Context, k domain.SigningKey) error {
 		}
 	}
 	s.db.keys[k.KID] = copyKey(k)
+	s.db.record(domain.ChangeSigningKeys, "")
 	return nil
 }
 
@@ -70,6 +71,7 @@ func (s *SigningKeyStore) Delete(ctx context.Context, kid string) error {
 		return notFound("signing key")
 	}
 	delete(s.db.keys, kid)
+	s.db.record(domain.ChangeSigningKeys, "")
 	return nil
 }
 

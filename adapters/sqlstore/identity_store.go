@@ -60,21 +60,26 @@ func (s *SigningKeyStore) Add(ctx context.Context, k domain.SigningKey) error {
 		if err := tx.Create(&r).Error; err != nil {
 			return err
 		}
-		return tx.Model(&signingKeyRow{}).Where("kid <> ? AND retired_at IS NULL", k.KID).
-			Update("retired_at", r.CreatedAt).Error
+		if err := tx.Model(&signingKeyRow{}).Where("kid <> ? AND retired_at IS NULL", k.KID).
+			Update("retired_at", r.CreatedAt).Error; err != nil {
+			return err
+		}
+		return recordChanges(tx, domain.Change{Kind: domain.ChangeSigningKeys})
 	})
 }
 
 // Delete removes a key. Unknown KID is KindNotFound.
 func (s *SigningKeyStore) Delete(ctx context.Context, kid string) error {
-	res := s.db.WithContext(ctx).Where("kid = ?", kid).Delete(&signingKeyRow{})
-	if res.Error != nil {
-		return translate(res.Error, "delete signing key "+kid)
-	}
-	if res.RowsAffected == 0 {
-		return domain.ErrNotFound.WithDetail("signing key %q does not exist", kid)
-	}
-	return nil
+	return transact(ctx, s.db, "delete signing key "+kid, func(tx *gorm.DB) error {
+		res := tx.Where("kid = ?", kid).Delete(&signingKeyRow{})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return passThrough{domain.ErrNotFound.WithDetail("signing key %q does not exist", kid)}
+		}
+		return recordChanges(tx, domain.Change{Kind: domain.ChangeSigningKeys})
+	})
 }
 
 type refreshTokenRow struct {
