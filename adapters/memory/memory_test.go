@@ -22,6 +22,7 @@ func newStores(*testing.T) porttest.Stores {
 		Conversations: db.Conversations(),
 		Usage:         db.Usage(),
 		Audit:         db.Audit(),
+		APIKeys:       db.APIKeys(),
 	}
 }
 
