@@ -55,6 +55,7 @@ type nodeCaches struct {
 	users   *cache.Users
 	tenants *cache.Tenants
 	usage   *cache.Usage
+	apiKeys *cache.APIKeys
 	index   *vecsearch.Index // nil when the vendors were injected
 }
 
@@ -67,6 +68,8 @@ func (n nodeCaches) apply(c domain.Change) {
 		n.tenants.Forget(domain.TenantID(c.ID), false)
 	case domain.ChangeTenantDeleted:
 		n.tenants.Forget(domain.TenantID(c.ID), true)
+	case domain.ChangeAPIKey:
+		n.apiKeys.Forget(domain.APIKeyID(c.ID))
 	case domain.ChangeChunks:
 		if n.index != nil {
 			n.index.Invalidate(domain.TenantID(c.ID))
@@ -75,6 +78,7 @@ func (n nodeCaches) apply(c domain.Change) {
 		n.users.Invalidate()
 		n.tenants.Invalidate()
 		n.usage.Purge()
+		n.apiKeys.Invalidate()
 		if n.index != nil {
 			n.index.InvalidateAll()
 		}

@@ -35,6 +35,7 @@ type Stores struct {
 	Conversations ports.ConversationStore
 	Usage         ports.UsageStore
 	Audit         ports.AuditLog
+	APIKeys       ports.APIKeyStore
 }
 
 // SQLStores are the GORM stores on db (PostgreSQL or the embedded SQLite).
@@ -49,6 +50,7 @@ func SQLStores(db *gorm.DB, tenants *sqlstore.TenantStore) Stores {
 		Conversations: sqlstore.NewConversationStore(db),
 		Usage:         sqlstore.NewUsageStore(db),
 		Audit:         sqlstore.NewAuditLog(db),
+		APIKeys:       sqlstore.NewAPIKeyStore(db),
 	}
 }
 
@@ -57,6 +59,7 @@ func MemoryStores(db *memory.DB) Stores {
 	return Stores{
 		Tenants: db.Tenants(), Users: db.Users(), SigningKeys: db.SigningKeys(), RefreshTokens: db.RefreshTokens(),
 		Chunks: db.Chunks(), Documents: db.Documents(), Conversations: db.Conversations(), Usage: db.Usage(), Audit: db.Audit(),
+		APIKeys: db.APIKeys(),
 	}
 }
 
@@ -64,6 +67,10 @@ func MemoryStores(db *memory.DB) Stores {
 type RouterOptions struct {
 	Log    *zap.Logger
 	Sealer ports.SecretSealer
+	// Hasher keys the hashes API keys are stored under; nil uses Sealer when it is
+	// also a ports.SecretHasher (secretbox.Keyring is), and without either API keys
+	// are refused.
+	Hasher ports.SecretHasher
 	// Ready backs GET /readyz; nil is always ready.
 	Ready func(context.Context) error
 	// Operator is the actor of CLI commands.
@@ -118,9 +125,11 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	cached := cache.Options{TTL: cfg.CacheTTL, Changed: publish}
 	users := cache.NewUsers(st.Users, cached)
 	usage := cache.NewUsage(st.Usage, cached, now)
+	apiKeys := cache.NewAPIKeys(st.APIKeys, cached)
 	tenants := cache.NewTenants(st.Tenants, cached, func() {
-		users.Invalidate() // the deletion unassigned the tenant's users
-		usage.Purge()      // and removed its usage
+		users.Invalidate()   // the deletion unassigned the tenant's users
+		usage.Purge()        // and removed its usage
+		apiKeys.Invalidate() // and its API keys
 	})
 	var index *vecsearch.Index
 	if o.Vendors == nil {
@@ -152,7 +161,7 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	var listening chan struct{}
 	if o.Changes != nil {
 		listening = make(chan struct{})
-		go nodeCaches{users: users, tenants: tenants, usage: usage, index: index}.listen(bg, o.Changes, listening)
+		go nodeCaches{users: users, tenants: tenants, usage: usage, apiKeys: apiKeys, index: index}.listen(bg, o.Changes, listening)
 	}
 
 	v := o.Vendors
@@ -168,6 +177,16 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	limiter := memory.NewRateLimiter()
 
 	tenantsUC := application.NewManageTenants(application.ManageTenantsDeps{Tenants: tenants, Vendors: v, Audit: st.Audit, Now: now, AllowHTTPVendors: cfg.AllowHTTPVendors})
+	secretHasher := o.Hasher
+	if secretHasher == nil {
+		secretHasher, _ = o.Sealer.(ports.SecretHasher)
+	}
+	authenticate := application.NewAuthenticate(verifier, users)
+	var keysUC *application.ManageAPIKeys
+	if secretHasher != nil && st.APIKeys != nil {
+		authenticate = authenticate.WithAPIKeys(apiKeys, secretHasher, now)
+		keysUC = application.NewManageAPIKeys(application.ManageAPIKeysDeps{Keys: apiKeys, Hasher: secretHasher, Users: users, Audit: st.Audit, Now: now})
+	}
 	usersUC := application.NewManageUsers(application.ManageUsersDeps{Users: users, Hasher: hasher, Refresh: st.RefreshTokens, Audit: st.Audit, Now: now})
 	deps := httpapi.Deps{
 		Log: o.Log.Named("http"),
@@ -175,7 +194,7 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 			Attempts: memory.NewAttemptLimiter(cfg.LoginMaxFailures, cfg.LoginWindow), Policy: policy, Now: now}),
 		Refresh:       application.NewRefreshTokens(application.RefreshDeps{Users: users, Issuer: issuer, Refresh: st.RefreshTokens, Policy: policy, Now: now}),
 		Revoke:        application.NewRevokeToken(st.RefreshTokens, now),
-		Authenticate:  application.NewAuthenticate(verifier, users),
+		Authenticate:  authenticate,
 		ResolveTenant: application.NewResolveTenant(tenants, now),
 		Profile:       application.NewProfile(users, tenants),
 		Tenants:       tenantsUC,
@@ -187,6 +206,7 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 		Chat: application.NewStreamChat(application.StreamChatDeps{Conversations: st.Conversations, Usage: usage, Vendors: v,
 			Limiter: limiter, Slots: memory.NewStreamSlots(), Now: now}),
 		Reports:   application.NewReports(usage, st.Audit, now),
+		APIKeys:   keysUC,
 		Ready:     o.Ready,
 		JWKS:      func(context.Context) ([]byte, error) { return keys.JWKS(), nil },
 		Discovery: httpapi.Discovery{Issuer: cfg.PublicURL, SigningAlgorithms: []string{keys.Algorithm()}},
@@ -196,5 +216,5 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	h := httpapi.New(httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxDocumentBytes: cfg.MaxDocumentBytes, PingInterval: cfg.PingInterval,
 		MetricsToken: cfg.MetricsToken}, deps)
 	built = true
-	return &API{Handler: h, Streams: deps.Streams, keys: keys, admin: &adminServices{tenants: tenantsUC, users: usersUC, ingest: deps.Ingest, actor: o.Operator}, stop: stop, index: index, listening: listening}, nil
+	return &API{Handler: h, Streams: deps.Streams, keys: keys, admin: &adminServices{tenants: tenantsUC, users: usersUC, apiKeys: keysUC, ingest: deps.Ingest, actor: o.Operator}, stop: stop, index: index, listening: listening}, nil
 }

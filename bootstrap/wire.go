@@ -44,6 +44,7 @@ type runtime struct {
 type adminServices struct {
 	tenants *application.ManageTenants
 	users   *application.ManageUsers
+	apiKeys *application.ManageAPIKeys
 	ingest  *application.IngestDocument // the first-run demo's sample documents
 	actor   application.Actor
 }

@@ -9,6 +9,7 @@ const (
 	ChangeTenant        ChangeKind = "tenant"         // a tenant's settings (ID: its TenantID)
 	ChangeTenantDeleted ChangeKind = "tenant_deleted" // a tenant and, by cascade, its users' assignment and usage
 	ChangeChunks        ChangeKind = "chunks"         // a tenant's stored chunk vectors (ID: its TenantID)
+	ChangeAPIKey        ChangeKind = "api_key"        // an API key was revoked (ID: its APIKeyID)
 	ChangeAll           ChangeKind = "all"            // anything may have changed: changes may have been missed
 )
 
@@ -23,7 +24,7 @@ type Change struct {
 // (from a newer version, say) as ChangeAll.
 func (k ChangeKind) Known() bool {
 	switch k {
-	case ChangeUser, ChangeTenant, ChangeTenantDeleted, ChangeChunks, ChangeAll:
+	case ChangeUser, ChangeTenant, ChangeTenantDeleted, ChangeChunks, ChangeAPIKey, ChangeAll:
 		return true
 	}
 	return false

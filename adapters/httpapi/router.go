@@ -88,6 +88,7 @@ type Deps struct {
 	Conversations *application.Conversations
 	Chat          *application.StreamChat
 	Reports       *application.Reports
+	APIKeys       *application.ManageAPIKeys
 
 	// Ready reports readiness for GET /readyz (nil: always ready).
 	Ready func(ctx context.Context) error
@@ -204,6 +205,12 @@ func registerAPI(e *echo.Echo, cfg Config, d Deps, st *streamer) {
 		scoped.add(http.MethodGet, "/tenant/audit", rh.tenantAudit)
 		scoped.add(http.MethodGet, "/usage", rh.usage)
 	}
+	if d.APIKeys != nil {
+		kh := apiKeyHandlers{keys: d.APIKeys}
+		scoped.add(http.MethodGet, "/tenant/api-keys", kh.listInTenant)
+		scoped.add(http.MethodPost, "/tenant/api-keys", kh.create)
+		scoped.add(http.MethodDelete, "/tenant/api-keys/:id", kh.revokeInTenant)
+	}
 	if d.Ingest != nil && d.Documents != nil {
 		dh := documentHandlers{ingest: d.Ingest, docs: d.Documents, maxBytes: cfg.MaxDocumentBytes}
 		scoped.add(http.MethodPost, "/documents", dh.create)
@@ -241,6 +248,11 @@ func registerAdmin(admin routes, d Deps) {
 		rh := reportHandlers{reports: d.Reports}
 		admin.add(http.MethodGet, "/admin/audit", rh.adminAudit)
 		admin.add(http.MethodGet, "/admin/usage", rh.allUsage)
+	}
+	if d.APIKeys != nil {
+		kh := apiKeyHandlers{keys: d.APIKeys}
+		admin.add(http.MethodGet, "/admin/api-keys", kh.listAny)
+		admin.add(http.MethodDelete, "/admin/api-keys/:id", kh.revokeAny)
 	}
 }
 

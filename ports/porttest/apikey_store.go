@@ -33,7 +33,7 @@ func APIKeyStore(t *testing.T, newStores NewStores) {
 		f := newFixture(t, newStores)
 		f.tenant("acme")
 		u := f.user("acme", "ann@acme.test")
-		exp := at(48*time.Hour)
+		exp := at(48 * time.Hour)
 		k, err := domain.NewAPIKey(domain.APIKeyID(newID()), "acme", u.ID, "ci", domain.APIKeyPrefix+"abcdefgh", tokenHash(), "user:x", &exp, base)
 		require.NoError(t, err)
 		require.NoError(t, f.s.APIKeys.Create(f.ctx, k))
