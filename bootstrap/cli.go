@@ -33,6 +33,7 @@ DATABASE_PUBLIC_URL) tenantry uses an embedded SQLite database in $TENANTRY_DATA
 		tenantCommand(stdio, env, schemaHCL),
 		keysCommand(stdio, env, schemaHCL),
 		secretsCommand(stdio, env, schemaHCL),
+		apikeyCommand(stdio, env, schemaHCL),
 	)
 	return root
 }

@@ -167,7 +167,14 @@ func TestCLIUserLifecycle(t *testing.T) {
 	assert.Equal(t, "beta", list()["tenant_id"])
 	r = run(t, e, "", "user", "assign", "--email", "bob@acme.test", "--tenant", "nowhere")
 	assert.Equal(t, 1, r.code, "an unknown tenant is refused: %s", r)
+	assert.Contains(t, r.err, "tenant nowhere does not exist")
+	assert.NotContains(t, r.err, "foreign key")
 	assert.Equal(t, "beta", list()["tenant_id"])
+	r = run(t, e, e2ePassword+"\n", "user", "create", "--email", "new@acme.test", "--tenant", "nowhere", "--password-stdin")
+	assert.Equal(t, 1, r.code, "an unknown tenant is refused: %s", r)
+	assert.Contains(t, r.err, "tenant nowhere does not exist")
+	assert.NotContains(t, r.err, "foreign key")
+	assert.NotRegexp(t, `[0-9a-f]{8}-[0-9a-f]{4}-`, r.err, "no generated user id")
 
 	mustRun(t, e, "", "user", "disable", "--email", "bob@acme.test")
 	assert.Equal(t, true, list()["disabled"])
@@ -180,6 +187,9 @@ func TestCLIUserLifecycle(t *testing.T) {
 
 	r = run(t, e, e2ePassword+"\n", "user", "create", "--email", "bob@acme.test", "--password-stdin")
 	assert.Equal(t, 1, r.code, "a duplicate email is refused: %s", r)
+	assert.Contains(t, r.err, "a user with email bob@acme.test already exists")
+	assert.NotContains(t, r.err, "duplicate key")
+	assert.NotRegexp(t, `[0-9a-f]{8}-[0-9a-f]{4}-`, r.err, "no generated user id")
 }
 
 func TestCLITenantUpdateTakesOneKeyPerRun(t *testing.T) {
