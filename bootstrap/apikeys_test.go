@@ -104,3 +104,50 @@ func TestAPIKeys(t *testing.T) {
 		})
 	}
 }
+
+// TestChangeOwnPassword: POST /users/me/password checks the current password, ends
+// every other session (access and refresh tokens) and hands this one fresh tokens.
+func TestChangeOwnPassword(t *testing.T) {
+	t.Parallel()
+	e := hNewEnv(t, hMemory, nil)
+	root := e.hSeedPlatformAdmin(t)
+	e.want(t, http.StatusCreated, e.send(t, http.MethodPost, "/admin/tenants", root, `{"id":"acme","name":"Acme"}`))
+	e.createUser(t, root, "ann@acme.test", "member", "acme")
+	other := e.login(t, "ann@acme.test")
+	form := "grant_type=password&username=ann%40acme.test&password=" + strings.ReplaceAll(hPassword, " ", "+")
+	otherRefresh := e.want(t, http.StatusOK, e.do(t, hReq{method: http.MethodPost, path: "/auth/token", body: form,
+		contentType: "application/x-www-form-urlencoded"}))["refresh_token"].(string)
+	mine := e.login(t, "ann@acme.test")
+
+	wrong := e.send(t, http.MethodPost, "/users/me/password", mine, `{"current_password":"not it at all","new_password":"a brand new passphrase"}`)
+	assert.Equal(t, http.StatusBadRequest, wrong.Status, "%s", wrong.Body)
+	assert.Contains(t, string(wrong.Body), "current_password")
+	weak := e.send(t, http.MethodPost, "/users/me/password", mine, `{"current_password":"`+hPassword+`","new_password":"short"}`)
+	assert.Equal(t, http.StatusBadRequest, weak.Status)
+	assert.Contains(t, string(weak.Body), "new_password")
+	e.want(t, http.StatusOK, e.send(t, http.MethodGet, "/users/me", other, ""))
+	assert.Equal(t, http.StatusUnauthorized, e.send(t, http.MethodPost, "/users/me/password", "", `{}`).Status)
+
+	res := e.send(t, http.MethodPost, "/users/me/password", mine, `{"current_password":"`+hPassword+`","new_password":"a brand new passphrase"}`)
+	m := e.want(t, http.StatusOK, res)
+	assert.Equal(t, "no-store", res.Header.Get("Cache-Control"))
+	fresh, _ := m["access_token"].(string)
+	require.NotEmpty(t, fresh)
+	assert.NotEmpty(t, m["refresh_token"])
+	assert.NotContains(t, string(res.Body), "a brand new passphrase")
+
+	e.want(t, http.StatusOK, e.send(t, http.MethodGet, "/users/me", fresh, ""))
+	assert.Equal(t, http.StatusUnauthorized, e.send(t, http.MethodGet, "/users/me", other, "").Status, "other sessions end")
+	assert.Equal(t, http.StatusUnauthorized, e.send(t, http.MethodGet, "/users/me", mine, "").Status, "the old token of this session too")
+	refresh := e.do(t, hReq{method: http.MethodPost, path: "/auth/token", body: "grant_type=refresh_token&refresh_token=" + otherRefresh,
+		contentType: "application/x-www-form-urlencoded"})
+	assert.Equal(t, http.StatusBadRequest, refresh.Status, "the other session's refresh token is revoked: %s", refresh.Body)
+
+	newLogin := e.do(t, hReq{method: http.MethodPost, path: "/auth/token", contentType: "application/x-www-form-urlencoded",
+		body: "grant_type=password&username=ann%40acme.test&password=a+brand+new+passphrase"})
+	e.want(t, http.StatusOK, newLogin)
+	oldLogin := e.do(t, hReq{method: http.MethodPost, path: "/auth/token", body: form, contentType: "application/x-www-form-urlencoded"})
+	assert.NotEqual(t, http.StatusOK, oldLogin.Status)
+	assert.NotContains(t, e.logs.String(), "a brand new passphrase")
+	assert.Contains(t, hField(hItems(t, e.send(t, http.MethodGet, "/admin/audit", root, "")), "action"), "user.password")
+}

@@ -60,3 +60,14 @@ func TestCLIAPIKeyLifecycle(t *testing.T) {
 	assert.Contains(t, r.err, "tenant nowhere does not exist")
 	assert.NotContains(t, r.err, "foreign key")
 }
+
+func TestCLIUnknownSubcommandsFail(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, args := range [][]string{{"frob"}, {"user", "frob"}, {"tenant", "frob"}, {"apikey", "frob"}, {"user"}} {
+		r := run(t, e, "", args...)
+		assert.Equal(t, 1, r.code, "tenantry %v: %s", args, r)
+		assert.Contains(t, r.err, "see 'tenantry", "tenantry %v", args)
+	}
+	assert.Equal(t, 0, run(t, e, "", "user", "--help").code)
+}

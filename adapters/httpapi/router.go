@@ -89,6 +89,8 @@ type Deps struct {
 	Chat          *application.StreamChat
 	Reports       *application.Reports
 	APIKeys       *application.ManageAPIKeys
+	// ChangePassword serves POST /users/me/password.
+	ChangePassword *application.ChangePassword
 
 	// Ready reports readiness for GET /readyz (nil: always ready).
 	Ready func(ctx context.Context) error
@@ -183,6 +185,9 @@ func registerAPI(e *echo.Echo, cfg Config, d Deps, st *streamer) {
 	authed := routes{e: e}.with(bearerAuth(d.Authenticate))
 	if d.Profile != nil {
 		authed.add(http.MethodGet, "/users/me", userHandlers{profile: d.Profile}.me)
+	}
+	if d.ChangePassword != nil {
+		authed.add(http.MethodPost, "/users/me/password", userHandlers{password: d.ChangePassword}.changePassword)
 	}
 	registerAdmin(authed.with(requirePlatformAdmin), d)
 	if d.ResolveTenant == nil {
