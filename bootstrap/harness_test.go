@@ -348,6 +348,7 @@ func (e *hEnv) hSnapshot(t *testing.T, id domain.TenantID) string {
 	}
 	add(e.st.Usage.Totals(ctx, id, time.Time{}))
 	add(e.st.Audit.List(ctx, id, all))
+	add(e.st.APIKeys.List(ctx, id, all))
 	b, err := json.Marshal(parts)
 	require.NoError(t, err)
 	if e.sqlDB != nil {

@@ -36,6 +36,7 @@ type Stores struct {
 	Conversations ports.ConversationStore
 	Usage         ports.UsageStore
 	Audit         ports.AuditLog
+	APIKeys       ports.APIKeyStore
 }
 
 // SQLStores are the GORM stores on db (PostgreSQL or the embedded SQLite).
@@ -50,6 +51,7 @@ func SQLStores(db *gorm.DB, tenants *sqlstore.TenantStore) Stores {
 		Conversations: sqlstore.NewConversationStore(db),
 		Usage:         sqlstore.NewUsageStore(db),
 		Audit:         sqlstore.NewAuditLog(db),
+		APIKeys:       sqlstore.NewAPIKeyStore(db),
 	}
 }
 
@@ -58,6 +60,7 @@ func MemoryStores(db *memory.DB) Stores {
 	return Stores{
 		Tenants: db.Tenants(), Users: db.Users(), SigningKeys: db.SigningKeys(), RefreshTokens: db.RefreshTokens(),
 		Chunks: db.Chunks(), Documents: db.Documents(), Conversations: db.Conversations(), Usage: db.Usage(), Audit: db.Audit(),
+		APIKeys: db.APIKeys(),
 	}
 }
 
@@ -65,6 +68,10 @@ func MemoryStores(db *memory.DB) Stores {
 type RouterOptions struct {
 	Log    *zap.Logger
 	Sealer ports.SecretSealer
+	// Hasher keys the hashes API keys are stored under; nil uses Sealer when it is
+	// also a ports.SecretHasher (secretbox.Keyring is), and without either API keys
+	// are refused.
+	Hasher ports.SecretHasher
 	// Ready backs GET /readyz; nil is always ready.
 	Ready func(context.Context) error
 	// Operator is the actor of CLI commands.
@@ -117,9 +124,11 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	cached := cache.Options{TTL: cfg.CacheTTL}
 	users := cache.NewUsers(st.Users, cached)
 	usage := cache.NewUsage(st.Usage, cached, now)
+	apiKeys := cache.NewAPIKeys(st.APIKeys, cached)
 	tenants := cache.NewTenants(st.Tenants, cached, func() {
-		users.Invalidate() // the deletion unassigned the tenant's users
-		usage.Purge()      // and removed its usage
+		users.Invalidate()   // the deletion unassigned the tenant's users
+		usage.Purge()        // and removed its usage
+		apiKeys.Invalidate() // and its API keys
 	})
 	var index *vecsearch.Index
 	if o.Vendors == nil {
@@ -154,6 +163,7 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 		inv.On(domain.ChangeUser, func(c domain.Change) { users.Forget(domain.UserID(c.ID)) })
 		inv.On(domain.ChangeTenant, func(c domain.Change) { tenants.Forget(domain.TenantID(c.ID), false) })
 		inv.On(domain.ChangeTenantDeleted, func(c domain.Change) { tenants.Forget(domain.TenantID(c.ID), true) })
+		inv.On(domain.ChangeAPIKey, func(c domain.Change) { apiKeys.Forget(domain.APIKeyID(c.ID)) })
 		reloadKeys := func(domain.Change) {
 			kctx, cancel := context.WithTimeout(bg, 10*time.Second)
 			defer cancel()
@@ -166,6 +176,7 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 			users.Invalidate()
 			tenants.Invalidate()
 			usage.Purge()
+			apiKeys.Invalidate()
 		})
 		inv.On(domain.ChangeAll, reloadKeys)
 		if index != nil {
@@ -189,6 +200,16 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	limits := o.Limits.orMemory(cfg)
 
 	tenantsUC := application.NewManageTenants(application.ManageTenantsDeps{Tenants: tenants, Vendors: v, Lexical: lex, Audit: st.Audit, Now: now, AllowHTTPVendors: cfg.AllowHTTPVendors})
+	secretHasher := o.Hasher
+	if secretHasher == nil {
+		secretHasher, _ = o.Sealer.(ports.SecretHasher)
+	}
+	authenticate := application.NewAuthenticate(verifier, users)
+	var keysUC *application.ManageAPIKeys
+	if secretHasher != nil && st.APIKeys != nil {
+		authenticate = authenticate.WithAPIKeys(apiKeys, secretHasher, now)
+		keysUC = application.NewManageAPIKeys(application.ManageAPIKeysDeps{Keys: apiKeys, Hasher: secretHasher, Users: users, Audit: st.Audit, Now: now})
+	}
 	usersUC := application.NewManageUsers(application.ManageUsersDeps{Users: users, Hasher: hasher, Refresh: st.RefreshTokens, Audit: st.Audit, Now: now})
 	deps := httpapi.Deps{
 		Log: o.Log.Named("http"),
@@ -197,7 +218,7 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 			MaxDelay: cfg.LoginMaxDelay, Wait: holdFor, Policy: policy, Now: now}),
 		Refresh:       application.NewRefreshTokens(application.RefreshDeps{Users: users, Issuer: issuer, Refresh: st.RefreshTokens, Policy: policy, Now: now}),
 		Revoke:        application.NewRevokeToken(st.RefreshTokens, now),
-		Authenticate:  application.NewAuthenticate(verifier, users),
+		Authenticate:  authenticate,
 		ResolveTenant: application.NewResolveTenant(tenants, now),
 		Profile:       application.NewProfile(users, tenants),
 		Tenants:       tenantsUC,
@@ -208,7 +229,11 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 		Conversations: application.NewConversations(st.Conversations),
 		Chat: application.NewStreamChat(application.StreamChatDeps{Conversations: st.Conversations, Usage: usage, Vendors: v, Lexical: lex,
 			Limiter: limits.Rate, Slots: limits.Streams, Now: now}),
-		Reports:   application.NewReports(usage, st.Audit, now),
+		Reports: application.NewReports(usage, st.Audit, now),
+		APIKeys: keysUC,
+		ChangePassword: application.NewChangePassword(application.ChangePasswordDeps{Users: users, Hasher: hasher, Issuer: issuer,
+			Refresh: st.RefreshTokens, Attempts: limits.Attempts, Audit: st.Audit,
+			Policy: policy, Now: now}),
 		Ready:     o.Ready,
 		JWKS:      func(context.Context) ([]byte, error) { return keys.JWKS(), nil },
 		Discovery: httpapi.Discovery{Issuer: cfg.PublicURL, SigningAlgorithms: []string{keys.Algorithm()}},
@@ -216,7 +241,7 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	}
 	h := httpapi.New(httpConfig(cfg), deps)
 	built = true
-	return &API{Handler: h, keys: keys, admin: &adminServices{tenants: tenantsUC, users: usersUC, documents: deps.Documents, ingest: deps.Ingest, actor: o.Operator}, stop: stop, index: index, listening: listening}, nil
+	return &API{Handler: h, keys: keys, admin: &adminServices{tenants: tenantsUC, users: usersUC, documents: deps.Documents, apiKeys: keysUC, ingest: deps.Ingest, actor: o.Operator}, stop: stop, index: index, listening: listening}, nil
 }
 
 // httpConfig is the HTTP adapter's configuration; every field comes from cfg

@@ -23,6 +23,7 @@ func newStoresOn(db *memory.DB) porttest.Stores {
 		Conversations: db.Conversations(),
 		Usage:         db.Usage(),
 		Audit:         db.Audit(),
+		APIKeys:       db.APIKeys(),
 	}
 }
 

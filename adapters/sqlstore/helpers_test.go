@@ -101,6 +101,7 @@ func (b backend) stores() porttest.Stores {
 		Conversations: sqlstore.NewConversationStore(b.gdb),
 		Usage:         sqlstore.NewUsageStore(b.gdb),
 		Audit:         sqlstore.NewAuditLog(b.gdb),
+		APIKeys:       sqlstore.NewAPIKeyStore(b.gdb),
 	}
 }
 

@@ -40,6 +40,7 @@ type Stores struct {
 	Conversations ports.ConversationStore
 	Usage         ports.UsageStore
 	Audit         ports.AuditLog
+	APIKeys       ports.APIKeyStore
 }
 
 // NewStores returns a fresh, empty backend for one test. It is called once per subtest,
@@ -58,6 +59,7 @@ func Storage(t *testing.T, newStores NewStores) {
 	t.Run("ConversationStore", func(t *testing.T) { ConversationStore(t, newStores) })
 	t.Run("UsageStore", func(t *testing.T) { UsageStore(t, newStores) })
 	t.Run("AuditLog", func(t *testing.T) { AuditLog(t, newStores) })
+	t.Run("APIKeyStore", func(t *testing.T) { APIKeyStore(t, newStores) })
 }
 
 // base is the suites' clock: whole seconds in UTC, so that every backend (PostgreSQL
