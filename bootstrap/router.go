@@ -88,6 +88,9 @@ type API struct {
 	admin   *adminServices
 	stop    context.CancelFunc
 	index   *vecsearch.Index // nil when the caller injected its own vendors
+	// retrieve is the chat's retrieval on the same indexes and vendors, for the
+	// quality benchmark, which ranks passages without answering.
+	retrieve *application.Retrieve
 	// listening is closed when the change listener has stopped; nil without one.
 	listening chan struct{}
 }
@@ -199,5 +202,6 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	h := httpapi.New(httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxDocumentBytes: cfg.MaxDocumentBytes, PingInterval: cfg.PingInterval,
 		MetricsToken: cfg.MetricsToken}, deps)
 	built = true
-	return &API{Handler: h, Streams: deps.Streams, keys: keys, admin: &adminServices{tenants: tenantsUC, users: usersUC, ingest: deps.Ingest, actor: o.Operator}, stop: stop, index: index, listening: listening}, nil
+	return &API{Handler: h, Streams: deps.Streams, keys: keys, admin: &adminServices{tenants: tenantsUC, users: usersUC, ingest: deps.Ingest, actor: o.Operator}, stop: stop, index: index, listening: listening,
+		retrieve: application.NewRetrieve(lex, v)}, nil
 }
