@@ -94,6 +94,9 @@ type API struct {
 	admin   *adminServices
 	stop    context.CancelFunc
 	index   *vecsearch.Index // nil when the caller injected its own vendors
+	// retrieve is the chat's retrieval on the same indexes and vendors, for the
+	// quality benchmark, which ranks passages without answering.
+	retrieve *application.Retrieve
 	// listening is closed when the change listener has stopped; nil without one.
 	listening chan struct{}
 }
@@ -241,7 +244,8 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	}
 	h := httpapi.New(httpConfig(cfg), deps)
 	built = true
-	return &API{Handler: h, keys: keys, admin: &adminServices{tenants: tenantsUC, users: usersUC, documents: deps.Documents, apiKeys: keysUC, ingest: deps.Ingest, actor: o.Operator}, stop: stop, index: index, listening: listening}, nil
+	return &API{Handler: h, keys: keys, admin: &adminServices{tenants: tenantsUC, users: usersUC, documents: deps.Documents, apiKeys: keysUC, ingest: deps.Ingest, actor: o.Operator}, stop: stop, index: index, listening: listening,
+		retrieve: application.NewRetrieve(lex, v)}, nil
 }
 
 // httpConfig is the HTTP adapter's configuration; every field comes from cfg
