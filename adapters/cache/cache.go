@@ -77,6 +77,9 @@ func (c *Users) Get(ctx context.Context, id domain.UserID) (domain.User, error) 
 func (c *Users) load(ctx context.Context, id domain.UserID) (domain.User, error) {
 	gen := c.entries.generation(id)
 	return shared(ctx, &c.loads, string(id), gen, func(ctx context.Context) (domain.User, error) {
+		if u := c.entries.peek(id); u != nil {
+			return *u, nil // a load that finished after this caller's miss stored it
+		}
 		u, err := c.next.Get(ctx, id)
 		if err != nil {
 			return domain.User{}, err
@@ -168,6 +171,9 @@ func (c *Tenants) Get(ctx context.Context, id domain.TenantID) (domain.Tenant, e
 func (c *Tenants) load(ctx context.Context, id domain.TenantID) (domain.Tenant, error) {
 	gen := c.entries.generation(id)
 	return shared(ctx, &c.loads, string(id), gen, func(ctx context.Context) (domain.Tenant, error) {
+		if t := c.entries.peek(id); t != nil {
+			return *t, nil // a load that finished after this caller's miss stored it
+		}
 		t, err := c.next.Get(ctx, id)
 		if err != nil {
 			return domain.Tenant{}, err

@@ -68,6 +68,20 @@ func (t *table[K, V]) shardOf(k K) *shard[K, V] {
 	return &t.shards[maphash.String(t.seed, string(k))&t.mask]
 }
 
+// peek returns the value stored for k if it has not expired (nil otherwise), without
+// counting the lookup. The value must not be changed.
+func (t *table[K, V]) peek(k K) *V {
+	sh := t.shardOf(k)
+	now := t.clock()
+	sh.mu.RLock()
+	e := sh.entries[k]
+	sh.mu.RUnlock()
+	if e != nil && now < e.expires {
+		return &e.v
+	}
+	return nil
+}
+
 // get returns the value stored for k if it has not expired (nil otherwise), and counts
 // the lookup. The value must not be changed.
 func (t *table[K, V]) get(k K) *V {
