@@ -22,6 +22,8 @@ func newStores(*testing.T) porttest.Stores {
 		Conversations: db.Conversations(),
 		Usage:         db.Usage(),
 		Audit:         db.Audit(),
+		ChunkScanner:  db.Chunks(),
+		Reindex:       db.Reindex(),
 	}
 }
 

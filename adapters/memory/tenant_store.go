@@ -100,6 +100,7 @@ func (s *TenantStore) Delete(ctx context.Context, id domain.TenantID) error {
 		}
 	}
 	delete(db.chunks, id)
+	delete(db.reindex, id)
 	for cid, c := range db.conversations {
 		if c.TenantID == id {
 			delete(db.conversations, cid)
