@@ -160,7 +160,10 @@ func TestReindexGoesOnFromItsCursorAfterAPassingFailure(t *testing.T) {
 	acme := e.admin("acme")
 	e.lexicalCorpus(acme)
 	all := e.storedChunks("acme")
-	e.updateTenant("acme", func(t *domain.Tenant) { t.Retrieval.Mode = domain.RetrievalHybrid; t.Vectors = domain.VectorState{Epoch: 1} })
+	e.updateTenant("acme", func(t *domain.Tenant) {
+		t.Retrieval.Mode = domain.RetrievalHybrid
+		t.Vectors = domain.VectorState{Epoch: 1}
+	})
 	_, err := e.reindex().Start(ctx, actor(e.storedUser(acme.Principal.UserID)), "acme")
 	require.NoError(t, err)
 
@@ -303,7 +306,10 @@ func TestReindexDoesNotBringBackADocumentDeletedMeanwhile(t *testing.T) {
 	acme := e.admin("acme")
 	e.lexicalCorpus(acme)
 	first := e.storedChunks("acme")[0].DocumentID
-	e.updateTenant("acme", func(t *domain.Tenant) { t.Retrieval.Mode = domain.RetrievalHybrid; t.Vectors = domain.VectorState{Epoch: 1} })
+	e.updateTenant("acme", func(t *domain.Tenant) {
+		t.Retrieval.Mode = domain.RetrievalHybrid
+		t.Vectors = domain.VectorState{Epoch: 1}
+	})
 	_, err := e.reindex().Start(ctx, actor(e.storedUser(acme.Principal.UserID)), "acme")
 	require.NoError(t, err)
 
