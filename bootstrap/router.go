@@ -36,6 +36,8 @@ type Stores struct {
 	Conversations ports.ConversationStore
 	Usage         ports.UsageStore
 	Audit         ports.AuditLog
+	Reindex       ports.ReindexStore
+	ChunkScanner  ports.ChunkScanner
 }
 
 // SQLStores are the GORM stores on db (PostgreSQL or the embedded SQLite).
@@ -50,6 +52,8 @@ func SQLStores(db *gorm.DB, tenants *sqlstore.TenantStore) Stores {
 		Conversations: sqlstore.NewConversationStore(db),
 		Usage:         sqlstore.NewUsageStore(db),
 		Audit:         sqlstore.NewAuditLog(db),
+		Reindex:       sqlstore.NewReindexStore(db),
+		ChunkScanner:  sqlstore.NewChunkStore(db),
 	}
 }
 
@@ -58,6 +62,7 @@ func MemoryStores(db *memory.DB) Stores {
 	return Stores{
 		Tenants: db.Tenants(), Users: db.Users(), SigningKeys: db.SigningKeys(), RefreshTokens: db.RefreshTokens(),
 		Chunks: db.Chunks(), Documents: db.Documents(), Conversations: db.Conversations(), Usage: db.Usage(), Audit: db.Audit(),
+		Reindex: db.Reindex(), ChunkScanner: db.Chunks(),
 	}
 }
 
@@ -88,6 +93,7 @@ type API struct {
 	admin   *adminServices
 	stop    context.CancelFunc
 	index   *vecsearch.Index // nil when the caller injected its own vendors
+	jobs    *reindexRunner
 	// listening is closed when the change listener has stopped; nil without one.
 	listening chan struct{}
 }
@@ -95,6 +101,7 @@ type API struct {
 // Close stops the API's background work (signing-key refresh, change listener, search
 // workers).
 func (a *API) Close() error {
+	a.jobs.stop()
 	a.stop()
 	if a.listening != nil {
 		<-a.listening
@@ -170,7 +177,11 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	policy := application.TokenPolicy{AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL}
 	limiter := memory.NewRateLimiter()
 
-	tenantsUC := application.NewManageTenants(application.ManageTenantsDeps{Tenants: tenants, Vendors: v, Lexical: lex, Audit: st.Audit, Now: now, AllowHTTPVendors: cfg.AllowHTTPVendors})
+	jobs := newReindexRunner(o.Log.Named("reindex"), cfg.ReindexLease)
+	jobs.uc = application.NewReindex(application.ReindexDeps{Jobs: st.Reindex, Tenants: tenants, Chunks: st.ChunkScanner,
+		Documents: st.Documents, Vendors: v, Lexical: lex, Audit: st.Audit, Now: now, Lease: cfg.ReindexLease, Started: jobs.poke})
+	tenantsUC := application.NewManageTenants(application.ManageTenantsDeps{Tenants: tenants, Vendors: v, Lexical: lex, Audit: st.Audit, Now: now, AllowHTTPVendors: cfg.AllowHTTPVendors,
+		Reindex: jobs.uc})
 	usersUC := application.NewManageUsers(application.ManageUsersDeps{Users: users, Hasher: hasher, Refresh: st.RefreshTokens, Audit: st.Audit, Now: now})
 	deps := httpapi.Deps{
 		Log: o.Log.Named("http"),
@@ -190,6 +201,7 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 		Chat: application.NewStreamChat(application.StreamChatDeps{Conversations: st.Conversations, Usage: usage, Vendors: v, Lexical: lex,
 			Limiter: limiter, Slots: memory.NewStreamSlots(), Now: now}),
 		Reports:   application.NewReports(usage, st.Audit, now),
+		Reindex:   jobs.uc,
 		Ready:     o.Ready,
 		JWKS:      func(context.Context) ([]byte, error) { return keys.JWKS(), nil },
 		Discovery: httpapi.Discovery{Issuer: cfg.PublicURL, SigningAlgorithms: []string{keys.Algorithm()}},
@@ -199,5 +211,10 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	h := httpapi.New(httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxDocumentBytes: cfg.MaxDocumentBytes, PingInterval: cfg.PingInterval,
 		MetricsToken: cfg.MetricsToken}, deps)
 	built = true
-	return &API{Handler: h, Streams: deps.Streams, keys: keys, admin: &adminServices{tenants: tenantsUC, users: usersUC, ingest: deps.Ingest, actor: o.Operator}, stop: stop, index: index, listening: listening}, nil
+	return &API{Handler: h, Streams: deps.Streams, keys: keys, admin: &adminServices{tenants: tenantsUC, users: usersUC, ingest: deps.Ingest, actor: o.Operator,
+		reindex: jobs.uc, jobs: jobs}, stop: stop, index: index, listening: listening, jobs: jobs}, nil
 }
+
+// RunJobs starts running the re-index jobs (serve does; CLI commands other than
+// tenant reindex do not). Close stops them.
+func (a *API) RunJobs() { a.jobs.start() }

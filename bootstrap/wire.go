@@ -45,6 +45,8 @@ type adminServices struct {
 	tenants *application.ManageTenants
 	users   *application.ManageUsers
 	ingest  *application.IngestDocument // the first-run demo's sample documents
+	reindex *application.Reindex
+	jobs    *reindexRunner
 	actor   application.Actor
 }
 

@@ -88,6 +88,7 @@ type Deps struct {
 	Conversations *application.Conversations
 	Chat          *application.StreamChat
 	Reports       *application.Reports
+	Reindex       *application.Reindex
 
 	// Ready reports readiness for GET /readyz (nil: always ready).
 	Ready func(ctx context.Context) error
@@ -193,6 +194,11 @@ func registerAPI(e *echo.Echo, cfg Config, d Deps, st *streamer) {
 		scoped.add(http.MethodGet, "/tenant", th.own)
 		scoped.add(http.MethodPatch, "/tenant", th.patchOwn)
 	}
+	if d.Reindex != nil {
+		xh := reindexHandlers{reindex: d.Reindex}
+		scoped.add(http.MethodGet, "/tenant/reindex", xh.ownStatus)
+		scoped.add(http.MethodPost, "/tenant/reindex", xh.startOwn)
+	}
 	if d.Users != nil {
 		uh := userHandlers{users: d.Users}
 		scoped.add(http.MethodGet, "/tenant/users", uh.listInTenant)
@@ -230,6 +236,11 @@ func registerAdmin(admin routes, d Deps) {
 		admin.add(http.MethodGet, "/admin/tenants/:id", th.get)
 		admin.add(http.MethodPatch, "/admin/tenants/:id", th.patchAny)
 		admin.add(http.MethodDelete, "/admin/tenants/:id", th.remove)
+	}
+	if d.Reindex != nil {
+		xh := reindexHandlers{reindex: d.Reindex}
+		admin.add(http.MethodGet, "/admin/tenants/:id/reindex", xh.anyStatus)
+		admin.add(http.MethodPost, "/admin/tenants/:id/reindex", xh.startAny)
 	}
 	if d.Users != nil {
 		uh := userHandlers{users: d.Users}
