@@ -130,7 +130,7 @@ func (m *ManageTenants) Update(ctx context.Context, who Actor, id domain.TenantI
 	if m.d.Reindex == nil {
 		return t, nil
 	}
-	return t, m.d.Reindex.startAfterChange(ctx, who, t)
+	return m.d.Reindex.startAfterChange(ctx, who, t)
 }
 
 // apply changes t as p says and refuses insecure vendor endpoints.

@@ -121,21 +121,37 @@ func (r *Reindex) allowed(who Actor, id domain.TenantID) error {
 	return domain.ErrNotFound
 }
 
-// startAfterChange starts a re-index after a configuration change left tenant t's
-// vectors unready. A job already running goes on: it starts over by itself when it
-// sees the new epoch.
-func (r *Reindex) startAfterChange(ctx context.Context, who Actor, t domain.Tenant) error {
+// startAfterChange follows a configuration change that left tenant t's vectors
+// unready: a tenant without chunks has nothing to build and is ready at once (a
+// document ingested meanwhile is embedded with the new settings anyway); otherwise a
+// re-index starts. A job already running goes on: it starts over by itself when it
+// sees the new epoch. It returns the tenant as it is afterwards.
+func (r *Reindex) startAfterChange(ctx context.Context, who Actor, t domain.Tenant) (domain.Tenant, error) {
 	if t.Vectors.Ready {
-		return nil
+		return t, nil
+	}
+	_, chunks, err := r.d.Chunks.ChunksAfter(ctx, t.ID, domain.ChunkRef{}, 0)
+	if err != nil {
+		return t, fmt.Errorf("count chunks of %s: %w", t.ID, err)
+	}
+	if chunks == 0 {
+		ready, err := r.d.Tenants.Update(ctx, t.ID, func(x *domain.Tenant) error {
+			x.VectorsBuilt(t.Vectors.Epoch)
+			return nil
+		})
+		if err != nil {
+			return t, err
+		}
+		return ready, nil
 	}
 	job, err := r.start(ctx, t.ID)
 	if errors.Is(err, domain.ErrReindexRunning) {
-		return nil
+		return t, nil
 	}
 	if err != nil {
-		return fmt.Errorf("start re-index of %s: %w", t.ID, err)
+		return t, fmt.Errorf("start re-index of %s: %w", t.ID, err)
 	}
-	return appendAudit(ctx, r.d.Audit, r.d.Now(), who, t.ID, "tenant.reindex", job.ID, []string{"automatic"})
+	return t, appendAudit(ctx, r.d.Audit, r.d.Now(), who, t.ID, "tenant.reindex", job.ID, []string{"automatic"})
 }
 
 // Claimable returns the jobs of every tenant that a runner may claim now.

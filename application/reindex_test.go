@@ -328,3 +328,20 @@ func TestReindexDoesNotBringBackADocumentDeletedMeanwhile(t *testing.T) {
 		assert.NotEqual(t, first, p.DocumentID)
 	}
 }
+
+func TestAChangeOnATenantWithoutDocumentsNeedsNoReindex(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	acme := e.admin("acme")
+	hybrid := domain.RetrievalHybrid
+	got, err := e.manageTenantsReindexing().Update(ctx, actor(e.user("root@x.test", domain.RolePlatformAdmin, "")), "acme",
+		domain.TenantPatch{Mode: &hybrid})
+	require.NoError(t, err)
+
+	assert.Equal(t, domain.VectorState{Epoch: 1, Ready: true}, got.Vectors, "nothing to build: ready at once")
+	assert.Equal(t, domain.RetrievalHybrid, e.storedTenant("acme").ServingMode())
+	job, _, err := e.reindex().Status(ctx, actor(e.storedUser(acme.Principal.UserID)), "acme")
+	require.NoError(t, err)
+	assert.Equal(t, domain.ReindexIdle, job.State, "no job was started")
+}
