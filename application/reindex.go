@@ -97,15 +97,20 @@ func (r *Reindex) Status(ctx context.Context, who Actor, id domain.TenantID) (do
 	if err := r.allowed(who, id); err != nil {
 		return domain.ReindexJob{}, domain.Tenant{}, err
 	}
+	// The job is read first: a job read as done then comes with the tenant its
+	// completion made ready (complete updates the tenant before it ends the job).
+	job, err := r.d.Jobs.Get(ctx, id)
+	if domain.KindOf(err) == domain.KindNotFound {
+		job, err = domain.ReindexJob{TenantID: id, State: domain.ReindexIdle}, nil
+	}
+	if err != nil {
+		return domain.ReindexJob{}, domain.Tenant{}, err
+	}
 	t, err := r.d.Tenants.Get(ctx, id)
 	if err != nil {
 		return domain.ReindexJob{}, domain.Tenant{}, err
 	}
-	job, err := r.d.Jobs.Get(ctx, id)
-	if domain.KindOf(err) == domain.KindNotFound {
-		return domain.ReindexJob{TenantID: id, State: domain.ReindexIdle}, t, nil
-	}
-	return job, t, err
+	return job, t, nil
 }
 
 // allowed lets tenant admins reach their own tenant's job and platform admins every

@@ -95,10 +95,24 @@ const reindexBatch = 64
 // lexically, until the vectors are complete, and uses them afterwards.
 func TestReindexGoesOnFromItsCursorAfterTheServerIsKilled(t *testing.T) {
 	t.Parallel()
+	reindexAcrossAKill(t, newEnv(t))
+}
+
+// TestPostgresReindexGoesOnFromItsCursorAfterTheServerIsKilled is the same on
+// PostgreSQL.
+func TestPostgresReindexGoesOnFromItsCursorAfterTheServerIsKilled(t *testing.T) {
+	t.Parallel()
+	pg := newPostgresDatabase(t)
+	e := newEnv(t).with("DATABASE_URL", pg.url, "TENANTRY_SECRET_KEY", secretKey(t))
+	mustRun(t, e, "", "migrate")
+	reindexAcrossAKill(t, e)
+}
+
+func reindexAcrossAKill(t *testing.T, e env) {
 	emb := &heldEmbeddings{hold: true, holdAt: 2, held: make(chan struct{})}
 	vendor := httptest.NewServer(emb)
 	t.Cleanup(vendor.Close)
-	e := newEnv(t).with("TENANTRY_ALLOW_HTTP_VENDORS", "true", "TENANTRY_REINDEX_LEASE", "1s",
+	e = e.with("TENANTRY_ALLOW_HTTP_VENDORS", "true", "TENANTRY_REINDEX_LEASE", "1s",
 		"TENANTRY_CHUNK_SIZE", "100", "TENANTRY_CHUNK_OVERLAP", "10")
 	seed(t, e, "acme", "admin@acme.test", "tenant_admin")
 	seed(t, e, "", "root@platform.test", "platform_admin")
