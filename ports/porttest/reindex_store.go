@@ -214,6 +214,29 @@ func ReindexStore(t *testing.T, newStores NewStores) {
 		assert.Equal(t, []string{"b", "a"}, ids)
 	})
 
+	t.Run("the tenant's vector state is stored with it", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t, newStores)
+		tn := f.tenant("acme")
+		assert.Equal(t, domain.VectorState{Ready: true}, tn.Vectors)
+		_, err := f.s.Tenants.Update(f.ctx, "acme", func(x *domain.Tenant) error {
+			x.Vectors = domain.VectorState{Epoch: 3}
+			return nil
+		})
+		require.NoError(t, err)
+		got, err := f.s.Tenants.Get(f.ctx, "acme")
+		require.NoError(t, err)
+		assert.Equal(t, domain.VectorState{Epoch: 3}, got.Vectors)
+		_, err = f.s.Tenants.Update(f.ctx, "acme", func(x *domain.Tenant) error {
+			require.True(t, x.VectorsBuilt(3))
+			return nil
+		})
+		require.NoError(t, err)
+		got, err = f.s.Tenants.Get(f.ctx, "acme")
+		require.NoError(t, err)
+		assert.Equal(t, domain.VectorState{Epoch: 3, Ready: true}, got.Vectors)
+	})
+
 	t.Run("deleting the tenant deletes its job", func(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t, newStores)
