@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/tenantry/tenantry/adapters/sqlstore"
 )
 
@@ -71,10 +73,13 @@ type Config struct {
 	ReadTimeout       time.Duration
 
 	ShutdownTimeout time.Duration
-	MetricsToken    string
-	MetricsTenants  []string // only these tenants get their own metrics label
-	MetricsTopN     int      // without MetricsTenants, the first N tenants seen do
-	CacheTTL        time.Duration
+	// MemoryLimit is the Go runtime's soft memory limit that serve sets, in bytes; 0
+	// leaves the runtime's own (GOMEMLIMIT when set, else none).
+	MemoryLimit    int64
+	MetricsToken   string
+	MetricsTenants []string // only these tenants get their own metrics label
+	MetricsTopN    int      // without MetricsTenants, the first N tenants seen do
+	CacheTTL       time.Duration
 	// ReindexLease is how long a process holds a re-index job without progress before
 	// another may take it over (after a crash, the restart goes on after it).
 	ReindexLease time.Duration
@@ -128,6 +133,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		ReadHeaderTimeout: r.dur("TENANTRY_READ_HEADER_TIMEOUT", 10*time.Second),
 		ReadTimeout:       r.dur("TENANTRY_READ_TIMEOUT", 60*time.Second),
 		ShutdownTimeout:   r.dur("TENANTRY_SHUTDOWN_TIMEOUT", 20*time.Second),
+		MemoryLimit:       r.size("TENANTRY_MEMORY_LIMIT"),
 		MetricsToken:      r.str("TENANTRY_METRICS_TOKEN", ""),
 		MetricsTenants:    r.list("TENANTRY_METRICS_TENANTS"),
 		MetricsTopN:       r.int("TENANTRY_METRICS_TENANT_LIMIT", 50),
@@ -163,6 +169,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	r.check(c.ReindexLease >= time.Second, "TENANTRY_REINDEX_LEASE", "must be at least 1s")
 	r.check(c.IndexMaxBytes >= 0, "TENANTRY_INDEX_MAX_BYTES", "must not be negative (0: no bound)")
 	r.check(c.ChunkSize >= 100 && c.ChunkOverlap >= 0 && c.ChunkOverlap < c.ChunkSize/2, "TENANTRY_CHUNK_SIZE", "must be >= 100, with TENANTRY_CHUNK_OVERLAP below half of it")
+	r.check(c.MemoryLimit == 0 || c.MemoryLimit >= minMemoryLimit, "TENANTRY_MEMORY_LIMIT", "must be at least 64MiB")
+	r.check(c.MemoryLimit == 0 || strings.TrimSpace(getenv("GOMEMLIMIT")) == "", "TENANTRY_MEMORY_LIMIT",
+		"and GOMEMLIMIT are both set: set one of them")
 	if c.DatabaseURL != "" {
 		if _, err := sqlstore.ParseDatabaseURL(c.DatabaseURL); err != nil {
 			r.errs = append(r.errs, fmt.Errorf("%s: %w", databaseVar(getenv), err))
@@ -256,6 +265,25 @@ func (r *envReader) dur(name string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// minMemoryLimit is the smallest TENANTRY_MEMORY_LIMIT accepted: below it the GC
+// would run all the time.
+const minMemoryLimit = 64 << 20
+
+// size reads a byte count such as 448MiB, 1GiB or 500MB (units as go-humanize reads
+// them: MiB and GiB are powers of 1024, MB and GB of 1000); empty is 0.
+func (r *envReader) size(name string) int64 {
+	v := r.str(name, "")
+	if v == "" {
+		return 0
+	}
+	n, err := humanize.ParseBytes(v)
+	if err != nil || n > math.MaxInt64 {
+		r.errs = append(r.errs, fmt.Errorf("%s must be a size such as 448MiB or 2GiB, got %q", name, v))
+		return 0
+	}
+	return int64(n)
 }
 
 func (r *envReader) bool(name string, def bool) bool {

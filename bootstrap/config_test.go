@@ -140,6 +140,9 @@ func TestLoadConfigNamesEachInvalidVariable(t *testing.T) {
 		{name: "allow http vendors", env: env{"TENANTRY_ALLOW_HTTP_VENDORS": "maybe"}, want: "TENANTRY_ALLOW_HTTP_VENDORS"},
 		{name: "cache ttl negative", env: env{"TENANTRY_CACHE_TTL": "-1s"}, want: "TENANTRY_CACHE_TTL"},
 		{name: "shutdown timeout", env: env{"TENANTRY_SHUTDOWN_TIMEOUT": "forever"}, want: "TENANTRY_SHUTDOWN_TIMEOUT"},
+		{name: "memory limit not a size", env: env{"TENANTRY_MEMORY_LIMIT": "lots"}, want: "TENANTRY_MEMORY_LIMIT"},
+		{name: "memory limit too small", env: env{"TENANTRY_MEMORY_LIMIT": "10MiB"}, want: "TENANTRY_MEMORY_LIMIT"},
+		{name: "memory limit beside GOMEMLIMIT", env: env{"TENANTRY_MEMORY_LIMIT": "1GiB", "GOMEMLIMIT": "900MiB"}, want: "GOMEMLIMIT"},
 		{name: "database url scheme", env: env{"DATABASE_URL": "mysql://app@db/tenantry"}, want: "DATABASE_URL"},
 		{name: "database url without host", env: env{"DATABASE_URL": "postgres:///tenantry"}, want: "DATABASE_URL"},
 		{name: "public database url scheme", env: env{"DATABASE_URL": "postgres://app@db/tenantry", "DATABASE_PUBLIC_URL": "sqlite:///tmp/x.db"}, want: "DATABASE_PUBLIC_URL"},
@@ -150,6 +153,26 @@ func TestLoadConfigNamesEachInvalidVariable(t *testing.T) {
 			_, err := LoadConfig(tc.env.getenv)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+func TestLoadConfigReadsTheMemoryLimit(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, value string
+		want        int64
+	}{
+		{name: "unset", want: 0},
+		{name: "binary units", value: "448MiB", want: 448 << 20},
+		{name: "decimal units", value: "2GB", want: 2_000_000_000},
+		{name: "bytes", value: "134217728", want: 128 << 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := LoadConfig(env{"TENANTRY_MEMORY_LIMIT": tc.value}.getenv)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, cfg.MemoryLimit)
 		})
 	}
 }

@@ -58,7 +58,7 @@ func hosSetup(t *testing.T, e *hEnv) *hosWorld {
 	require.NoError(t, err)
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	rt := &runtime{cfg: hConfig(t, nil), log: hosLogger(t), router: e.api.Handler, streams: e.api.Streams}
+	rt := &runtime{cfg: hConfig(t, nil), log: hosLogger(t), router: e.api.Handler}
 	go func() { done <- serveOn(ctx, rt, ln) }()
 	t.Cleanup(func() {
 		stop()

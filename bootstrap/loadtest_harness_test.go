@@ -69,7 +69,7 @@ func (e *benchEnv) serve(t testing.TB, h http.Handler) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	rt := &runtime{cfg: e.cfg, log: e.log, router: h, streams: e.api.Streams}
+	rt := &runtime{cfg: e.cfg, log: e.log, router: h}
 	done := make(chan error, 1)
 	go func() { done <- serveOn(ctx, rt, ln) }()
 	t.Cleanup(func() {

@@ -86,9 +86,6 @@ type RouterOptions struct {
 // API is a built router with what must run beside it and be closed after it.
 type API struct {
 	Handler *echo.Echo
-	// Streams are the event streams the handler handed off, which the server waits
-	// for when it shuts down.
-	Streams *httpapi.Streams
 	keys    *jwtauth.Keys
 	admin   *adminServices
 	stop    context.CancelFunc
@@ -206,12 +203,11 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 		JWKS:      func(context.Context) ([]byte, error) { return keys.JWKS(), nil },
 		Discovery: httpapi.Discovery{Issuer: cfg.PublicURL, SigningAlgorithms: []string{keys.Algorithm()}},
 		Metrics:   metrics,
-		Streams:   httpapi.NewStreams(),
 	}
 	h := httpapi.New(httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxDocumentBytes: cfg.MaxDocumentBytes, PingInterval: cfg.PingInterval,
 		MetricsToken: cfg.MetricsToken}, deps)
 	built = true
-	return &API{Handler: h, Streams: deps.Streams, keys: keys, admin: &adminServices{tenants: tenantsUC, users: usersUC, ingest: deps.Ingest, actor: o.Operator,
+	return &API{Handler: h, keys: keys, admin: &adminServices{tenants: tenantsUC, users: usersUC, ingest: deps.Ingest, actor: o.Operator,
 		reindex: jobs.uc, jobs: jobs}, stop: stop, index: index, listening: listening, jobs: jobs}, nil
 }
 

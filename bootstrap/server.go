@@ -4,14 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"time"
 
 	"go.uber.org/zap"
 
-	"github.com/tenantry/tenantry/adapters/httpapi"
 	"github.com/tenantry/tenantry/domain"
 )
 
@@ -42,6 +43,7 @@ var errShuttingDown = domain.E(domain.KindUnavailable, "shutting_down", "the ser
 
 // serveOn serves rt's router on ln until ctx ends.
 func serveOn(ctx context.Context, rt *runtime, ln net.Listener) error {
+	setMemoryLimit(rt.cfg, rt.log)
 	baseCtx, cancelStreams := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cancelStreams(nil)
 	srv := &http.Server{
@@ -52,14 +54,15 @@ func serveOn(ctx context.Context, rt *runtime, ln net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 		BaseContext:       func(net.Listener) context.Context { return baseCtx },
 		ErrorLog:          zap.NewStdLog(rt.log.Named("http")),
+		Protocols:         new(http.Protocols),
 	}
+	// HTTP/1.1, and HTTP/2 without TLS for clients and proxies that speak it from the
+	// first byte (h2c with prior knowledge); TLS is left to the platform in front.
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
 	rt.log.Info("listening", zap.String("addr", ln.Addr().String()), zap.Bool("embedded", rt.cfg.Embedded()), zap.String("public_url", rt.cfg.PublicURL))
-	errc := make(chan error, 2)
+	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	if rt.streams != nil {
-		// Connections of finished event streams come back here for the next request.
-		go func() { errc <- srv.Serve(rt.streams.Listener(ln.Addr())) }()
-	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -69,17 +72,14 @@ func serveOn(ctx context.Context, rt *runtime, ln net.Listener) error {
 	rt.draining.Store(true)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), rt.cfg.ShutdownTimeout)
 	defer cancel()
-	err := shutdown(shutdownCtx, srv, rt.streams)
+	err := srv.Shutdown(shutdownCtx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		// Streams still open past the deadline are cancelled; their handlers send an
 		// error event carrying this problem and store the partial answer.
 		cancelStreams(errShuttingDown)
-		if rt.streams != nil {
-			rt.streams.Cancel(errShuttingDown)
-		}
 		closeCtx, cancelClose := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancelClose()
-		err = shutdown(closeCtx, srv, rt.streams)
+		err = srv.Shutdown(closeCtx)
 	}
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		_ = srv.Close()
@@ -89,11 +89,21 @@ func serveOn(ctx context.Context, rt *runtime, ln net.Listener) error {
 	return nil
 }
 
-// shutdown stops srv and waits for its requests, then for the event streams handed
-// off their handlers, which http.Server no longer tracks.
-func shutdown(ctx context.Context, srv *http.Server, streams *httpapi.Streams) error {
-	if err := srv.Shutdown(ctx); err != nil || streams == nil {
-		return err
+// setMemoryLimit applies TENANTRY_MEMORY_LIMIT as the runtime's soft memory limit, so
+// that the GC works harder as the process nears it instead of letting the heap double
+// past it (10,000 open streams, a container's memory bound). Without it the runtime
+// keeps its own: GOMEMLIMIT when set (LoadConfig refuses both), else none. The limit
+// in force is logged either way.
+func setMemoryLimit(cfg Config, log *zap.Logger) {
+	source := "GOMEMLIMIT"
+	if cfg.MemoryLimit > 0 {
+		debug.SetMemoryLimit(cfg.MemoryLimit)
+		source = "TENANTRY_MEMORY_LIMIT"
 	}
-	return streams.Wait(ctx)
+	limit := debug.SetMemoryLimit(-1) // -1 reads the limit without changing it
+	if limit == math.MaxInt64 {
+		log.Info("no memory limit", zap.String("hint", "set TENANTRY_MEMORY_LIMIT to about 90% of the container's memory"))
+		return
+	}
+	log.Info("memory limit", zap.Int64("bytes", limit), zap.String("from", source))
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -127,7 +128,7 @@ func startShutdownServer(t *testing.T, v ports.Vendors, timeout time.Duration, e
 	require.NoError(t, err)
 	runCtx, stop := context.WithCancel(ctx)
 	s := &shutdownServer{base: "http://" + ln.Addr().String(), addr: ln.Addr().String(), st: st, logs: logs, stop: stop, served: make(chan struct{})}
-	rt := &runtime{cfg: cfg, log: log, router: api.Handler, streams: api.Streams}
+	rt := &runtime{cfg: cfg, log: log, router: api.Handler}
 	go func() {
 		s.err = serveOn(runCtx, rt, ln)
 		close(s.served)
@@ -158,11 +159,27 @@ func (s *shutdownServer) token(t *testing.T) string {
 // openStream starts a chat stream and reads it up to the first token event.
 func (s *shutdownServer) openStream(t *testing.T) (*http.Response, *shutdownEvents) {
 	t.Helper()
+	return s.openStreamWith(t, http.DefaultClient)
+}
+
+// h2cClient speaks HTTP/2 without TLS (prior knowledge), as a proxy in front of the
+// server may.
+func h2cClient(t *testing.T) *http.Client {
+	t.Helper()
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
+}
+
+// openStreamWith is openStream through client.
+func (s *shutdownServer) openStreamWith(t *testing.T, client *http.Client) (*http.Response, *shutdownEvents) {
+	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, s.base+"/chat/stream", strings.NewReader(`{"message":"what is our vacation policy?"}`))
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+s.token(t))
 	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
+	res, err := client.Do(req)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = res.Body.Close() })
 	require.Equal(t, http.StatusOK, res.StatusCode)
@@ -226,11 +243,24 @@ func (s *shutdownServer) waitServed(t *testing.T, within time.Duration) {
 	}
 }
 
+// TestShutdownCancelsStreamsPastTheTimeoutWithAnErrorEvent runs over HTTP/1.1 (with
+// gzip accepted, as Go's client does) and over h2c, which the server also speaks.
 func TestShutdownCancelsStreamsPastTheTimeoutWithAnErrorEvent(t *testing.T) {
+	for _, proto := range []string{"HTTP/1.1", "h2c"} {
+		t.Run(proto, func(t *testing.T) { testShutdownCancelsStreams(t, proto) })
+	}
+}
+
+func testShutdownCancelsStreams(t *testing.T, proto string) {
 	const timeout = 300 * time.Millisecond
 	v := newShutdownVendors()
 	s := startShutdownServer(t, v, timeout)
-	res, evs := s.openStream(t)
+	client := http.DefaultClient
+	if proto == "h2c" {
+		client = h2cClient(t)
+	}
+	res, evs := s.openStreamWith(t, client)
+	require.Equal(t, map[string]int{"HTTP/1.1": 1, "h2c": 2}[proto], res.ProtoMajor)
 	<-v.started
 
 	began := time.Now()
@@ -303,4 +333,17 @@ func TestShutdownLetsStreamsFinishWithinTheTimeout(t *testing.T) {
 	}
 	assert.Equal(t, []string{"token", "done"}, names, "the answer completes normally during the drain")
 	s.waitServed(t, 5*time.Second)
+}
+
+// TestServeSetsTheMemoryLimit checks that serving applies TENANTRY_MEMORY_LIMIT to the
+// runtime and logs it.
+func TestServeSetsTheMemoryLimit(t *testing.T) {
+	before := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(before) })
+	s := startShutdownServer(t, newShutdownVendors(), time.Second, "TENANTRY_MEMORY_LIMIT", "3GiB")
+	res, err := http.Get(s.base + "/healthz")
+	require.NoError(t, err)
+	_ = res.Body.Close()
+	assert.Equal(t, int64(3<<30), debug.SetMemoryLimit(-1))
+	assert.Contains(t, s.logs.String(), `"bytes":3221225472,"from":"TENANTRY_MEMORY_LIMIT"`)
 }

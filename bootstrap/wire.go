@@ -13,7 +13,6 @@ import (
 	"go.uber.org/zap"
 	"gorm.io/gorm"
 
-	"github.com/tenantry/tenantry/adapters/httpapi"
 	"github.com/tenantry/tenantry/adapters/jwtauth"
 	"github.com/tenantry/tenantry/adapters/migrate"
 	"github.com/tenantry/tenantry/adapters/secretbox"
@@ -29,7 +28,6 @@ type runtime struct {
 	cfg      Config
 	log      *zap.Logger
 	router   http.Handler
-	streams  *httpapi.Streams // the router's handed-off streams, waited for at shutdown
 	draining atomic.Bool
 	closers  []func() error
 
@@ -99,7 +97,7 @@ func openRuntime(ctx context.Context, cfg Config, stdio IO, schemaHCL []byte, mi
 		return nil, err
 	}
 	rt.closers = append(rt.closers, api.Close)
-	rt.router, rt.streams, rt.keys, rt.adminSvc = api.Handler, api.Streams, api.keys, api.admin
+	rt.router, rt.keys, rt.adminSvc = api.Handler, api.keys, api.admin
 	return rt, nil
 }
 

@@ -34,16 +34,17 @@ var errNoAnswer = domain.E(domain.KindInternal, codeInternal, "", errors.New("ch
 // first delta, so an earlier error is an ordinary problem response; after that, events
 // follow as they come and a failure becomes one `error` event carrying the problem.
 //
-// The use case and the events run on the stream's own goroutine (streamer.serve),
-// which takes the connection over once the first event is due, so 10,000 open streams
-// do not each keep the HTTP stack (issue 8, target 5). The per-token path passes
-// pointers: each token is written from the bottom of that goroutine's stack.
+// The handler's goroutine waits on the model for the whole answer, and every token is
+// written from the bottom of that stack; 10,000 open streams each keep it. So the
+// steps with large frames (decoding, the tenant context and use-case input) run in
+// functions of their own that have returned by then, and the per-token path passes
+// pointers.
 func (h chatHandlers) stream(c echo.Context) error {
 	var req chatRequest
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	return h.serve(c, func(sc *streamScope) error {
+	return h.serve(c, "chat stream", problemEvent, func(sc *streamScope) error {
 		seq, err := h.begin(sc, &req)
 		if err != nil {
 			return err
@@ -51,6 +52,9 @@ func (h chatHandlers) stream(c echo.Context) error {
 		return h.relay(sc, seq)
 	})
 }
+
+// problemEvent is /chat/stream's terminal event: `error` carrying the problem.
+func problemEvent(pr problem) (string, any) { return "error", pr }
 
 // begin checks the request and starts the use case.
 func (h chatHandlers) begin(sc *streamScope, req *chatRequest) (iter.Seq2[domain.Delta, error], error) {
@@ -67,24 +71,23 @@ func (h chatHandlers) begin(sc *streamScope, req *chatRequest) (iter.Seq2[domain
 
 // relay writes the deltas of seq as events.
 func (h chatHandlers) relay(sc *streamScope, seq iter.Seq2[domain.Delta, error]) error {
-	var s *sseStream
 	finished := false
 	for d, err := range seq {
 		if err != nil {
-			if s == nil {
+			if sc.stream == nil {
 				return err
 			}
-			h.fail(sc, s, err)
+			sc.fail(err)
 			return nil
 		}
-		if s == nil {
-			s = sc.open()
-			if err := s.event("sources", sourcesJSON{Sources: toSources(d.Sources)}); err != nil {
-				return sc.abandon(err, "chat stream")
+		if sc.stream == nil {
+			sc.open()
+			if err := sc.event("sources", sourcesJSON{Sources: toSources(d.Sources)}); err != nil {
+				return sc.abandon(err)
 			}
 		}
-		if err := h.send(s, &d); err != nil {
-			return sc.abandon(err, "chat stream")
+		if err := h.send(sc, &d); err != nil {
+			return sc.abandon(err)
 		}
 		if d.Done {
 			finished = true
@@ -92,10 +95,10 @@ func (h chatHandlers) relay(sc *streamScope, seq iter.Seq2[domain.Delta, error])
 		}
 	}
 	switch {
-	case s == nil:
+	case sc.stream == nil:
 		return errNoAnswer
 	case !finished && sc.ctx.Err() == nil:
-		h.fail(sc, s, errNoAnswer)
+		sc.fail(errNoAnswer)
 	}
 	return nil
 }
@@ -109,25 +112,17 @@ type tokenJSON struct {
 }
 
 // send writes the token or done event a delta carries.
-func (h chatHandlers) send(s *sseStream, d *domain.Delta) error {
+func (h chatHandlers) send(sc *streamScope, d *domain.Delta) error {
 	if d.Text != "" {
-		if err := s.event("token", tokenJSON{Delta: d.Text}); err != nil {
+		if err := sc.event("token", tokenJSON{Delta: d.Text}); err != nil {
 			return err
 		}
 	}
 	if !d.Done {
 		return nil
 	}
-	return s.event("done", doneJSON{
+	return sc.event("done", doneJSON{
 		ConversationID: string(d.ConversationID), MessageID: string(d.MessageID), Model: d.Model,
 		FinishReason: d.FinishReason, Usage: usageJSON{PromptTokens: d.Usage.PromptTokens, CompletionTokens: d.Usage.CompletionTokens},
 	})
-}
-
-// fail ends a started stream with one error event, logged once like any problem; a
-// client that went away gets nothing.
-func (h chatHandlers) fail(sc *streamScope, s *sseStream, err error) {
-	if pr, ok := sc.fail(err, "chat stream"); ok {
-		_ = s.event("error", pr) // the stream closes next either way
-	}
 }

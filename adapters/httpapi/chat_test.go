@@ -7,7 +7,6 @@ import (
 	"iter"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httptrace"
 	"strings"
 	"sync"
 	"testing"
@@ -406,34 +405,4 @@ func TestChatDisconnectLeavesNoGoroutines(t *testing.T) {
 	time.Sleep(20 * time.Millisecond) // let a few pings go out
 	cancel()
 	_ = res.Body.Close()
-}
-
-// TestChatStreamEndsItsConnectionCleanly checks that a stream, which takes its
-// connection over from net/http, announces that the connection closes with it, ends
-// the chunked body properly, and that the client's next request goes through on a new
-// connection.
-func TestChatStreamEndsItsConnectionCleanly(t *testing.T) {
-	ev := newEnv(t, func(c *httpapi.Config, _ *httpapi.Deps) { c.StreamWriteTimeout = 50 * time.Millisecond })
-	srv := httptest.NewServer(ev.e)
-	defer srv.Close()
-	tok := ev.token("acme-member")
-	res := chat(t, srv, tok, `{"message":"hello"}`)
-	assert.True(t, res.Close, "the stream's response says Connection: close")
-	assert.Equal(t, []string{"chunked"}, res.TransferEncoding)
-	requireWholeStream(t, res.Body)
-	_ = res.Body.Close()
-	time.Sleep(120 * time.Millisecond) // past the stream's write deadline
-	// A POST is not retried by the transport, so a dead connection would surface.
-	reused := true
-	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(t.Context(), trace), http.MethodPost, srv.URL+"/auth/revoke",
-		strings.NewReader("token=unknown"))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	res, err = srv.Client().Do(req)
-	require.NoError(t, err)
-	_, _ = io.Copy(io.Discard, res.Body)
-	_ = res.Body.Close()
-	assert.False(t, reused, "the next request opened a connection of its own")
-	assert.Equal(t, http.StatusOK, res.StatusCode)
 }

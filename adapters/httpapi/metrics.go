@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/tenantry/tenantry/adapters/httpapi/sse"
 	"github.com/tenantry/tenantry/domain"
 )
 
@@ -62,7 +63,6 @@ func NewMetrics(reg prometheus.Registerer, g prometheus.Gatherer) (*Metrics, err
 const (
 	keyLoginFailure = "httpapi.login_failure"
 	routeUnmatched  = "unmatched"
-	mimeEventStream = "text/event-stream"
 )
 
 // noteLoginFailure marks a rejected password login for the metrics middleware.
@@ -96,7 +96,7 @@ func (m *Metrics) middleware(e *echo.Echo) echo.MiddlewareFunc {
 			start := time.Now()
 			streaming := false
 			c.Response().Before(func() {
-				if strings.HasPrefix(c.Response().Header().Get(echo.HeaderContentType), mimeEventStream) {
+				if strings.HasPrefix(c.Response().Header().Get(echo.HeaderContentType), sse.ContentType) {
 					streaming = true
 					m.streams.Inc()
 				}
@@ -110,22 +110,8 @@ func (m *Metrics) middleware(e *echo.Echo) echo.MiddlewareFunc {
 			if err != nil {
 				c.Error(err)
 			}
-			route := routeOf(c)
 			method, status := m.labels(c)
-			if ho := handoffOf(c); ho != nil {
-				// The stream goes on after the handler: count it open, and time it,
-				// until it ends.
-				open := streaming
-				streaming = false
-				ho.onEnd(func(int64) {
-					if open {
-						m.streams.Dec()
-					}
-					m.observe(method, route, status, time.Since(start))
-				})
-				return nil
-			}
-			m.observe(method, route, status, time.Since(start))
+			m.observe(method, routeOf(c), status, time.Since(start))
 			return nil
 		}
 	}

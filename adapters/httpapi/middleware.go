@@ -62,8 +62,8 @@ func requestID() echo.MiddlewareFunc {
 }
 
 // requestLog writes one line per request. It hands errors to the error handler itself,
-// so the line carries the status that was actually sent. A stream handed off its
-// handler is logged when it ends, with its whole duration and size.
+// so the line carries the status that was actually sent. An event stream's handler
+// returns when the stream ends, so its line has the whole duration and size.
 func requestLog(log *zap.Logger) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -80,15 +80,6 @@ func requestLog(log *zap.Logger) echo.MiddlewareFunc {
 			var he *echo.HTTPError
 			if errors.As(err, &he) && (he.Code == http.StatusNotFound || he.Code == http.StatusMethodNotAllowed) {
 				route = "" // unmatched: the raw path would make the field unbounded
-			}
-			if ho := handoffOf(c); ho != nil {
-				method := c.Request().Method
-				fields := logFields(c)
-				ho.onEnd(func(bytes int64) {
-					log.Info("request", append([]zap.Field{zap.String("method", method), zap.String("route", route), zap.Int("status", status),
-						zap.Duration("latency", time.Since(start)), zap.Int64("bytes", bytes)}, fields...)...)
-				})
-				return nil
 			}
 			fields := append([]zap.Field{
 				zap.String("method", c.Request().Method),

@@ -109,7 +109,7 @@ func (h openAIHandlers) completions(c echo.Context) error {
 	in := application.ChatInput{Tenant: tc, Message: req.question, History: req.history}
 	meta := openAIMeta{id: "chatcmpl-" + newRequestID(), created: time.Now().Unix(), model: req.model}
 	if req.stream {
-		return h.serve(c, func(sc *streamScope) error {
+		return h.serve(c, "chat completion stream", openAIErrorEvent, func(sc *streamScope) error {
 			return h.stream(sc, req, meta, h.chat.Execute(sc.ctx, in))
 		})
 	}
@@ -457,48 +457,47 @@ func (h openAIHandlers) complete(c echo.Context, req openAIChat, m openAIMeta, s
 // stream answers stream: true with chat.completion.chunk events and a final [DONE].
 // Nothing is written until the use case yields its first delta, so an earlier error is
 // an ordinary error response; after that a failure becomes one data line holding the
-// error object, and the stream ends without [DONE].
+// error object (openAIErrorEvent), and the stream ends without [DONE].
 func (h openAIHandlers) stream(sc *streamScope, req openAIChat, m openAIMeta, seq iter.Seq2[domain.Delta, error]) error {
-	var s *sseStream
 	for d, err := range seq {
 		if err != nil {
-			if s == nil {
+			if sc.stream == nil {
 				return questionField(err, req.questionAt)
 			}
-			h.fail(sc, s, err)
+			sc.fail(err)
 			return nil
 		}
-		if s == nil {
-			s = sc.open()
+		if sc.stream == nil {
+			sc.open()
 			empty := ""
 			first := m.chunk(openAIDelta{Role: domain.MessageAssistant, Content: &empty}, nil)
 			first.Tenantry = &openAIExtension{Sources: toSources(d.Sources)}
-			if err := s.event("", first); err != nil {
-				return sc.abandon(err, "chat completion stream")
+			if err := sc.event("", first); err != nil {
+				return sc.abandon(err)
 			}
 		}
-		if werr := h.send(s, req, m, d); werr != nil {
-			return sc.abandon(werr, "chat completion stream")
+		if werr := h.send(sc, req, m, d); werr != nil {
+			return sc.abandon(werr)
 		}
 		if d.Done {
 			return nil
 		}
 	}
-	if s == nil {
+	if sc.stream == nil {
 		return errNoAnswer
 	}
 	if sc.ctx.Err() == nil {
-		h.fail(sc, s, errNoAnswer)
+		sc.fail(errNoAnswer)
 	}
 	return nil
 }
 
 // send writes the chunks one delta carries: its text, or for the final delta the
 // finish reason, the usage chunk when asked for, and [DONE].
-func (h openAIHandlers) send(s *sseStream, req openAIChat, m openAIMeta, d domain.Delta) error {
+func (h openAIHandlers) send(sc *streamScope, req openAIChat, m openAIMeta, d domain.Delta) error {
 	if d.Text != "" {
 		text := d.Text
-		if err := s.event("", m.chunk(openAIDelta{Content: &text}, nil)); err != nil {
+		if err := sc.event("", m.chunk(openAIDelta{Content: &text}, nil)); err != nil {
 			return err
 		}
 	}
@@ -509,18 +508,19 @@ func (h openAIHandlers) send(s *sseStream, req openAIChat, m openAIMeta, d domai
 	last := m.chunk(openAIDelta{}, &reason)
 	ext := finalExtension(d)
 	last.Tenantry = &ext
-	if err := s.event("", last); err != nil {
+	if err := sc.event("", last); err != nil {
 		return err
 	}
 	if req.includeUsage {
 		u := toOpenAIUsage(d.Usage)
 		usage := openAIChunk{ID: m.id, Object: "chat.completion.chunk", Created: m.created, Model: m.model,
 			Choices: []openAIChunkChoice{}, Usage: &u}
-		if err := s.event("", usage); err != nil {
+		if err := sc.event("", usage); err != nil {
 			return err
 		}
 	}
-	return s.verbatim("[DONE]")
+	// OpenAI ends a stream with the non-JSON sentinel "data: [DONE]".
+	return sc.stream.Event("", "[DONE]")
 }
 
 func (m openAIMeta) chunk(d openAIDelta, finish *string) openAIChunk {
@@ -528,13 +528,9 @@ func (m openAIMeta) chunk(d openAIDelta, finish *string) openAIChunk {
 		Choices: []openAIChunkChoice{{Delta: d, FinishReason: finish}}}
 }
 
-// fail ends a started stream with one data line holding the OpenAI error object,
-// logged once like any error; a client that went away gets nothing.
-func (h openAIHandlers) fail(sc *streamScope, s *sseStream, err error) {
-	if pr, ok := sc.fail(err, "chat completion stream"); ok {
-		_ = s.event("", toOpenAIError(pr)) // the stream closes next either way
-	}
-}
+// openAIErrorEvent is /v1's terminal event: an unnamed event holding the OpenAI error
+// object, as OpenAI's own streams end on an error.
+func openAIErrorEvent(pr problem) (string, any) { return "", toOpenAIError(pr) }
 
 // questionField renames the use case's "message" field to the request message that
 // held the question, so the error's param points into the OpenAI request.

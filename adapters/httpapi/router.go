@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
 
+	"github.com/tenantry/tenantry/adapters/httpapi/sse"
 	"github.com/tenantry/tenantry/application"
 	"github.com/tenantry/tenantry/domain"
 )
@@ -99,9 +100,6 @@ type Deps struct {
 	Discovery Discovery
 	// Metrics, when set, counts requests and serves GET /metrics.
 	Metrics *Metrics
-	// Streams tracks the event streams handed off their handlers, which the server
-	// must wait for (and cancel) when it shuts down; nil: New keeps its own.
-	Streams *Streams
 }
 
 // New builds the Echo router with every route, the middleware chain and the problem
@@ -117,6 +115,11 @@ func New(cfg Config, d Deps) *echo.Echo {
 	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
 	pr := problems{log: log}
 	e.HTTPErrorHandler = pr.handle
+	if gz, ok := compression(); ok {
+		e.Pre(gz) // outermost, so that every middleware writes through it
+	} else {
+		log.Error("response compression is off: its middleware could not be built")
+	}
 
 	limits := map[string]int64{
 		http.MethodPost + " /documents":   cfg.MaxDocumentBytes + multipartOverhead,
@@ -134,11 +137,7 @@ func New(cfg Config, d Deps) *echo.Echo {
 	e.GET("/healthz", healthz)
 	e.GET("/readyz", readyz(d.Ready))
 	registerAuth(e, d, log)
-	streams := d.Streams
-	if streams == nil {
-		streams = NewStreams()
-	}
-	st := &streamer{problems: pr, streams: streams, ping: cfg.PingInterval, writeTimeout: cfg.StreamWriteTimeout}
+	st := &streamer{problems: pr, opts: sse.Options{Ping: cfg.PingInterval, WriteTimeout: cfg.StreamWriteTimeout}}
 	registerAPI(e, cfg, d, st)
 	registerOpenAI(e, d, st)
 	registerOps(e, cfg, d)

@@ -2,176 +2,113 @@ package httpapi
 
 import (
 	"bytes"
-	"errors"
+	"context"
+	"fmt"
 	"net/http"
-	"sync"
-	"time"
+	"runtime"
 
 	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+
+	"github.com/tenantry/tenantry/adapters/httpapi/sse"
+	"github.com/tenantry/tenantry/domain"
 )
 
-var errStreamClosed = errors.New("sse: stream closed")
+// Event streams (POST /chat/stream, and POST /v1/chat/completions with "stream":
+// true) are ordinary responses: the handler's goroutine runs the use case and writes
+// each event through package sse, which flushes it at once under a write deadline of
+// its own. The request's context ends the stream: net/http cancels it when the client
+// leaves, and the server cancels it with a cause of its own (bootstrap's
+// shutting_down) when its shutdown timeout ends. The handler returns when the stream
+// has ended, so the request log, the metrics and any wrapping writer see the whole
+// stream as the one response it is.
 
-// pingFrame is the keep-alive comment sent after a ping interval of silence.
-var pingFrame = encodeSSEComment(nil, "ping")
-
-// frameSink is where an sseStream's frames go: the handler's response (responseSink),
-// or the connection itself once the stream has been handed off (connSink,
-// stream_conn.go).
-type frameSink interface {
-	// start sends the status and headers, if they are not on their way already.
-	start() error
-	// write sends frame to the client at once, giving up at deadline (zero: none).
-	write(frame []byte, deadline time.Time) error
-	// end finishes the body after the last frame; failed says a write failed before.
-	end(failed bool)
+// streamer serves event streams; chatHandlers and openAIHandlers embed it.
+type streamer struct {
+	problems problems
+	opts     sse.Options
 }
 
-// sseStream writes server-sent events to one response. Every write (events and the
-// keep-alive pings) is serialised by mu and flushed at once. Pings come from a
-// time.AfterFunc timer rather than a goroutine of the stream's own, so an idle stream
-// costs no goroutine: a ping runs on a short-lived goroutine of the runtime's, once per
-// interval of silence.
-type sseStream struct {
-	mu           sync.Mutex
-	sink         frameSink
-	writeTimeout time.Duration
-	ping         time.Duration
-	timer        *time.Timer // nil when pings are off
-	closed       bool
-	err          error
+// streamScope is one stream's request as its loop sees it.
+type streamScope struct {
+	st  *streamer
+	c   echo.Context
+	ctx context.Context
+	// what names the stream in log lines.
+	what string
+	// errorEvent turns the problem that ends a started stream into its terminal event.
+	errorEvent func(problem) (name string, v any)
+	stream     *sse.Stream // set by open
 }
 
-// setSSEHeaders prepares h for an event stream.
-func setSSEHeaders(h http.Header) {
-	h.Set(echo.HeaderContentType, mimeEventStream)
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	h.Del(echo.HeaderContentLength)
+// serve runs loop on the handler's goroutine and returns what the handler should: the
+// loop's error when it failed before opening the stream (an ordinary problem
+// response), else nil once the stream has ended. A panic in the loop is an internal
+// error like any other: before the stream opens a problem response, after it the
+// terminal error event.
+func (st *streamer) serve(c echo.Context, what string, errorEvent func(problem) (string, any), loop func(sc *streamScope) error) (err error) {
+	sc := &streamScope{st: st, c: c, ctx: c.Request().Context(), what: what, errorEvent: errorEvent}
+	defer func() {
+		if r := recover(); r != nil {
+			if r == http.ErrAbortHandler {
+				panic(r)
+			}
+			stack := make([]byte, 8<<10)
+			stack = stack[:runtime.Stack(stack, false)]
+			perr := domain.E(domain.KindInternal, codeInternal, "", fmt.Errorf("panic: %v\n%s", r, stack))
+			if sc.stream == nil {
+				err = perr
+			} else {
+				sc.fail(perr)
+			}
+		}
+		if sc.stream != nil {
+			sc.stream.Close()
+		}
+	}()
+	return loop(sc)
 }
 
-// newSSEStream starts a stream on sink, sending its headers at once.
-func newSSEStream(sink frameSink, ping, writeTimeout time.Duration) *sseStream {
-	s := &sseStream{sink: sink, writeTimeout: writeTimeout, ping: ping, err: sink.start()}
-	if ping > 0 {
-		s.timer = time.AfterFunc(ping, s.pingNow)
-	}
-	return s
-}
-
-// pingNow is the timer's function. It may run after close (the timer fired just
-// before Stop), so it checks closed under mu: nothing is written once close returned.
-func (s *sseStream) pingNow() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.closed && s.err == nil {
-		s.writeLocked(pingFrame)
-	}
+// open sends the 200 status and the stream's headers and returns the stream. The loop
+// calls it once, when its first event is due.
+func (sc *streamScope) open() *sse.Stream {
+	res := sc.c.Response()
+	// Echo's own Flush hides errors: control the writer it wraps.
+	sc.stream = sse.Start(res, http.NewResponseController(res.Writer), sc.st.opts)
+	return sc.stream
 }
 
 // event writes one event whose data is v as JSON.
-func (s *sseStream) event(name string, v any) error {
+func (sc *streamScope) event(name string, v any) error {
 	b, err := marshalJSON(v)
 	if err != nil {
 		return err
 	}
-	frame, err := encodeSSE(nil, name, string(bytes.TrimSuffix(b, []byte("\n"))))
-	if err != nil {
-		return err
-	}
-	return s.frame(frame)
+	return sc.stream.Event(name, string(bytes.TrimSuffix(b, []byte("\n"))))
 }
 
-// verbatim writes one unnamed event whose data is text as is: OpenAI ends a stream
-// with the non-JSON sentinel "data: [DONE]".
-func (s *sseStream) verbatim(text string) error {
-	frame, err := encodeSSE(nil, "", text)
-	if err != nil {
-		return err
-	}
-	return s.frame(frame)
-}
-
-func (s *sseStream) frame(frame []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return errStreamClosed
-	}
-	if s.err != nil {
-		return s.err
-	}
-	s.writeLocked(frame)
-	return s.err
-}
-
-// writeLocked writes and flushes frame under a fresh write deadline, and re-arms the
-// ping timer: a ping is due only after ping of silence. A failed write leaves the
-// timer stopped, since nothing more can be sent.
-func (s *sseStream) writeLocked(frame []byte) {
-	var deadline time.Time
-	if s.writeTimeout > 0 {
-		deadline = time.Now().Add(s.writeTimeout)
-	}
-	if err := s.sink.write(frame, deadline); err != nil {
-		s.err = err
-	}
-	if s.timer == nil {
+// fail ends a started stream with its terminal error event, logged once like any
+// problem; a client that went away gets nothing.
+func (sc *streamScope) fail(err error) {
+	fields := logFields(sc.c)
+	if clientGoneCtx(sc.ctx, err) {
+		sc.st.problems.log.Debug("client left the "+sc.what, fields...)
 		return
 	}
-	if s.err != nil {
-		s.timer.Stop()
+	pr := sc.st.problems.buildFor(sc.ctx, sc.c.Request().URL.Path, RequestID(sc.c), err)
+	sc.st.problems.logErrorWith(fields, pr, err)
+	name, v := sc.errorEvent(pr)
+	b, merr := marshalJSON(v)
+	if merr != nil {
+		sc.stream.Close()
 		return
 	}
-	s.timer.Reset(s.ping)
+	_ = sc.stream.Fail(name, string(bytes.TrimSuffix(b, []byte("\n")))) // the stream ends here either way
 }
 
-// close stops the pings and ends the body. Once it returns nothing writes to the
-// response any more: a ping already running holds mu until its write is done, and a
-// later one sees closed.
-func (s *sseStream) close() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return
-	}
-	s.closed = true
-	if s.timer != nil {
-		s.timer.Stop()
-	}
-	s.sink.end(s.err != nil)
-}
-
-// responseSink writes frames through the handler's response, which net/http frames and
-// finishes when the handler returns.
-type responseSink struct {
-	res *echo.Response
-	rc  *http.ResponseController
-}
-
-func newResponseSink(res *echo.Response) *responseSink {
-	return &responseSink{res: res, rc: http.NewResponseController(res.Writer)}
-}
-
-// start flushes the status and headers the handler wrote.
-func (r *responseSink) start() error { return r.flush() }
-
-func (r *responseSink) write(frame []byte, deadline time.Time) error {
-	if !deadline.IsZero() {
-		_ = r.rc.SetWriteDeadline(deadline) // unsupported writers keep the server's deadline
-	}
-	if _, err := r.res.Write(frame); err != nil {
-		return err
-	}
-	return r.flush()
-}
-
-func (r *responseSink) flush() error {
-	if err := r.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
-		return err
-	}
+// abandon handles a failed write to the client: the stream is unusable, so the error
+// is only logged; leaving the loop stops the iterator, which cancels the model call.
+func (sc *streamScope) abandon(err error) error {
+	sc.st.problems.log.Debug(sc.what+" write failed", append(logFields(sc.c), zap.Error(err))...)
 	return nil
 }
-
-// end leaves the last write deadline for net/http's final flush, which clears it.
-func (r *responseSink) end(bool) {}

@@ -1,8 +1,12 @@
-package httpapi
+// Package sse is tenantry's one place for server-sent event streams, shared by
+// POST /chat/stream and POST /v1/chat/completions: the framing of events, the
+// stream's headers, keep-alive pings, a write deadline per write, and the terminal
+// event that ends a failed stream. It writes through net/http's ResponseWriter and
+// ResponseController and imports nothing of tenantry's.
+package sse
 
 import (
 	"errors"
-	"io"
 	"strings"
 	"unicode/utf8"
 )
@@ -12,11 +16,11 @@ var (
 	errSSEData      = errors.New("sse: data must be valid UTF-8")
 )
 
-// encodeSSE appends one server-sent event to dst. Data is split at every line end the
+// Encode appends one server-sent event to dst. Data is split at every line end the
 // SSE standard recognises (CRLF, LF, CR), one "data:" line per line, so a parser
 // rebuilds it exactly with line ends as LF. An empty event name sends an unnamed
 // ("message") event.
-func encodeSSE(dst []byte, event, data string) ([]byte, error) {
+func Encode(dst []byte, event, data string) ([]byte, error) {
 	if !utf8.ValidString(event) || strings.ContainsAny(event, "\r\n:") {
 		return dst, errSSEEventName
 	}
@@ -51,21 +55,11 @@ func appendDataLine(dst []byte, line string) []byte {
 	return append(dst, '\n')
 }
 
-// encodeSSEComment appends a comment line, which clients ignore; it keeps proxies from
+// EncodeComment appends a comment line, which clients ignore; it keeps proxies from
 // closing an idle stream.
-func encodeSSEComment(dst []byte, text string) []byte {
+func EncodeComment(dst []byte, text string) []byte {
 	text = strings.NewReplacer("\r", " ", "\n", " ").Replace(text)
 	dst = append(dst, ": "...)
 	dst = append(dst, text...)
 	return append(dst, '\n', '\n')
-}
-
-// writeSSE encodes one event and writes it in a single Write.
-func writeSSE(w io.Writer, event, data string) error {
-	b, err := encodeSSE(nil, event, data)
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(b)
-	return err
 }

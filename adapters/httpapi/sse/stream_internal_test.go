@@ -1,15 +1,13 @@
-package httpapi
+package sse
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -57,13 +55,12 @@ func (r *frameRecorder) snapshot() (frames []string, at []time.Time, overlaps in
 	return append([]string(nil), r.frames...), append([]time.Time(nil), r.at...), r.overlaps
 }
 
-func newTestStream(t *testing.T, w http.ResponseWriter, ping time.Duration) *sseStream {
+func newTestStream(t *testing.T, w http.ResponseWriter, ping time.Duration) *Stream {
 	t.Helper()
-	res := echo.New().NewContext(httptest.NewRequest(http.MethodPost, "/chat/stream", nil), w).Response()
-	setSSEHeaders(res.Header())
-	res.WriteHeader(http.StatusOK)
-	return newSSEStream(newResponseSink(res), ping, time.Second)
+	return Start(w, http.NewResponseController(w), Options{Ping: ping, WriteTimeout: time.Second})
 }
+
+const tokenX = `{"delta":"x"}`
 
 func TestSSEStreamPingsOnlyAfterSilence(t *testing.T) {
 	rec := newFrameRecorder(0)
@@ -74,10 +71,10 @@ func TestSSEStreamPingsOnlyAfterSilence(t *testing.T) {
 	}, 2*time.Second, time.Millisecond, "pings while silent")
 	// Events every 10 ms keep the stream busy: no ping is due meanwhile.
 	for range 10 {
-		require.NoError(t, s.event("token", map[string]string{"delta": "x"}))
+		require.NoError(t, s.Event("token", tokenX))
 		time.Sleep(10 * time.Millisecond)
 	}
-	s.close()
+	s.Close()
 	frames, at, _ := rec.snapshot()
 	var tokens int
 	for i, f := range frames {
@@ -101,7 +98,7 @@ func TestSSEStreamSerialisesWritesAndStopsAtClose(t *testing.T) {
 	for range 4 {
 		wg.Go(func() {
 			for range 50 {
-				if err := s.event("token", map[string]string{"delta": "y"}); err != nil {
+				if err := s.Event("token", `{"delta":"y"}`); err != nil {
 					return
 				}
 			}
@@ -109,9 +106,9 @@ func TestSSEStreamSerialisesWritesAndStopsAtClose(t *testing.T) {
 	}
 	wg.Wait()
 	time.Sleep(5 * time.Millisecond)
-	s.close()
+	s.Close()
 	closedAt := time.Now()
-	assert.ErrorIs(t, s.event("token", map[string]string{"delta": "late"}), errStreamClosed)
+	assert.ErrorIs(t, s.Event("token", `{"delta":"late"}`), ErrClosed)
 	time.Sleep(20 * time.Millisecond) // any timer still pending would fire now
 	frames, at, overlaps := rec.snapshot()
 	assert.Zero(t, overlaps, "writes overlapped")
@@ -135,13 +132,28 @@ func TestSSEStreamSerialisesWritesAndStopsAtClose(t *testing.T) {
 // concurrent streams would otherwise carry 10,000 pingers.
 func TestSSEStreamHasNoGoroutine(t *testing.T) {
 	before := runtime.NumGoroutine()
-	streams := make([]*sseStream, 200)
+	streams := make([]*Stream, 200)
 	for i := range streams {
 		streams[i] = newTestStream(t, newFrameRecorder(0), time.Hour)
 	}
 	during := runtime.NumGoroutine()
 	for _, s := range streams {
-		s.close()
+		s.Close()
 	}
 	assert.Less(t, during-before, 20, "goroutines grew from %d to %d with %d idle streams", before, during, len(streams))
+}
+
+func TestStartSendsTheStreamHeaders(t *testing.T) {
+	rec := newFrameRecorder(0)
+	rec.header.Set("Content-Length", "12")
+	rec.header.Set("X-Request-ID", "kept")
+	s := newTestStream(t, rec, 0)
+	require.NoError(t, s.Fail("error", `{"status":500}`))
+	assert.Equal(t, "text/event-stream", rec.header.Get("Content-Type"))
+	assert.Equal(t, "no-cache", rec.header.Get("Cache-Control"))
+	assert.Empty(t, rec.header.Get("Content-Length"), "a stream has no length")
+	assert.Equal(t, "kept", rec.header.Get("X-Request-ID"))
+	frames, _, _ := rec.snapshot()
+	assert.Equal(t, []string{"event: error\ndata: {\"status\":500}\n\n"}, frames)
+	assert.ErrorIs(t, s.Event("token", tokenX), ErrClosed, "nothing follows the terminal event")
 }

@@ -63,14 +63,12 @@ func waitFor(t *testing.T, ch chan struct{}, what string) {
 	}
 }
 
-// TestHandedOffStreamIsTrackedUntilItEnds checks a stream served on a real connection:
-// its handler has returned (the request's middleware has run) while the stream stays
-// open, and the stream counts as open in Streams and in the metrics, and is logged,
-// until it ends.
-func TestHandedOffStreamIsTrackedUntilItEnds(t *testing.T) {
-	streams := httpapi.NewStreams()
+// TestStreamIsTrackedUntilItEnds checks a stream served on a real connection: it
+// counts as open in the metrics, and is neither counted nor logged as a finished
+// request, until it ends; then its log line carries its whole size.
+func TestStreamIsTrackedUntilItEnds(t *testing.T) {
 	reg, withM := withMetrics(t, "")
-	ev := newEnv(t, withM, func(_ *httpapi.Config, d *httpapi.Deps) { d.Streams = streams })
+	ev := newEnv(t, withM)
 	started, release := make(chan struct{}), make(chan struct{})
 	ev.vendors.setModel(heldModel(started, release))
 	srv := httptest.NewServer(ev.e)
@@ -89,55 +87,56 @@ func TestHandedOffStreamIsTrackedUntilItEnds(t *testing.T) {
 		require.Equal(t, want, e.Type)
 	}
 
-	assert.Equal(t, int64(1), streams.Open())
 	gauge := metricSeries(t, reg, "tenantry_http_active_streams", nil)
 	assert.Equal(t, 1.0, gauge.GetGauge().GetValue())
+	assert.Nil(t, metricSeries(t, reg, "tenantry_http_requests_total", map[string]string{"route": "/chat/stream", "status": "200"}),
+		"the stream is counted when it ends")
 	assert.Zero(t, ev.logs.FilterMessage("request").FilterField(routeField("/chat/stream")).Len(), "the request is logged when its stream ends")
 
 	close(release)
 	e, err := p.Next()
 	require.NoError(t, err)
 	assert.Equal(t, "done", e.Type)
-	require.Eventually(t, func() bool { return streams.Open() == 0 }, 5*time.Second, 5*time.Millisecond)
+	_, err = io.ReadAll(res.Body)
+	require.NoError(t, err, "the chunked body ends with its last chunk, not a cut connection")
+	require.Eventually(t, func() bool {
+		return ev.logs.FilterMessage("request").FilterField(routeField("/chat/stream")).Len() == 1
+	}, 5*time.Second, 5*time.Millisecond)
 	assert.Equal(t, 0.0, metricSeries(t, reg, "tenantry_http_active_streams", nil).GetGauge().GetValue())
 	count := metricSeries(t, reg, "tenantry_http_requests_total", map[string]string{"route": "/chat/stream", "status": "200"})
 	require.NotNil(t, count)
 	assert.Equal(t, 1.0, count.GetCounter().GetValue())
-	lines := ev.logs.FilterMessage("request").FilterField(routeField("/chat/stream")).All()
-	require.Len(t, lines, 1)
-	fields := lines[0].ContextMap()
+	fields := ev.logs.FilterMessage("request").FilterField(routeField("/chat/stream")).All()[0].ContextMap()
 	assert.EqualValues(t, 200, fields["status"])
 	assert.Greater(t, fields["bytes"], int64(100), "the line counts the stream's body")
 	assert.Equal(t, "acme", fields["tenant_id"])
 }
 
-// TestStreamsCancelEndsHandedOffStreams checks what the server does at the end of its
-// shutdown timeout: the open stream gets one error event carrying the cause, and Wait
-// returns once it has ended.
-func TestStreamsCancelEndsHandedOffStreams(t *testing.T) {
-	streams := httpapi.NewStreams()
-	ev := newEnv(t, func(_ *httpapi.Config, d *httpapi.Deps) { d.Streams = streams })
+// TestServerCancelEndsAStreamWithItsCause checks what the server does at the end of
+// its shutdown timeout: it cancels the requests' base context with a cause, and the
+// open stream gets one error event carrying it.
+func TestServerCancelEndsAStreamWithItsCause(t *testing.T) {
+	ev := newEnv(t)
 	started, release := make(chan struct{}), make(chan struct{})
 	defer close(release)
 	ev.vendors.setModel(heldModel(started, release))
-	srv := httptest.NewServer(ev.e)
+	base, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	srv := httptest.NewUnstartedServer(ev.e)
+	srv.Config.BaseContext = func(net.Listener) context.Context { return base }
+	srv.Start()
 	defer srv.Close()
 	res := chat(t, srv, ev.token("acme-member"), `{"message":"hello there"}`)
 	require.Equal(t, http.StatusOK, res.StatusCode)
 	waitFor(t, started, "the model was never called")
 
-	short, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
-	defer cancel()
-	assert.ErrorIs(t, streams.Wait(short), context.DeadlineExceeded, "Wait waits for the open stream")
-
-	streams.Cancel(domain.E(domain.KindUnavailable, "shutting_down", "the server is shutting down; retry the request", nil))
+	cancel(domain.E(domain.KindUnavailable, "shutting_down", "the server is shutting down; retry the request", nil))
 	evs, _ := readEvents(t, res.Body)
 	require.NotEmpty(t, evs)
 	last := evs[len(evs)-1]
 	assert.Equal(t, "error", last.Type)
 	assert.Contains(t, last.Data, `"code":"shutting_down"`)
 	assert.Contains(t, last.Data, `"status":503`)
-	require.NoError(t, streams.Wait(t.Context()))
 }
 
 // TestStreamOnHTTP10IsServedThroughTheResponse checks the path for a connection that
@@ -170,33 +169,25 @@ func TestStreamOnHTTP10IsServedThroughTheResponse(t *testing.T) {
 
 func routeField(route string) zap.Field { return zap.String("route", route) }
 
-// serveKeepingAlive serves ev's router as bootstrap does: on a loopback listener and,
-// beside it, the streams' listener that gives finished streams' connections back.
-// idle 0 leaves the server's IdleTimeout unset; otherwise ReadHeaderTimeout is 200 ms.
-func serveKeepingAlive(t *testing.T, ev *env, streams *httpapi.Streams, idle time.Duration) string {
+// serveOnLoopback serves ev's router on a loopback listener with the server settings
+// that matter here, and returns its base URL.
+func serveOnLoopback(t *testing.T, ev *env) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	srv := &http.Server{Handler: ev.e, ReadHeaderTimeout: 5 * time.Second}
-	if idle > 0 {
-		srv.ReadHeaderTimeout, srv.IdleTimeout = 200*time.Millisecond, idle
-	}
 	go func() { _ = srv.Serve(ln) }()
-	go func() { _ = srv.Serve(streams.Listener(ln.Addr())) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return "http://" + ln.Addr().String()
 }
 
-// TestFinishedStreamGivesItsConnectionBack checks keep-alive across streams: with the
-// streams' listener served, a stream's response does not close the connection, and
-// the client's next requests (another stream, then a plain one) reuse it.
-func TestFinishedStreamGivesItsConnectionBack(t *testing.T) {
-	streams := httpapi.NewStreams()
-	ev := newEnv(t, func(c *httpapi.Config, d *httpapi.Deps) {
-		d.Streams = streams
-		c.StreamWriteTimeout = 50 * time.Millisecond
-	})
-	base := serveKeepingAlive(t, ev, streams, 0)
+// TestFinishedStreamKeepsItsConnectionAlive checks keep-alive across streams: a
+// stream's response does not close the connection, and the client's next requests
+// (another stream, then a plain one) reuse it, also once the stream's last write
+// deadline has passed.
+func TestFinishedStreamKeepsItsConnectionAlive(t *testing.T) {
+	ev := newEnv(t, func(c *httpapi.Config, _ *httpapi.Deps) { c.StreamWriteTimeout = 50 * time.Millisecond })
+	base := serveOnLoopback(t, ev)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 	defer client.CloseIdleConnections()
 	tok := ev.token("acme-member")
@@ -220,6 +211,7 @@ func TestFinishedStreamGivesItsConnectionBack(t *testing.T) {
 		res, reused := do("/chat/stream", `{"message":"hello"}`)
 		require.Equal(t, http.StatusOK, res.StatusCode)
 		assert.False(t, res.Close, "the stream keeps its connection alive")
+		assert.Equal(t, []string{"chunked"}, res.TransferEncoding)
 		requireWholeStream(t, res.Body)
 		require.NoError(t, res.Body.Close())
 		assert.Equal(t, i > 0, reused, "stream %d", i)
@@ -233,7 +225,6 @@ func TestFinishedStreamGivesItsConnectionBack(t *testing.T) {
 	for _, a := range local {
 		assert.Equal(t, local[0], a, "one connection served every request")
 	}
-	require.Eventually(t, func() bool { return streams.Open() == 0 }, 5*time.Second, 5*time.Millisecond)
 }
 
 // TestStreamServesAPipelinedRequest checks that a request a client sends behind its
@@ -243,11 +234,10 @@ func TestFinishedStreamGivesItsConnectionBack(t *testing.T) {
 func TestStreamServesAPipelinedRequest(t *testing.T) {
 	for _, during := range []bool{false, true} {
 		t.Run(fmt.Sprintf("during_the_stream=%v", during), func(t *testing.T) {
-			streams := httpapi.NewStreams()
-			ev := newEnv(t, func(_ *httpapi.Config, d *httpapi.Deps) { d.Streams = streams })
+			ev := newEnv(t)
 			started, release := make(chan struct{}), make(chan struct{})
 			ev.vendors.setModel(heldModel(started, release))
-			base := serveKeepingAlive(t, ev, streams, 0)
+			base := serveOnLoopback(t, ev)
 			conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 			require.NoError(t, err)
 			defer conn.Close()
@@ -272,7 +262,7 @@ func TestStreamServesAPipelinedRequest(t *testing.T) {
 			if during {
 				_, err = io.WriteString(conn, next)
 				require.NoError(t, err)
-				time.Sleep(20 * time.Millisecond) // let the stream's watcher read it
+				time.Sleep(20 * time.Millisecond) // let net/http's background read take it
 			}
 			close(release)
 			evs, _ := readEvents(t, res.Body)
@@ -289,50 +279,14 @@ func TestStreamServesAPipelinedRequest(t *testing.T) {
 	}
 }
 
-// TestFinishedStreamWaitsForTheNextRequestLikeNetHTTP checks the idle wait: a
-// connection that carried a stream waits for the next request up to the server's
-// IdleTimeout, not only its much shorter ReadHeaderTimeout, and closing the streams'
-// listener (as Shutdown does) closes it.
-func TestFinishedStreamWaitsForTheNextRequestLikeNetHTTP(t *testing.T) {
-	streams := httpapi.NewStreams()
-	ev := newEnv(t, func(_ *httpapi.Config, d *httpapi.Deps) { d.Streams = streams })
-	base := serveKeepingAlive(t, ev, streams, 5*time.Second)
-	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
-	require.NoError(t, err)
-	defer conn.Close()
-	br := bufio.NewReader(conn)
-	stream := func() {
-		body := `{"message":"hello"}`
-		_, err = fmt.Fprintf(conn, "POST /chat/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
-			ev.token("acme-member"), len(body), body)
-		require.NoError(t, err)
-		require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
-		res, err := http.ReadResponse(br, &http.Request{Method: http.MethodPost})
-		require.NoError(t, err)
-		require.Equal(t, http.StatusOK, res.StatusCode)
-		_, err = io.ReadAll(res.Body)
-		require.NoError(t, err)
-	}
-	stream()
-	time.Sleep(500 * time.Millisecond) // over the 200 ms ReadHeaderTimeout, well under IdleTimeout
-	stream()
-	time.Sleep(100 * time.Millisecond)
-
-	require.NoError(t, streams.Listener(nil).Close())
-	require.NoError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
-	_, err = br.ReadByte()
-	assert.ErrorIs(t, err, io.EOF, "closing the listener closes the waiting connection")
-}
-
-// TestStreamPanicsAreContained checks that a panic on a stream's own goroutine, where
-// the recover middleware cannot see it, neither kills the process nor leaks the
-// stream: before the first event (here in the search) it is a 500 problem, after it
-// (here in the model) the stream ends and the panic is logged.
+// TestStreamPanicsAreContained checks that a panic in a stream neither kills the
+// process nor leaks the stream: before the first event (here in the search) it is a
+// 500 problem, after it (here in the model) the stream ends with an internal error
+// event and the panic is logged once.
 func TestStreamPanicsAreContained(t *testing.T) {
 	for _, after := range []bool{false, true} {
 		t.Run(fmt.Sprintf("after_first_event=%v", after), func(t *testing.T) {
-			streams := httpapi.NewStreams()
-			ev := newEnv(t, func(_ *httpapi.Config, d *httpapi.Deps) { d.Streams = streams })
+			ev := newEnv(t)
 			if after {
 				ev.vendors.setModel(func(context.Context, []domain.ChatMessage, domain.ChatParams) iter.Seq2[domain.Delta, error] {
 					return func(yield func(domain.Delta, error) bool) {
@@ -355,24 +309,27 @@ func TestStreamPanicsAreContained(t *testing.T) {
 			require.Equal(t, http.StatusOK, res.StatusCode)
 			evs, _ := readEvents(t, res.Body)
 			require.NotEmpty(t, evs)
-			assert.NotEqual(t, "done", evs[len(evs)-1].Type)
-			require.Eventually(t, func() bool { return streams.Open() == 0 }, 5*time.Second, 5*time.Millisecond)
-			logged := ev.logs.FilterMessage("event stream failed").All()
-			require.Len(t, logged, 1)
-			assert.Contains(t, logged[0].ContextMap()["error"], "model bug")
+			last := evs[len(evs)-1]
+			assert.Equal(t, "error", last.Type)
+			assert.Contains(t, last.Data, `"status":500`)
+			assert.NotContains(t, last.Data, "model bug", "the cause goes to the logs only")
+			require.NoError(t, res.Body.Close())
+			var panics int
+			for _, l := range ev.logs.FilterLevelExact(zap.ErrorLevel).All() {
+				if strings.Contains(fmt.Sprint(l.ContextMap()), "model bug") {
+					panics++
+				}
+			}
+			assert.Equal(t, 1, panics, "the panic is logged once")
 		})
 	}
 }
 
-// TestStreamToAClientThatStopsReadingIsCut checks the write deadline on a handed-off
-// connection: a client that stops reading while the model floods it is cut after
-// StreamWriteTimeout, the model is stopped, and the stream is no longer counted.
+// TestStreamToAClientThatStopsReadingIsCut checks the per-write deadline: a client
+// that stops reading while the model floods it is cut after StreamWriteTimeout, the
+// model is stopped, and the request ends (its log line is written).
 func TestStreamToAClientThatStopsReadingIsCut(t *testing.T) {
-	streams := httpapi.NewStreams()
-	ev := newEnv(t, func(c *httpapi.Config, d *httpapi.Deps) {
-		d.Streams = streams
-		c.StreamWriteTimeout = 100 * time.Millisecond
-	})
+	ev := newEnv(t, func(c *httpapi.Config, _ *httpapi.Deps) { c.StreamWriteTimeout = 100 * time.Millisecond })
 	stopped := make(chan struct{})
 	big := strings.Repeat("x", 64<<10)
 	ev.vendors.setModel(func(ctx context.Context, _ []domain.ChatMessage, _ domain.ChatParams) iter.Seq2[domain.Delta, error] {
@@ -397,5 +354,7 @@ func TestStreamToAClientThatStopsReadingIsCut(t *testing.T) {
 	require.Equal(t, "HTTP/1.1 200", string(head[:]))
 	// From here the client reads nothing more.
 	waitFor(t, stopped, "the model was not stopped when the client stopped reading")
-	require.Eventually(t, func() bool { return streams.Open() == 0 }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool {
+		return ev.logs.FilterMessage("request").FilterField(routeField("/chat/stream")).Len() == 1
+	}, 5*time.Second, 10*time.Millisecond)
 }

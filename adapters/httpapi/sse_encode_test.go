@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tenantry/tenantry/adapters/httpapi"
+	"github.com/tenantry/tenantry/adapters/httpapi/sse"
 )
 
 func TestEncodeSSE(t *testing.T) {
@@ -31,7 +31,7 @@ func TestEncodeSSE(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := httpapi.EncodeSSE(nil, tc.event, tc.data)
+			got, err := sse.Encode(nil, tc.event, tc.data)
 			require.NoError(t, err)
 			assert.Equal(t, tc.wantWire, string(got))
 			evs, _ := parseAllSSE(got)
@@ -49,17 +49,17 @@ func TestEncodeSSE(t *testing.T) {
 		})
 	}
 	for _, bad := range []string{"a\nb", "a\rb", "a:b", "\xff"} {
-		_, err := httpapi.EncodeSSE(nil, bad, "x")
+		_, err := sse.Encode(nil, bad, "x")
 		assert.Error(t, err, "event name %q", bad)
 	}
-	_, err := httpapi.EncodeSSE(nil, "x", "bad \xff utf8")
+	_, err := sse.Encode(nil, "x", "bad \xff utf8")
 	assert.Error(t, err)
 }
 
 func TestEncodeSSEComment(t *testing.T) {
-	b := httpapi.EncodeSSEComment(nil, "ping")
+	b := sse.EncodeComment(nil, "ping")
 	assert.Equal(t, ": ping\n\n", string(b))
-	evs, comments := parseAllSSE(append(b, httpapi.EncodeSSEComment(nil, "two\nlines")...))
+	evs, comments := parseAllSSE(append(b, sse.EncodeComment(nil, "two\nlines")...))
 	assert.Empty(t, evs)
 	assert.Equal(t, []string{" ping", " two lines"}, comments)
 }
@@ -71,7 +71,7 @@ func FuzzSSE(f *testing.F) {
 		f.Add(s[0], s[1], "second")
 	}
 	f.Fuzz(func(t *testing.T, event, data, data2 string) {
-		frame, err := httpapi.EncodeSSE(nil, event, data)
+		frame, err := sse.Encode(nil, event, data)
 		if !utf8.ValidString(event) || strings.ContainsAny(event, "\r\n:") || !utf8.ValidString(data) {
 			if err == nil {
 				t.Fatalf("accepted event %q data %q", event, data)
@@ -81,7 +81,7 @@ func FuzzSSE(f *testing.F) {
 		if err != nil {
 			t.Fatalf("rejected event %q data %q: %v", event, data, err)
 		}
-		frame, err = httpapi.EncodeSSE(frame, "second", data2)
+		frame, err = sse.Encode(frame, "second", data2)
 		if !utf8.ValidString(data2) {
 			return
 		}
