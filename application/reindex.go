@@ -12,7 +12,9 @@ import (
 
 // ReindexDeps are the ports the re-index use case calls.
 type ReindexDeps struct {
-	Jobs      ports.ReindexStore
+	Jobs ports.ReindexStore
+	// Tenants must read through to the store, with no cache in front: a job must
+	// never work with settings older than the epoch it builds for.
 	Tenants   ports.TenantStore
 	Chunks    ports.ChunkScanner
 	Documents ports.DocumentStore
@@ -28,6 +30,9 @@ type ReindexDeps struct {
 	// Started, when set, hears of every job started, so that the process's runner can
 	// claim it at once instead of at its next sweep.
 	Started func(domain.TenantID)
+	// TenantChanged, when set, hears of each tenant whose vectors the use case made
+	// ready, so that caches of tenants (which chat reads) drop it at once.
+	TenantChanged func(domain.TenantID)
 }
 
 // Reindex rebuilds a tenant's vectors from the chunk text tenantry keeps, with the
@@ -49,6 +54,9 @@ func NewReindex(d ReindexDeps) *Reindex {
 	}
 	if d.Started == nil {
 		d.Started = func(domain.TenantID) {}
+	}
+	if d.TenantChanged == nil {
+		d.TenantChanged = func(domain.TenantID) {}
 	}
 	return &Reindex{d: d}
 }
@@ -147,6 +155,7 @@ func (r *Reindex) startAfterChange(ctx context.Context, who Actor, t domain.Tena
 		if err != nil {
 			return t, err
 		}
+		r.d.TenantChanged(t.ID)
 		return ready, nil
 	}
 	job, err := r.start(ctx, t.ID)

@@ -89,6 +89,7 @@ func (r *Reindex) complete(ctx context.Context, job *domain.ReindexJob, owner st
 	if err != nil {
 		return false, err
 	}
+	r.d.TenantChanged(job.TenantID)
 	return true, r.save(ctx, job, func(j *domain.ReindexJob) error { return j.Finish(owner, r.d.Now()) })
 }
 

@@ -175,8 +175,12 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	limiter := memory.NewRateLimiter()
 
 	jobs := newReindexRunner(o.Log.Named("reindex"), cfg.ReindexLease)
-	jobs.uc = application.NewReindex(application.ReindexDeps{Jobs: st.Reindex, Tenants: tenants, Chunks: st.ChunkScanner,
-		Documents: st.Documents, Vendors: v, Lexical: lex, Audit: st.Audit, Now: now, Lease: cfg.ReindexLease, Started: jobs.poke})
+	jobs.uc = application.NewReindex(application.ReindexDeps{Jobs: st.Reindex, Tenants: st.Tenants, Chunks: st.ChunkScanner,
+		Documents: st.Documents, Vendors: v, Lexical: lex, Audit: st.Audit, Now: now, Lease: cfg.ReindexLease, Started: jobs.poke,
+		TenantChanged: func(id domain.TenantID) {
+			tenants.Forget(id, false)
+			publish(domain.Change{Kind: domain.ChangeTenant, ID: string(id)})
+		}})
 	tenantsUC := application.NewManageTenants(application.ManageTenantsDeps{Tenants: tenants, Vendors: v, Lexical: lex, Audit: st.Audit, Now: now, AllowHTTPVendors: cfg.AllowHTTPVendors,
 		Reindex: jobs.uc})
 	usersUC := application.NewManageUsers(application.ManageUsersDeps{Users: users, Hasher: hasher, Refresh: st.RefreshTokens, Audit: st.Audit, Now: now})
