@@ -345,3 +345,39 @@ func TestAChangeOnATenantWithoutDocumentsNeedsNoReindex(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, domain.ReindexIdle, job.State, "no job was started")
 }
+
+func TestTwoRunnersNeverWorkOnOneJobTogether(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	acme := e.admin("acme")
+	e.lexicalCorpus(acme)
+	all := e.storedChunks("acme")
+	e.updateTenant("acme", func(t *domain.Tenant) { t.Retrieval.Mode = domain.RetrievalHybrid; t.Vectors = domain.VectorState{Epoch: 1} })
+	_, err := e.reindex().Start(ctx, actor(e.storedUser(acme.Principal.UserID)), "acme")
+	require.NoError(t, err)
+	rec := &recordingEmbedder{inner: e.embedder}
+	e.vendors.embedder = rec
+
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i, owner := range []string{"node-a", "node-b"} {
+		wg.Go(func() { errs[i] = e.reindex().Run(ctx, "acme", owner) })
+	}
+	wg.Wait()
+
+	lost := 0
+	for _, err := range errs {
+		if err != nil {
+			require.ErrorIs(t, err, domain.ErrReindexLost)
+			lost++
+		}
+	}
+	assert.Equal(t, 1, lost, "one runner did the job, the other found it held or done")
+	var texts []string
+	for _, c := range all {
+		texts = append(texts, c.Text)
+	}
+	assert.Equal(t, texts, rec.seen(), "every chunk was embedded once, in order")
+	assert.True(t, e.storedTenant("acme").Vectors.Ready)
+}
