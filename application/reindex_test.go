@@ -353,7 +353,10 @@ func TestTwoRunnersNeverWorkOnOneJobTogether(t *testing.T) {
 	acme := e.admin("acme")
 	e.lexicalCorpus(acme)
 	all := e.storedChunks("acme")
-	e.updateTenant("acme", func(t *domain.Tenant) { t.Retrieval.Mode = domain.RetrievalHybrid; t.Vectors = domain.VectorState{Epoch: 1} })
+	e.updateTenant("acme", func(t *domain.Tenant) {
+		t.Retrieval.Mode = domain.RetrievalHybrid
+		t.Vectors = domain.VectorState{Epoch: 1}
+	})
 	_, err := e.reindex().Start(ctx, actor(e.storedUser(acme.Principal.UserID)), "acme")
 	require.NoError(t, err)
 	rec := &recordingEmbedder{inner: e.embedder}
