@@ -565,6 +565,12 @@ table "usage_records" {
     type    = bigint
     default = 0
   }
+  # Tokens counted by tenantry because the vendor reported none (a stream cut short,
+  # or a vendor that sends no usage).
+  column "estimated" {
+    type    = boolean
+    default = false
+  }
   column "at" {
     type = timestamptz
   }
@@ -625,6 +631,110 @@ table "audit_log" {
     columns = [column.tenant_id, column.at]
   }
   index "audit_log_at_idx" {
+    columns = [column.at]
+  }
+}
+
+# The change log: every write that another process may hold a copy of (users, tenants,
+# signing keys, a tenant's chunks, a tenant's deletion) adds a row here in its own
+# transaction, and every process follows the log from the last id it read to drop its
+# outdated copies. Rows are added in commit order (PostgreSQL writers take a
+# transaction-level advisory lock first; SQLite has one writer), so a follower that has
+# read id n has seen every change up to n. Rows older than an hour are pruned.
+table "changes" {
+  schema = schema.public
+  column "id" {
+    type = bigint
+    identity {
+      generated = BY_DEFAULT
+    }
+  }
+  column "kind" {
+    type = text
+  }
+  # The id of what changed (a user id, a tenant id); empty for kinds that carry none.
+  column "subject" {
+    type    = text
+    default = ""
+  }
+  column "at" {
+    type = timestamptz
+  }
+  primary_key {
+    columns = [column.id]
+  }
+  index "changes_at_idx" {
+    columns = [column.at]
+  }
+}
+
+
+# Shared request-rate limits (PostgreSQL deployments): the generic cell rate
+# algorithm's theoretical arrival time of each key's next request, in Unix nanoseconds.
+table "rate_limits" {
+  schema = schema.public
+  column "key" {
+    type    = text
+    collate = "C"
+  }
+  column "tat" {
+    type = bigint
+  }
+  primary_key {
+    columns = [column.key]
+  }
+  index "rate_limits_tat_idx" {
+    columns = [column.tat]
+  }
+}
+
+# Shared stream slots (PostgreSQL deployments): one lease per open stream, renewed by
+# its node while the stream runs, so that a crashed node's slots lapse at expires_at.
+table "stream_leases" {
+  schema = schema.public
+  column "key" {
+    type    = text
+    collate = "C"
+  }
+  column "id" {
+    type    = text
+    collate = "C"
+  }
+  column "expires_at" {
+    type = timestamptz
+  }
+  primary_key {
+    columns = [column.key, column.id]
+  }
+  index "stream_leases_expires_at_idx" {
+    columns = [column.expires_at]
+  }
+}
+
+# Shared login failure counters (PostgreSQL deployments): one row per failed attempt
+# of a key (an email, a client IP) inside the brute-force window.
+table "login_failures" {
+  schema = schema.public
+  column "id" {
+    type = bigint
+    identity {
+      generated = BY_DEFAULT
+    }
+  }
+  column "key" {
+    type    = text
+    collate = "C"
+  }
+  column "at" {
+    type = timestamptz
+  }
+  primary_key {
+    columns = [column.id]
+  }
+  index "login_failures_key_at_idx" {
+    columns = [column.key, column.at]
+  }
+  index "login_failures_at_idx" {
     columns = [column.at]
   }
 }

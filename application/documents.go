@@ -31,15 +31,23 @@ func (d *Documents) Get(ctx context.Context, tc domain.TenantContext, id domain.
 	return d.docs.Get(ctx, tc.Tenant.ID, id)
 }
 
-// Delete removes the document record, then its chunks and vectors.
+// Delete removes the document record, then its chunks and vectors. Once started it runs to the
+// end even if ctx is cancelled (the client went away), and it is idempotent: when the
+// record is already gone (KindNotFound, also for another tenant's id) the tenant's
+// chunks and vectors of that id are still removed, so a retry after a failure finishes the job.
 func (d *Documents) Delete(ctx context.Context, tc domain.TenantContext, id domain.DocumentID) error {
 	if !tc.Principal.CanAdminTenant(tc.Tenant.ID) {
 		return domain.ErrForbidden.WithDetail("only tenant admins may delete documents")
 	}
-	if err := d.docs.Delete(ctx, tc.Tenant.ID, id); err != nil {
+	ctx = context.WithoutCancel(ctx)
+	gone := d.docs.Delete(ctx, tc.Tenant.ID, id)
+	if gone != nil && domain.KindOf(gone) != domain.KindNotFound {
+		return gone
+	}
+	if err := removeChunks(ctx, d.lexical, d.vendors, tc.Tenant, id); err != nil {
 		return err
 	}
-	return removeChunks(ctx, d.lexical, d.vendors, tc.Tenant, id)
+	return gone
 }
 
 // Conversations shows the caller's own conversations.

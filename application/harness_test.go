@@ -270,6 +270,8 @@ type env struct {
 	issuer   *jwtauth.Issuer
 	verifier *jwtauth.Verifier
 	attempts *memory.AttemptLimiter
+	ips      *memory.AttemptLimiter
+	waits    *waits
 	rate     *memory.RateLimiter
 	slots    *memory.StreamSlots
 	embedder *hashing.Embedder
@@ -284,6 +286,8 @@ type env struct {
 // Brute-force settings of every env.
 const (
 	maxLoginFailures = 3
+	maxIPFailures    = 8
+	maxLoginDelay    = 5 * time.Second
 	loginWindow      = 15 * time.Minute
 )
 
@@ -307,6 +311,8 @@ func newEnv(t *testing.T) *env {
 		issuer:   jwtauth.NewIssuer(keys),
 		verifier: jwtauth.NewVerifier(keys),
 		attempts: memory.NewAttemptLimiter(maxLoginFailures, loginWindow),
+		ips:      memory.NewAttemptLimiter(maxIPFailures, loginWindow),
+		waits:    &waits{},
 		rate:     memory.NewRateLimiter(),
 		slots:    memory.NewStreamSlots(),
 		embedder: emb,
@@ -322,7 +328,8 @@ func newEnv(t *testing.T) *env {
 
 func (e *env) login() *application.Login {
 	return application.NewLogin(application.LoginDeps{Users: e.db.Users(), Hasher: e.hasher, Issuer: e.issuer,
-		Refresh: e.db.RefreshTokens(), Attempts: e.attempts, Policy: e.policy, Now: e.clock.Now})
+		Refresh: e.db.RefreshTokens(), Attempts: e.attempts, IPAttempts: e.ips, MaxDelay: maxLoginDelay, Wait: e.waits.wait,
+		Policy: e.policy, Now: e.clock.Now})
 }
 
 func (e *env) refresh() *application.RefreshTokens {
@@ -440,4 +447,22 @@ func requireKind(t *testing.T, want domain.Kind, err error) {
 	t.Helper()
 	require.Error(t, err)
 	require.Equal(t, want.String(), domain.KindOf(err).String(), "error: %v", err)
+}
+
+// waits records how long the login use case held each failed answer, without waiting.
+type waits struct {
+	mu sync.Mutex
+	ds []time.Duration
+}
+
+func (w *waits) wait(_ context.Context, d time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.ds = append(w.ds, d)
+}
+
+func (w *waits) all() []time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]time.Duration(nil), w.ds...)
 }

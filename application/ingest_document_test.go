@@ -264,6 +264,49 @@ func TestDocumentsDeleteRemovesVectors(t *testing.T) {
 	assert.Contains(t, docIDs(e.search("acme", "zeppelin")), keep.ID)
 }
 
+// cancellingDocuments cancels the request's context as soon as the document record is
+// deleted: the client went away right after the commit.
+type cancellingDocuments struct {
+	ports.DocumentStore
+	cancel context.CancelFunc
+}
+
+func (c cancellingDocuments) Delete(ctx context.Context, t domain.TenantID, id domain.DocumentID) error {
+	err := c.DocumentStore.Delete(ctx, t, id)
+	c.cancel()
+	return err
+}
+
+func TestDocumentsDeleteCompletesWhenTheClientGoesAway(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	acme := e.admin("acme")
+	doc, err := e.ingest().Execute(context.Background(), application.IngestInput{Tenant: acme, Title: "Refunds", Text: refundPolicy})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	docs := application.NewDocuments(cancellingDocuments{DocumentStore: e.db.Documents(), cancel: cancel}, e.vendors, e.lexical)
+
+	require.NoError(t, docs.Delete(ctx, acme, doc.ID))
+	assert.Empty(t, e.storedChunks("acme"), "the vectors went too, though the request was cancelled")
+}
+
+func TestDocumentsDeleteIsIdempotent(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	acme := e.admin("acme")
+	doc, err := e.ingest().Execute(ctx, application.IngestInput{Tenant: acme, Title: "Refunds", Text: refundPolicy})
+	require.NoError(t, err)
+	// A delete that removed the record and then failed before the vectors.
+	require.NoError(t, e.db.Documents().Delete(ctx, "acme", doc.ID))
+	require.NotEmpty(t, e.storedChunks("acme"))
+
+	err = e.documents().Delete(ctx, acme, doc.ID)
+	requireKind(t, domain.KindNotFound, err)
+	assert.Empty(t, e.storedChunks("acme"), "the retry removed the vectors left behind")
+	assert.NotContains(t, docIDs(e.search("acme", "gift cards refundable")), doc.ID)
+}
+
 func TestDocumentsAreTenantScoped(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

@@ -13,13 +13,22 @@ import (
 
 // LoginDeps are the ports the password grant calls.
 type LoginDeps struct {
-	Users    ports.UserStore
-	Hasher   ports.PasswordHasher
-	Issuer   ports.TokenIssuer
-	Refresh  ports.RefreshTokenStore
+	Users   ports.UserStore
+	Hasher  ports.PasswordHasher
+	Issuer  ports.TokenIssuer
+	Refresh ports.RefreshTokenStore
+	// Attempts counts failures per (account, client IP) pair and blocks the pair.
 	Attempts ports.AttemptLimiter
-	Policy   TokenPolicy
-	Now      func() time.Time
+	// IPAttempts counts failures per client IP, whatever account they named, which it
+	// blocks, and per account, which only slows failures down (nil: Attempts). Its
+	// limit is the per-IP one, so it is also how high an account's count can climb.
+	IPAttempts ports.AttemptLimiter
+	// MaxDelay bounds how long a failed login's answer is held (0: never held).
+	MaxDelay time.Duration
+	// Wait holds a failed login's answer for d, or less if ctx ends (nil: no hold).
+	Wait   func(ctx context.Context, d time.Duration)
+	Policy TokenPolicy
+	Now    func() time.Time
 }
 
 // Login is the OAuth2 password grant: email and password in, tokens out.
@@ -41,14 +50,21 @@ type LoginInput struct {
 }
 
 // Execute checks the credentials. Wrong email, wrong password and a disabled user all
-// fail as domain.ErrInvalidCredentials after the same amount of hashing work; repeated
-// failures per email and per client IP are blocked with KindRateLimited before any
-// hashing; an outage is KindUnavailable.
+// fail as domain.ErrInvalidCredentials after the same amount of hashing work; an
+// outage is KindUnavailable. Brute force is bounded without letting a stranger lock an
+// account: failures are counted per (account, client IP) and per client IP, and either
+// one blocked answers KindRateLimited before any hashing, so a blocked pair never stops
+// the same account from another IP; per account, failures from any IP only make the
+// answer to further failures wait longer (domain.LoginDelay), never refuse the owner.
 func (l *Login) Execute(ctx context.Context, in LoginInput) (Tokens, error) {
 	now := l.d.Now()
-	keys := []string{"login:email:" + normalizeForKey(in.Email), "login:ip:" + in.ClientIP}
-	for _, k := range keys {
-		wait, err := l.d.Attempts.Blocked(ctx, k, now)
+	email := normalizeForKey(in.Email)
+	pair, ip, account := "login:pair:"+email+"|"+in.ClientIP, "login:ip:"+in.ClientIP, "login:account:"+email
+	for _, b := range []struct {
+		limiter ports.AttemptLimiter
+		key     string
+	}{{l.d.Attempts, pair}, {l.ipAttempts(), ip}} {
+		wait, err := b.limiter.Blocked(ctx, b.key, now)
 		if err != nil {
 			return Tokens{}, fmt.Errorf("check login attempts: %w", err)
 		}
@@ -59,18 +75,44 @@ func (l *Login) Execute(ctx context.Context, in LoginInput) (Tokens, error) {
 	u, err := l.check(ctx, in)
 	if err != nil {
 		if domain.KindOf(err) == domain.KindUnauthenticated {
-			for _, k := range keys {
-				if ferr := l.d.Attempts.Fail(ctx, k, now); ferr != nil {
-					return Tokens{}, fmt.Errorf("record failed login: %w", ferr)
-				}
+			if ferr := l.failed(ctx, pair, ip, account, now); ferr != nil {
+				return Tokens{}, ferr
 			}
 		}
 		return Tokens{}, err
 	}
-	if err := l.d.Attempts.Reset(ctx, keys[0]); err != nil {
+	if err := l.d.Attempts.Reset(ctx, pair); err != nil {
 		return Tokens{}, fmt.Errorf("reset login attempts: %w", err)
 	}
-	return l.minter.mint(ctx, u, "", now)
+	if err := l.ipAttempts().Reset(ctx, account); err != nil {
+		return Tokens{}, fmt.Errorf("reset login attempts: %w", err)
+	}
+	return l.minter.mint(ctx, u, now)
+}
+
+func (l *Login) ipAttempts() ports.AttemptLimiter {
+	if l.d.IPAttempts != nil {
+		return l.d.IPAttempts
+	}
+	return l.d.Attempts
+}
+
+// failed counts a failed login and holds its answer as domain.LoginDelay says.
+func (l *Login) failed(ctx context.Context, pair, ip, account string, now time.Time) error {
+	if _, err := l.d.Attempts.Fail(ctx, pair, now); err != nil {
+		return fmt.Errorf("record failed login: %w", err)
+	}
+	if _, err := l.ipAttempts().Fail(ctx, ip, now); err != nil {
+		return fmt.Errorf("record failed login: %w", err)
+	}
+	n, err := l.ipAttempts().Fail(ctx, account, now)
+	if err != nil {
+		return fmt.Errorf("record failed login: %w", err)
+	}
+	if d := domain.LoginDelay(n, l.d.MaxDelay); d > 0 && l.d.Wait != nil {
+		l.d.Wait(ctx, d)
+	}
+	return nil
 }
 
 func (l *Login) check(ctx context.Context, in LoginInput) (domain.User, error) {

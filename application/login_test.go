@@ -119,34 +119,59 @@ func TestLoginDisabledUserKeepsItsCause(t *testing.T) {
 	assert.ErrorIs(t, err, domain.ErrUserDisabled, "the cause stays available to the logs")
 }
 
-func TestLoginBlocksRepeatedFailuresPerEmail(t *testing.T) {
+// TestLoginStrangersCannotLockTheOwnerOut: an attacker guessing one account from one IP
+// gets that (account, IP) pair blocked, and nothing else: the owner, from their own
+// address, logs in with the right password at once.
+func TestLoginStrangersCannotLockTheOwnerOut(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	acme := e.tenant("acme")
 	e.user("dave@acme.test", domain.RoleMember, acme.ID)
 	login := e.login()
+	const attacker = "203.0.113.66"
 
-	for i := range maxLoginFailures {
-		// Different IPs, so only the per-email counter can trip.
-		_, err := login.Execute(ctx, application.LoginInput{Email: "dave@acme.test", Password: "guess", ClientIP: fmt.Sprintf("203.0.113.%d", i+1)})
+	for range maxLoginFailures {
+		_, err := login.Execute(ctx, application.LoginInput{Email: "dave@acme.test", Password: "guess", ClientIP: attacker})
 		require.ErrorIs(t, err, domain.ErrInvalidCredentials)
 	}
 	before := e.hasher.verifies()
-
-	_, err := login.Execute(ctx, application.LoginInput{Email: "DAVE@acme.test", Password: password, ClientIP: "192.0.2.50"})
-
+	_, err := login.Execute(ctx, application.LoginInput{Email: "DAVE@acme.test", Password: "guess", ClientIP: attacker})
 	requireKind(t, domain.KindRateLimited, err)
-	assert.NotErrorIs(t, err, domain.ErrInvalidCredentials)
 	de := domain.AsError(err)
 	require.NotNil(t, de)
 	assert.Positive(t, de.RetryAfterSeconds)
 	assert.LessOrEqual(t, de.RetryAfterSeconds, int(loginWindow/time.Second))
 	assert.Equal(t, before, e.hasher.verifies(), "a blocked attempt must not reach the hasher")
 
-	e.clock.Advance(loginWindow + time.Second)
 	_, err = login.Execute(ctx, application.LoginInput{Email: "dave@acme.test", Password: password, ClientIP: "192.0.2.50"})
-	require.NoError(t, err, "the block ends with the window")
+	require.NoError(t, err, "the owner's address is not blocked by the attacker's failures")
+
+	e.clock.Advance(loginWindow + time.Second)
+	_, err = login.Execute(ctx, application.LoginInput{Email: "dave@acme.test", Password: password, ClientIP: attacker})
+	require.NoError(t, err, "the pair's block ends with the window")
+}
+
+// TestLoginSlowsRepeatedFailuresPerAccount: failures for one account from many IPs
+// (none blocked) are answered ever later, up to the bound, while the right password is
+// never held.
+func TestLoginSlowsRepeatedFailuresPerAccount(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	acme := e.tenant("acme")
+	e.user("gil@acme.test", domain.RoleMember, acme.ID)
+	login := e.login()
+	for i := range maxIPFailures {
+		_, err := login.Execute(ctx, application.LoginInput{Email: "gil@acme.test", Password: "guess", ClientIP: fmt.Sprintf("203.0.113.%d", i+1)})
+		require.ErrorIs(t, err, domain.ErrInvalidCredentials, "failures from distinct IPs are never blocked")
+	}
+	assert.Equal(t, []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, maxLoginDelay, maxLoginDelay}, e.waits.all(),
+		"the first %d failures are answered at once, then the hold doubles up to the bound", domain.LoginFreeFailures)
+
+	_, err := login.Execute(ctx, application.LoginInput{Email: "gil@acme.test", Password: password, ClientIP: "192.0.2.9"})
+	require.NoError(t, err)
+	assert.Len(t, e.waits.all(), maxIPFailures-domain.LoginFreeFailures, "a success is not held")
 }
 
 func TestLoginBlocksRepeatedFailuresPerIP(t *testing.T) {
@@ -158,8 +183,8 @@ func TestLoginBlocksRepeatedFailuresPerIP(t *testing.T) {
 	login := e.login()
 	const ip = "203.0.113.9"
 
-	for _, email := range []string{"x1@acme.test", "x2@acme.test", "x3@acme.test"}[:maxLoginFailures] {
-		_, err := login.Execute(ctx, application.LoginInput{Email: email, Password: "guess", ClientIP: ip})
+	for i := range maxIPFailures {
+		_, err := login.Execute(ctx, application.LoginInput{Email: fmt.Sprintf("x%d@acme.test", i), Password: "guess", ClientIP: ip})
 		require.ErrorIs(t, err, domain.ErrInvalidCredentials)
 	}
 	before := e.hasher.verifies()

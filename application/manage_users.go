@@ -94,6 +94,9 @@ func (m *ManageUsers) FindByEmail(ctx context.Context, who domain.Principal, ema
 // Update applies a patch. Disabling, moving or re-roling a user raises their token
 // version and revokes their refresh tokens, so outstanding tokens stop working.
 func (m *ManageUsers) Update(ctx context.Context, who Actor, id domain.UserID, p domain.UserPatch) (domain.User, error) {
+	if err := who.Principal.CanManageUsers(); err != nil {
+		return domain.User{}, err
+	}
 	var before domain.User
 	u, err := m.d.Users.Update(ctx, id, func(u *domain.User) error {
 		before = *u
@@ -120,6 +123,9 @@ func (m *ManageUsers) Update(ctx context.Context, who Actor, id domain.UserID, p
 
 // SetPassword replaces a user's password and logs them out everywhere.
 func (m *ManageUsers) SetPassword(ctx context.Context, who Actor, id domain.UserID, password string) (domain.User, error) {
+	if err := who.Principal.CanManageUsers(); err != nil {
+		return domain.User{}, err
+	}
 	if err := domain.ValidatePassword(password); err != nil {
 		return domain.User{}, err
 	}

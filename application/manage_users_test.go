@@ -111,7 +111,7 @@ func TestManageUsersUpdatePermissions(t *testing.T) {
 		{name: "tenant admin unassigns a user", who: func(a admins) application.Actor { return a.acmeAdmin },
 			target: func(_ *env, a admins) domain.UserID { return a.acmeMember.Principal.UserID }, patch: domain.UserPatch{TenantID: ptr(domain.TenantID(""))}, wantKind: ptr(domain.KindForbidden)},
 		{name: "member disables a colleague", who: func(a admins) application.Actor { return a.acmeMember },
-			target: func(_ *env, a admins) domain.UserID { return a.acmeAdmin.Principal.UserID }, patch: domain.UserPatch{Disabled: ptr(true)}, wantKind: ptr(domain.KindNotFound)},
+			target: func(_ *env, a admins) domain.UserID { return a.acmeAdmin.Principal.UserID }, patch: domain.UserPatch{Disabled: ptr(true)}, wantKind: ptr(domain.KindForbidden)},
 		{name: "platform admin grants platform_admin", who: func(a admins) application.Actor { return a.root },
 			target: func(_ *env, a admins) domain.UserID { return a.acmeMember.Principal.UserID }, patch: domain.UserPatch{Role: ptr(domain.RolePlatformAdmin), TenantID: ptr(domain.TenantID(""))}},
 		{name: "platform admin moves a user", who: func(a admins) application.Actor { return a.root },
@@ -228,7 +228,7 @@ func TestManageUsersSetPassword(t *testing.T) {
 	}{
 		{name: "too short", who: a.root, id: a.acmeMember.Principal.UserID, password: "short", wantKind: domain.KindInvalid},
 		{name: "platform admin's password by a tenant admin", who: a.acmeAdmin, id: a.root.Principal.UserID, password: newPassword, wantKind: domain.KindNotFound},
-		{name: "by a member", who: a.acmeMember, id: a.acmeAdmin.Principal.UserID, password: newPassword, wantKind: domain.KindNotFound},
+		{name: "by a member", who: a.acmeMember, id: a.acmeAdmin.Principal.UserID, password: newPassword, wantKind: domain.KindForbidden},
 		{name: "unknown user", who: a.root, id: "nobody", password: newPassword, wantKind: domain.KindNotFound},
 	}
 	for _, tc := range tests {

@@ -33,14 +33,20 @@ func NewRefreshTokens(d RefreshDeps) *RefreshTokens {
 
 // Execute exchanges a refresh token. Unknown, expired, reused or revoked tokens, a
 // disabled user and a user moved to another tenant all fail with
-// domain.ErrInvalidRefreshToken.
+// domain.ErrInvalidRefreshToken. The old token is consumed and its successor stored in
+// one step (ports.RefreshTokenStore.Rotate), so a reuse or a revocation racing this
+// exchange also kills the successor.
 func (r *RefreshTokens) Execute(ctx context.Context, raw string) (Tokens, error) {
 	now := r.d.Now()
 	if raw == "" || len(raw) > 512 {
 		return Tokens{}, domain.ErrInvalidRefreshToken
 	}
 	hash := HashRefreshToken(raw)
-	rt, err := r.d.Refresh.Consume(ctx, hash, now)
+	nextRaw, next, err := r.minter.nextRefresh(now)
+	if err != nil {
+		return Tokens{}, err
+	}
+	rt, err := r.d.Refresh.Rotate(ctx, hash, next, now)
 	if err != nil {
 		return Tokens{}, err
 	}
@@ -57,7 +63,7 @@ func (r *RefreshTokens) Execute(ctx context.Context, raw string) (Tokens, error)
 		}
 		return Tokens{}, domain.ErrInvalidRefreshToken
 	}
-	return r.minter.mint(ctx, u, rt.FamilyID, now)
+	return r.minter.withAccess(ctx, u, nextRaw, now)
 }
 
 // RevokeToken implements RFC 7009 for refresh tokens: the token's whole family is

@@ -214,9 +214,10 @@ func TestRefreshTokensAreStoredHashed(t *testing.T) {
 	_, tok := loggedIn(t, e)
 
 	// The raw token is not a key of the store; its SHA-256 is.
-	_, err := e.db.RefreshTokens().Consume(ctx, tok.RefreshToken, e.clock.Now())
+	next := domain.RefreshToken{Hash: "successor", CreatedAt: e.clock.Now(), ExpiresAt: e.clock.Now().Add(time.Hour)}
+	_, err := e.db.RefreshTokens().Rotate(ctx, tok.RefreshToken, next, e.clock.Now())
 	require.ErrorIs(t, err, domain.ErrInvalidRefreshToken)
-	rt, err := e.db.RefreshTokens().Consume(ctx, application.HashRefreshToken(tok.RefreshToken), e.clock.Now())
+	rt, err := e.db.RefreshTokens().Rotate(ctx, application.HashRefreshToken(tok.RefreshToken), next, e.clock.Now())
 	require.NoError(t, err)
 	assert.Equal(t, domain.TenantID("acme"), rt.TenantID)
 	assert.Equal(t, e.clock.Now().Add(e.policy.RefreshTTL), rt.ExpiresAt)

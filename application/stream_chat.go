@@ -161,6 +161,9 @@ func (s *StreamChat) answer(ctx context.Context, in *ChatInput, p *chatPlan, yie
 	var text strings.Builder
 	var final domain.Delta
 	var streamErr error
+	// promptTokens estimates the prompt once the model was called, which the vendor
+	// charges for however the answer ends; 0 means the model was not called.
+	promptTokens := 0
 	// stopped: the consumer returned false, so yield must not be called again.
 	stopped := !yield(domain.Delta{Sources: p.passages}, nil)
 	if stopped {
@@ -169,6 +172,7 @@ func (s *StreamChat) answer(ctx context.Context, in *ChatInput, p *chatPlan, yie
 	if streamErr == nil {
 		msgs := p.msgs
 		p.msgs = nil // the model owns the prompt now; nothing here keeps it alive meanwhile
+		promptTokens = domain.EstimatePromptTokens(msgs)
 		for d, err := range p.model.Stream(ctx, msgs, p.params) {
 			if err != nil {
 				streamErr = err
@@ -191,7 +195,13 @@ func (s *StreamChat) answer(ctx context.Context, in *ChatInput, p *chatPlan, yie
 	if streamErr == nil && ctx.Err() != nil {
 		streamErr = ctx.Err()
 	}
-	msgID, perr := s.persist(ctx, in, p, text.String(), &final, streamErr != nil)
+	usage, estimated := final.Usage, false
+	if usage.Total() == 0 && promptTokens > 0 {
+		// The vendor sent no usage (the stream ended early, or it ignores
+		// include_usage): what was produced is still paid for, by estimate.
+		usage, estimated = domain.Usage{PromptTokens: promptTokens, CompletionTokens: domain.EstimateTokens(text.String())}, true
+	}
+	msgID, perr := s.persist(ctx, in, p, text.String(), &final, usage, estimated, streamErr != nil)
 	if stopped {
 		return
 	}
@@ -209,9 +219,10 @@ func (s *StreamChat) answer(ctx context.Context, in *ChatInput, p *chatPlan, yie
 	}
 }
 
-// persist stores the question and the (possibly partial) answer, and the usage; it runs
-// even when the client has gone, bounded by PersistTimeout.
-func (s *StreamChat) persist(ctx context.Context, in *ChatInput, p *chatPlan, answer string, final *domain.Delta, incomplete bool) (domain.MessageID, error) {
+// persist stores the question and the (possibly partial) answer, and the usage (marked
+// estimated when tenantry counted it); it runs even when the client has gone, bounded
+// by PersistTimeout.
+func (s *StreamChat) persist(ctx context.Context, in *ChatInput, p *chatPlan, answer string, final *domain.Delta, usage domain.Usage, estimated, incomplete bool) (domain.MessageID, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.d.PersistTimeout)
 	defer cancel()
 	t, who := &in.Tenant.Tenant, &in.Tenant.Principal
@@ -231,9 +242,9 @@ func (s *StreamChat) persist(ctx context.Context, in *ChatInput, p *chatPlan, an
 	if err := s.d.Conversations.Append(ctx, t.ID, p.conv.ID, q, a); err != nil {
 		return "", fmt.Errorf("store messages: %w", err)
 	}
-	if final.Usage.Total() > 0 || p.readUnits > 0 {
-		rec := domain.UsageRecord{TenantID: t.ID, UserID: who.UserID, Model: model, PromptTokens: final.Usage.PromptTokens,
-			CompletionTokens: final.Usage.CompletionTokens, ReadUnits: p.readUnits, At: now}
+	if usage.Total() > 0 || p.readUnits > 0 {
+		rec := domain.UsageRecord{TenantID: t.ID, UserID: who.UserID, Model: model, PromptTokens: usage.PromptTokens,
+			CompletionTokens: usage.CompletionTokens, ReadUnits: p.readUnits, Estimated: estimated, At: now}
 		if err := s.d.Usage.Record(ctx, rec); err != nil {
 			return "", fmt.Errorf("record usage: %w", err)
 		}

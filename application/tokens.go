@@ -34,7 +34,33 @@ type tokenMinter struct {
 	policy  TokenPolicy
 }
 
-func (m tokenMinter) mint(ctx context.Context, u domain.User, family string, now time.Time) (Tokens, error) {
+// mint issues an access token and the first refresh token of a new family.
+func (m tokenMinter) mint(ctx context.Context, u domain.User, now time.Time) (Tokens, error) {
+	raw, rt, err := m.nextRefresh(now)
+	if err != nil {
+		return Tokens{}, err
+	}
+	if rt.FamilyID, err = randomToken(16); err != nil {
+		return Tokens{}, err
+	}
+	rt.UserID, rt.TenantID = u.ID, u.TenantID
+	if err := m.refresh.Create(ctx, rt); err != nil {
+		return Tokens{}, fmt.Errorf("store refresh token: %w", err)
+	}
+	return m.withAccess(ctx, u, raw, now)
+}
+
+// nextRefresh makes a new opaque refresh token and its row, without family or owner.
+func (m tokenMinter) nextRefresh(now time.Time) (string, domain.RefreshToken, error) {
+	raw, err := randomToken(32)
+	if err != nil {
+		return "", domain.RefreshToken{}, err
+	}
+	return raw, domain.RefreshToken{Hash: HashRefreshToken(raw), ExpiresAt: now.Add(m.policy.RefreshTTL), CreatedAt: now}, nil
+}
+
+// withAccess issues u's access token beside the refresh token raw.
+func (m tokenMinter) withAccess(ctx context.Context, u domain.User, raw string, now time.Time) (Tokens, error) {
 	jti, err := randomToken(16)
 	if err != nil {
 		return Tokens{}, err
@@ -45,22 +71,6 @@ func (m tokenMinter) mint(ctx context.Context, u domain.User, family string, now
 	})
 	if err != nil {
 		return Tokens{}, fmt.Errorf("issue access token: %w", err)
-	}
-	raw, err := randomToken(32)
-	if err != nil {
-		return Tokens{}, err
-	}
-	if family == "" {
-		if family, err = randomToken(16); err != nil {
-			return Tokens{}, err
-		}
-	}
-	rt := domain.RefreshToken{
-		Hash: HashRefreshToken(raw), FamilyID: family, UserID: u.ID, TenantID: u.TenantID,
-		ExpiresAt: now.Add(m.policy.RefreshTTL), CreatedAt: now,
-	}
-	if err := m.refresh.Create(ctx, rt); err != nil {
-		return Tokens{}, fmt.Errorf("store refresh token: %w", err)
 	}
 	return Tokens{AccessToken: access, ExpiresIn: m.policy.AccessTTL, RefreshToken: raw}, nil
 }

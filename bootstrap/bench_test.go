@@ -54,7 +54,8 @@ type benchOptions struct {
 	env     map[string]string          // environment over the defaults
 	vendors func(Stores) ports.Vendors // nil: the production vendor factory
 	wrap    func(Stores) Stores
-	sqlite  bool // the embedded SQLite stores (schema applied) instead of memory
+	sqlite  bool // the embedded SQLite stores (schema applied) and their change log instead of memory
+	limits  Limits
 }
 
 // newBenchEnv builds the router and seeds the tenant and its admin through the
@@ -79,8 +80,9 @@ func newBenchEnv(tb testing.TB, o benchOptions) *benchEnv {
 
 	var db *memory.DB
 	var st Stores
+	var changes ports.ChangeFeed
 	if o.sqlite {
-		st = benchSQLiteStores(tb, keyring)
+		st, changes = benchSQLiteStores(tb, keyring)
 	} else {
 		db = memory.NewDB()
 		st = MemoryStores(db)
@@ -92,7 +94,7 @@ func newBenchEnv(tb testing.TB, o benchOptions) *benchEnv {
 	if o.vendors != nil {
 		vendors = o.vendors(st)
 	}
-	api, err := Router(context.Background(), cfg, st, RouterOptions{Log: log, Sealer: keyring, Vendors: vendors,
+	api, err := Router(context.Background(), cfg, st, RouterOptions{Log: log, Sealer: keyring, Vendors: vendors, Limits: o.limits, Changes: changes,
 		Operator: application.Actor{Principal: domain.Principal{UserID: "cli", Role: domain.RolePlatformAdmin}, Name: "cli:bench"}})
 	require.NoError(tb, err)
 	tb.Cleanup(func() { _ = api.Close() })
@@ -108,18 +110,22 @@ func newBenchEnv(tb testing.TB, o benchOptions) *benchEnv {
 }
 
 // benchSQLiteStores are the SQL stores on a fresh embedded SQLite database with the
-// declared schema applied, as `tenantry serve` runs by default.
-func benchSQLiteStores(tb testing.TB, sealer ports.SecretSealer) Stores {
+// declared schema applied, and its change log to follow, as `tenantry serve` runs by
+// default.
+func benchSQLiteStores(tb testing.TB, sealer ports.SecretSealer) (Stores, ports.ChangeFeed) {
 	tb.Helper()
 	ctx := context.Background()
-	db, sqlDB, err := sqlstore.Open(ctx, sqlstore.Config{SQLitePath: filepath.Join(tb.TempDir(), "tenantry.db")})
+	dc := sqlstore.Config{SQLitePath: filepath.Join(tb.TempDir(), "tenantry.db")}
+	db, sqlDB, err := sqlstore.Open(ctx, dc)
 	require.NoError(tb, err)
 	tb.Cleanup(func() { _ = sqlDB.Close() })
 	schema, err := os.ReadFile("../schema.hcl")
 	require.NoError(tb, err)
 	_, err = migrate.Apply(ctx, sqlDB, schema, migrate.Options{})
 	require.NoError(tb, err)
-	return SQLStores(db, sqlstore.NewTenantStore(db, sealer))
+	feed, err := sqlstore.NewChangeFeed(db, dc, func(err error) { tb.Errorf("follow the change log: %v", err) })
+	require.NoError(tb, err)
+	return SQLStores(db, sqlstore.NewTenantStore(db, sealer)), feed
 }
 
 // patchTenant changes the bench tenant as the operator.

@@ -7,86 +7,68 @@ import (
 	"go.uber.org/zap"
 	"gorm.io/gorm"
 
-	"github.com/tenantry/tenantry/adapters/cache"
-	"github.com/tenantry/tenantry/adapters/lexical"
 	"github.com/tenantry/tenantry/adapters/sqlstore"
-	"github.com/tenantry/tenantry/adapters/vecsearch"
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/ports"
 )
 
-// changeFeed is how this node hears of the others' writes: PostgreSQL LISTEN/NOTIFY,
-// or nothing on the embedded database, which no other process shares.
-func changeFeed(db *gorm.DB, cfg Config, log *zap.Logger) (ports.ChangeFeed, error) {
-	if cfg.Embedded() {
-		return nil, nil
-	}
+// changeFeed follows the database's change log, on PostgreSQL (LISTEN/NOTIFY wakes it)
+// and on the embedded SQLite (polled), so that this process drops what the others'
+// writes (other nodes, CLI commands) outdated.
+func changeFeed(db *gorm.DB, cfg Config, log *zap.Logger) (*sqlstore.ChangeFeed, error) {
 	named := log.Named("changes")
-	feed, err := sqlstore.NewChangeFeed(db, dbConfig(cfg), func(err error) {
-		named.Warn("listening for other nodes' changes failed; retrying (caches fall back to TENANTRY_CACHE_TTL meanwhile)", zap.Error(err))
+	return sqlstore.NewChangeFeed(db, dbConfig(cfg), func(err error) {
+		named.Warn("following the change log failed; retrying (caches fall back to TENANTRY_CACHE_TTL meanwhile)", zap.Error(err))
 	})
-	if err != nil {
-		return nil, err
-	}
-	return feed, nil
 }
 
-// publishTimeout bounds the announcement of one write to the other nodes.
-const publishTimeout = 2 * time.Second
-
-// publisher returns what the caches and the index call after a write: it tells the
-// other nodes through feed (nil: there are none to tell). A failure is logged and
-// otherwise ignored: the others then see the change when their TTL runs out.
-func publisher(feed ports.ChangeFeed, log *zap.Logger) func(domain.Change) {
-	if feed == nil {
-		return func(domain.Change) {}
-	}
-	return func(c domain.Change) {
-		ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
+// pruneChanges removes change log entries older than sqlstore.ChangeRetention every
+// few minutes until ctx ends.
+func pruneChanges(ctx context.Context, feed *sqlstore.ChangeFeed, log *zap.Logger) {
+	every(ctx, 5*time.Minute, func(ctx context.Context) {
+		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		if err := feed.Publish(ctx, c); err != nil {
-			log.Warn("could not tell the other nodes of a change; they see it within TENANTRY_CACHE_TTL",
-				zap.String("kind", string(c.Kind)), zap.String("id", c.ID), zap.Error(err))
+		n, err := feed.Prune(pctx, time.Now().Add(-sqlstore.ChangeRetention))
+		if err != nil {
+			log.Warn("pruning the change log failed; retrying later", zap.Error(err))
+		} else if n > 0 {
+			log.Debug("pruned the change log", zap.Int64("entries", n))
 		}
+	})
+}
+
+// Invalidations are what each kind of change outdates in this process: callbacks that
+// drop the copies concerned. A change of a kind this version does not know counts as
+// ChangeAll. Callbacks run one at a time, in log order.
+type Invalidations map[domain.ChangeKind][]func(domain.Change)
+
+// On adds fn to the callbacks of kind.
+func (inv Invalidations) On(kind domain.ChangeKind, fn func(domain.Change)) {
+	inv[kind] = append(inv[kind], fn)
+}
+
+// TenantCopies registers an in-memory per-tenant copy of stored data (an embedded
+// search index): a change of a tenant's chunks or the tenant's deletion drops that
+// tenant's copy through invalidate, and missed changes drop every copy through all.
+func (inv Invalidations) TenantCopies(invalidate func(domain.TenantID), all func()) {
+	byTenant := func(c domain.Change) { invalidate(domain.TenantID(c.ID)) }
+	inv.On(domain.ChangeChunks, byTenant)
+	inv.On(domain.ChangeTenantDeleted, byTenant)
+	inv.On(domain.ChangeAll, func(domain.Change) { all() })
+}
+
+// apply runs c's callbacks.
+func (inv Invalidations) apply(c domain.Change) {
+	if !c.Kind.Known() {
+		c = domain.Change{Kind: domain.ChangeAll}
+	}
+	for _, fn := range inv[c.Kind] {
+		fn(c)
 	}
 }
 
-// nodeCaches are what a change made by another node may have outdated here.
-type nodeCaches struct {
-	users   *cache.Users
-	tenants *cache.Tenants
-	usage   *cache.Usage
-	index   *vecsearch.Index // nil when the vendors were injected
-	lexical *lexical.Index
-}
-
-// apply drops what c outdated.
-func (n nodeCaches) apply(c domain.Change) {
-	switch c.Kind {
-	case domain.ChangeUser:
-		n.users.Forget(domain.UserID(c.ID))
-	case domain.ChangeTenant:
-		n.tenants.Forget(domain.TenantID(c.ID), false)
-	case domain.ChangeTenantDeleted:
-		n.tenants.Forget(domain.TenantID(c.ID), true)
-	case domain.ChangeChunks:
-		if n.index != nil {
-			n.index.Invalidate(domain.TenantID(c.ID))
-		}
-		n.lexical.Invalidate(domain.TenantID(c.ID))
-	default: // ChangeAll, or a kind this version does not know
-		n.users.Invalidate()
-		n.tenants.Invalidate()
-		n.usage.Purge()
-		if n.index != nil {
-			n.index.InvalidateAll()
-		}
-		n.lexical.InvalidateAll()
-	}
-}
-
-// listen applies the other nodes' changes until ctx ends, then closes done.
-func (n nodeCaches) listen(ctx context.Context, feed ports.ChangeFeed, done chan<- struct{}) {
+// follow applies the change log to inv until ctx ends, then closes done.
+func follow(ctx context.Context, feed ports.ChangeFeed, inv Invalidations, done chan<- struct{}) {
 	defer close(done)
-	_ = feed.Listen(ctx, n.apply) // returns nil once ctx ends; it retries by itself
+	_ = feed.Listen(ctx, inv.apply) // returns nil once ctx ends; it retries by itself
 }

@@ -52,9 +52,9 @@ func startNodes(t *testing.T, w nodeWorld, joined bool) [2]*API {
 
 func memoryWorld(t *testing.T) nodeWorld {
 	t.Helper()
-	bus := memory.NewChangeBus()
-	return nodeWorld{stores: MemoryStores(memory.NewDB()), sealer: testSealer(t),
-		feeds: func(*testing.T) [2]ports.ChangeFeed { return [2]ports.ChangeFeed{bus.Feed(), bus.Feed()} }}
+	db := memory.NewDB()
+	return nodeWorld{stores: MemoryStores(db), sealer: testSealer(t),
+		feeds: func(*testing.T) [2]ports.ChangeFeed { return [2]ports.ChangeFeed{db.Changes(), db.Changes()} }}
 }
 
 func postgresWorld(t *testing.T) nodeWorld {

@@ -31,6 +31,7 @@ DATABASE_PUBLIC_URL) tenantry uses an embedded SQLite database in $TENANTRY_DATA
 		migrateCommand(stdio, env, schemaHCL),
 		userCommand(stdio, env, schemaHCL),
 		tenantCommand(stdio, env, schemaHCL),
+		documentCommand(stdio, env, schemaHCL),
 		keysCommand(stdio, env, schemaHCL),
 		secretsCommand(stdio, env, schemaHCL),
 	)

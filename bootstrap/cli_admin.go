@@ -94,6 +94,9 @@ func userPatchCommand(stdio IO, env func() (Config, error), schemaHCL []byte, us
 					return err
 				}
 				fmt.Fprintf(stdio.Out, "user %s: tenant %s, role %s, disabled %t\n", u.Email, orNone(string(u.TenantID)), u.Role, u.Disabled)
+				if u.Role == domain.RolePlatformAdmin && u.HasTenant() {
+					fmt.Fprintf(stdio.Out, "note: %s is a platform admin and now a member of tenant %s; its tenant admins cannot change it\n", u.Email, u.TenantID)
+				}
 				return nil
 			})
 		},

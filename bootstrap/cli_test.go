@@ -182,6 +182,10 @@ func TestCLIUserLifecycle(t *testing.T) {
 
 	r = run(t, e, e2ePassword+"\n", "user", "create", "--email", "bob@acme.test", "--password-stdin")
 	assert.Equal(t, 1, r.code, "a duplicate email is refused: %s", r)
+
+	mustRun(t, e, e2ePassword+"\n", "user", "create", "--email", "root@acme.test", "--role", "platform_admin", "--password-stdin")
+	r = mustRun(t, e, "", "user", "assign", "--email", "root@acme.test", "--tenant", "acme")
+	assert.Contains(t, r.out, "note: root@acme.test is a platform admin and now a member of tenant acme; its tenant admins cannot change it")
 }
 
 func TestCLITenantUpdateTakesOneKeyPerRun(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -48,10 +49,22 @@ type Config struct {
 	// the CLI or another node is picked up.
 	JWTKeyRefresh time.Duration
 
-	LoginMaxFailures int
-	LoginWindow      time.Duration
-	HashConcurrency  int
-	HashWait         time.Duration
+	// LoginMaxFailures blocks one client IP from trying one account again after this
+	// many failures within LoginWindow; LoginMaxFailuresPerIP blocks a client IP from
+	// every login after this many failures, whichever accounts they named.
+	LoginMaxFailures      int
+	LoginMaxFailuresPerIP int
+	LoginWindow           time.Duration
+	// LoginMaxDelay bounds how long the answer to an account's repeated failed logins
+	// is held (0: never).
+	LoginMaxDelay time.Duration
+	// TrustedProxies are the proxies whose X-Forwarded-For names the client IP.
+	TrustedProxies  []netip.Prefix
+	HashConcurrency int
+	HashWait        time.Duration
+	// StreamLeaseTTL is how long, on PostgreSQL, a node's stream slots outlive the
+	// node (they are leases it renews every third of this).
+	StreamLeaseTTL time.Duration
 
 	AllowHTTPVendors bool
 	MaxBodyBytes     int64
@@ -66,6 +79,10 @@ type Config struct {
 	ModelTimeout     time.Duration
 	ModelIdleTimeout time.Duration
 	PingInterval     time.Duration
+	// StreamWriteTimeout bounds each write to an SSE client that stopped reading.
+	StreamWriteTimeout time.Duration
+	// ContentSecurityPolicy is sent on every response.
+	ContentSecurityPolicy string
 
 	// ReadHeaderTimeout and ReadTimeout bound how long a client may take to send a
 	// request's headers, and its whole request with the body (slow clients are cut).
@@ -75,8 +92,10 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// MemoryLimit is the Go runtime's soft memory limit that serve sets, in bytes; 0
 	// leaves the runtime's own (GOMEMLIMIT when set, else none).
-	MemoryLimit    int64
-	MetricsToken   string
+	MemoryLimit  int64
+	MetricsToken string
+	// MetricsPublic serves /metrics without a token when MetricsToken is unset.
+	MetricsPublic  bool
 	MetricsTenants []string // only these tenants get their own metrics label
 	MetricsTopN    int      // without MetricsTenants, the first N tenants seen do
 	CacheTTL       time.Duration
@@ -96,50 +115,57 @@ func (c Config) SQLitePath() string { return filepath.Join(c.DataDir, "tenantry.
 func LoadConfig(getenv func(string) string) (Config, error) {
 	r := envReader{get: getenv}
 	c := Config{
-		Port:              r.int("PORT", 8080),
-		PublicURL:         r.str("TENANTRY_PUBLIC_URL", ""),
-		DataDir:           r.str("TENANTRY_DATA_DIR", "./data"),
-		DatabaseURL:       r.str("DATABASE_PUBLIC_URL", r.str("DATABASE_URL", "")),
-		LogLevel:          strings.ToLower(r.str("TENANTRY_LOG_LEVEL", "info")),
-		LogFormat:         strings.ToLower(r.str("TENANTRY_LOG_FORMAT", "json")),
-		DBMaxOpenConns:    r.int("TENANTRY_DB_MAX_OPEN_CONNS", 20),
-		DBMaxIdleConns:    r.int("TENANTRY_DB_MAX_IDLE_CONNS", 10),
-		DBConnMaxLifetime: r.dur("TENANTRY_DB_CONN_MAX_LIFETIME", 30*time.Minute),
-		DBTimeout:         r.dur("TENANTRY_DB_TIMEOUT", 5*time.Second),
-		DBQueryTimeout:    r.dur("TENANTRY_DB_QUERY_TIMEOUT", 15*time.Second),
-		SecretKey:         r.str("TENANTRY_SECRET_KEY", ""),
-		PreviousSecretKey: r.list("TENANTRY_SECRET_KEY_PREVIOUS"),
-		JWTAlg:            strings.ToUpper(r.str("TENANTRY_JWT_ALG", "ES256")),
-		JWTAudience:       r.str("TENANTRY_JWT_AUDIENCE", "tenantry"),
-		JWTSkew:           r.dur("TENANTRY_JWT_SKEW", 30*time.Second),
-		AccessTTL:         r.dur("TENANTRY_ACCESS_TTL", 15*time.Minute),
-		RefreshTTL:        r.dur("TENANTRY_REFRESH_TTL", 30*24*time.Hour),
-		JWTKeyRefresh:     r.dur("TENANTRY_JWT_KEY_REFRESH", time.Minute),
-		LoginMaxFailures:  r.int("TENANTRY_LOGIN_MAX_FAILURES", 10),
-		LoginWindow:       r.dur("TENANTRY_LOGIN_WINDOW", 15*time.Minute),
-		HashConcurrency:   r.int("TENANTRY_HASH_CONCURRENCY", 0),
-		HashWait:          r.dur("TENANTRY_HASH_WAIT", 2*time.Second),
-		AllowHTTPVendors:  r.bool("TENANTRY_ALLOW_HTTP_VENDORS", false),
-		MaxBodyBytes:      int64(r.int("TENANTRY_MAX_BODY_BYTES", 1<<20)),
-		MaxDocumentBytes:  int64(r.int("TENANTRY_MAX_DOCUMENT_BYTES", 5<<20)),
-		ChunkSize:         r.int("TENANTRY_CHUNK_SIZE", 800),
-		ChunkOverlap:      r.int("TENANTRY_CHUNK_OVERLAP", 100),
-		IndexMaxBytes:     int64(r.int("TENANTRY_INDEX_MAX_BYTES", 1<<30)),
-		BM25K1:            r.float("TENANTRY_BM25_K1", 0.9),
-		BM25B:             r.float("TENANTRY_BM25_B", 0.4),
-		ModelTimeout:      r.dur("TENANTRY_MODEL_TIMEOUT", 120*time.Second),
-		ModelIdleTimeout:  r.dur("TENANTRY_MODEL_IDLE_TIMEOUT", 30*time.Second),
-		PingInterval:      r.dur("TENANTRY_SSE_PING_INTERVAL", 15*time.Second),
-		ReadHeaderTimeout: r.dur("TENANTRY_READ_HEADER_TIMEOUT", 10*time.Second),
-		ReadTimeout:       r.dur("TENANTRY_READ_TIMEOUT", 60*time.Second),
-		ShutdownTimeout:   r.dur("TENANTRY_SHUTDOWN_TIMEOUT", 20*time.Second),
-		MemoryLimit:       r.size("TENANTRY_MEMORY_LIMIT"),
-		MetricsToken:      r.str("TENANTRY_METRICS_TOKEN", ""),
-		MetricsTenants:    r.list("TENANTRY_METRICS_TENANTS"),
-		MetricsTopN:       r.int("TENANTRY_METRICS_TENANT_LIMIT", 50),
-		CacheTTL:          r.dur("TENANTRY_CACHE_TTL", 30*time.Second),
-		ReindexLease:      r.dur("TENANTRY_REINDEX_LEASE", time.Minute),
+		Port:                  r.int("PORT", 8080),
+		PublicURL:             r.str("TENANTRY_PUBLIC_URL", ""),
+		DataDir:               r.str("TENANTRY_DATA_DIR", "./data"),
+		DatabaseURL:           r.str("DATABASE_PUBLIC_URL", r.str("DATABASE_URL", "")),
+		LogLevel:              strings.ToLower(r.str("TENANTRY_LOG_LEVEL", "info")),
+		LogFormat:             strings.ToLower(r.str("TENANTRY_LOG_FORMAT", "json")),
+		DBMaxOpenConns:        r.int("TENANTRY_DB_MAX_OPEN_CONNS", 20),
+		DBMaxIdleConns:        r.int("TENANTRY_DB_MAX_IDLE_CONNS", 10),
+		DBConnMaxLifetime:     r.dur("TENANTRY_DB_CONN_MAX_LIFETIME", 30*time.Minute),
+		DBTimeout:             r.dur("TENANTRY_DB_TIMEOUT", 5*time.Second),
+		DBQueryTimeout:        r.dur("TENANTRY_DB_QUERY_TIMEOUT", 15*time.Second),
+		SecretKey:             r.str("TENANTRY_SECRET_KEY", ""),
+		PreviousSecretKey:     r.list("TENANTRY_SECRET_KEY_PREVIOUS"),
+		JWTAlg:                strings.ToUpper(r.str("TENANTRY_JWT_ALG", "ES256")),
+		JWTAudience:           r.str("TENANTRY_JWT_AUDIENCE", "tenantry"),
+		JWTSkew:               r.dur("TENANTRY_JWT_SKEW", 30*time.Second),
+		AccessTTL:             r.dur("TENANTRY_ACCESS_TTL", 15*time.Minute),
+		RefreshTTL:            r.dur("TENANTRY_REFRESH_TTL", 30*24*time.Hour),
+		JWTKeyRefresh:         r.dur("TENANTRY_JWT_KEY_REFRESH", time.Minute),
+		LoginMaxFailures:      r.int("TENANTRY_LOGIN_MAX_FAILURES", 10),
+		LoginWindow:           r.dur("TENANTRY_LOGIN_WINDOW", 15*time.Minute),
+		TrustedProxies:        r.prefixes("TENANTRY_TRUSTED_PROXIES"),
+		StreamLeaseTTL:        r.dur("TENANTRY_STREAM_LEASE_TTL", 30*time.Second),
+		HashConcurrency:       r.int("TENANTRY_HASH_CONCURRENCY", 0),
+		HashWait:              r.dur("TENANTRY_HASH_WAIT", 2*time.Second),
+		AllowHTTPVendors:      r.bool("TENANTRY_ALLOW_HTTP_VENDORS", false),
+		MaxBodyBytes:          int64(r.int("TENANTRY_MAX_BODY_BYTES", 1<<20)),
+		MaxDocumentBytes:      int64(r.int("TENANTRY_MAX_DOCUMENT_BYTES", 5<<20)),
+		ChunkSize:             r.int("TENANTRY_CHUNK_SIZE", 800),
+		ChunkOverlap:          r.int("TENANTRY_CHUNK_OVERLAP", 100),
+		BM25K1:                r.float("TENANTRY_BM25_K1", 0.9),
+		BM25B:                 r.float("TENANTRY_BM25_B", 0.4),
+		IndexMaxBytes:         int64(r.int("TENANTRY_INDEX_MAX_BYTES", 1<<30)),
+		ModelTimeout:          r.dur("TENANTRY_MODEL_TIMEOUT", 120*time.Second),
+		ModelIdleTimeout:      r.dur("TENANTRY_MODEL_IDLE_TIMEOUT", 30*time.Second),
+		PingInterval:          r.dur("TENANTRY_SSE_PING_INTERVAL", 15*time.Second),
+		StreamWriteTimeout:    r.dur("TENANTRY_STREAM_WRITE_TIMEOUT", 30*time.Second),
+		ContentSecurityPolicy: r.str("TENANTRY_CONTENT_SECURITY_POLICY", "default-src 'none'; frame-ancestors 'none'"),
+		LoginMaxDelay:         r.dur("TENANTRY_LOGIN_MAX_DELAY", 10*time.Second),
+		ReadHeaderTimeout:     r.dur("TENANTRY_READ_HEADER_TIMEOUT", 10*time.Second),
+		ReadTimeout:           r.dur("TENANTRY_READ_TIMEOUT", 60*time.Second),
+		ShutdownTimeout:       r.dur("TENANTRY_SHUTDOWN_TIMEOUT", 20*time.Second),
+		MemoryLimit:           r.size("TENANTRY_MEMORY_LIMIT"),
+		MetricsToken:          r.str("TENANTRY_METRICS_TOKEN", ""),
+		MetricsPublic:         r.bool("TENANTRY_METRICS_PUBLIC", false),
+		MetricsTenants:        r.list("TENANTRY_METRICS_TENANTS"),
+		MetricsTopN:           r.int("TENANTRY_METRICS_TENANT_LIMIT", 50),
+		CacheTTL:              r.dur("TENANTRY_CACHE_TTL", 30*time.Second),
+		ReindexLease:          r.dur("TENANTRY_REINDEX_LEASE", time.Minute),
 	}
+	c.LoginMaxFailuresPerIP = r.int("TENANTRY_LOGIN_MAX_FAILURES_PER_IP", max(100, c.LoginMaxFailures))
 	if c.PublicURL == "" {
 		c.PublicURL = fmt.Sprintf("http://localhost:%d", c.Port)
 	}
@@ -161,6 +187,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		r.errs = append(r.errs, fmt.Errorf("TENANTRY_PUBLIC_URL must be an absolute http(s) URL, got %q", c.PublicURL))
 	}
 	r.check(c.LoginMaxFailures > 0, "TENANTRY_LOGIN_MAX_FAILURES", "must be positive")
+	r.check(c.LoginMaxFailuresPerIP >= c.LoginMaxFailures, "TENANTRY_LOGIN_MAX_FAILURES_PER_IP", "must be at least TENANTRY_LOGIN_MAX_FAILURES")
+	r.check(c.LoginMaxDelay >= 0 && c.LoginMaxDelay <= time.Minute, "TENANTRY_LOGIN_MAX_DELAY", "must be between 0 and 1m")
+	r.check(c.StreamWriteTimeout > 0, "TENANTRY_STREAM_WRITE_TIMEOUT", "must be positive")
+	r.check(c.StreamLeaseTTL >= 300*time.Millisecond, "TENANTRY_STREAM_LEASE_TTL", "must be at least 300ms")
 	r.check(c.MetricsTopN >= 0 && c.MetricsTopN <= 1000, "TENANTRY_METRICS_TENANT_LIMIT", "must be between 0 and 1000")
 	r.check(c.MaxBodyBytes > 0, "TENANTRY_MAX_BODY_BYTES", "must be positive")
 	r.check(c.MaxDocumentBytes > 0, "TENANTRY_MAX_DOCUMENT_BYTES", "must be positive")
@@ -216,6 +246,25 @@ func (r *envReader) str(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// prefixes reads a comma-separated list of CIDR prefixes; a bare address is a
+// prefix of that one address.
+func (r *envReader) prefixes(name string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, v := range r.list(name) {
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil {
+				r.errs = append(r.errs, fmt.Errorf("%s: %q is not a CIDR prefix or IP address", name, v))
+				continue
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out
 }
 
 func (r *envReader) list(name string) []string {

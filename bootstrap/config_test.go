@@ -1,6 +1,8 @@
 package bootstrap
 
 import (
+	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -132,6 +134,7 @@ func TestLoadConfigNamesEachInvalidVariable(t *testing.T) {
 		{name: "db pool", env: env{"TENANTRY_DB_MAX_OPEN_CONNS": "0"}, want: "TENANTRY_DB_MAX_OPEN_CONNS"},
 		{name: "db timeout without unit", env: env{"TENANTRY_DB_TIMEOUT": "5"}, want: "TENANTRY_DB_TIMEOUT"},
 		{name: "login failures", env: env{"TENANTRY_LOGIN_MAX_FAILURES": "-1"}, want: "TENANTRY_LOGIN_MAX_FAILURES"},
+		{name: "stream lease ttl", env: env{"TENANTRY_STREAM_LEASE_TTL": "100ms"}, want: "TENANTRY_STREAM_LEASE_TTL"},
 		{name: "body limit", env: env{"TENANTRY_MAX_BODY_BYTES": "0"}, want: "TENANTRY_MAX_BODY_BYTES"},
 		{name: "document limit", env: env{"TENANTRY_MAX_DOCUMENT_BYTES": "0"}, want: "TENANTRY_MAX_DOCUMENT_BYTES"},
 		{name: "index memory", env: env{"TENANTRY_INDEX_MAX_BYTES": "-1"}, want: "TENANTRY_INDEX_MAX_BYTES"},
@@ -220,4 +223,26 @@ func TestDatabasePasswordNeverShows(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestEveryHTTPOptionIsWired fails when a field of httpapi.Config is not set from the
+// configuration: with every variable set, no field may be left at its zero value.
+func TestEveryHTTPOptionIsWired(t *testing.T) {
+	t.Parallel()
+	vars := map[string]string{
+		"TENANTRY_MAX_BODY_BYTES": "2048", "TENANTRY_MAX_DOCUMENT_BYTES": "4096", "TENANTRY_SSE_PING_INTERVAL": "5s",
+		"TENANTRY_STREAM_WRITE_TIMEOUT": "7s", "TENANTRY_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7",
+		"TENANTRY_CONTENT_SECURITY_POLICY": "default-src 'self'", "TENANTRY_METRICS_TOKEN": "m-token",
+		"TENANTRY_METRICS_PUBLIC": "true",
+	}
+	cfg, err := LoadConfig(func(k string) string { return vars[k] })
+	require.NoError(t, err)
+	h := reflect.ValueOf(httpConfig(cfg))
+	for i := range h.NumField() {
+		assert.False(t, h.Field(i).IsZero(), "httpapi.Config.%s is not wired from the configuration", h.Type().Field(i).Name)
+	}
+	assert.Equal(t, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32")}, cfg.TrustedProxies)
+
+	_, err = LoadConfig(func(k string) string { return map[string]string{"TENANTRY_TRUSTED_PROXIES": "10.0.0.0/33"}[k] })
+	require.ErrorContains(t, err, "TENANTRY_TRUSTED_PROXIES")
 }

@@ -511,9 +511,9 @@ func signatureOf(jwt string) string { return jwt[strings.LastIndex(jwt, ".")+1:]
 
 func TestE2ETokenVersionInvalidatesOutstandingTokens(t *testing.T) {
 	t.Parallel()
-	// The CLI is another process writing the database: the server learns of the raised
-	// token version when its user cache entry expires, so cross-process invalidation is
-	// bounded by TENANTRY_CACHE_TTL (1 s here); in-process changes invalidate at once.
+	// The CLI is another process writing the database: the server hears of the raised
+	// token version through the change log (TestE2ECLIChangesReachARunningServer shows
+	// it with hour-long caches); here the TTL is short as well.
 	e := newEnv(t).with("TENANTRY_CACHE_TTL", "1s")
 	seed(t, e, "acme", "assign@acme.test", "member")
 	mustRun(t, e, "", "tenant", "create", "--id", "beta", "--name", "Beta")

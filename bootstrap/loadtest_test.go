@@ -22,7 +22,11 @@ func TestLoadAuthenticatedOverhead(t *testing.T) {
 	// else's work then lands on both routes alike.
 	rounds := envInt(t, "TENANTRY_LOADTEST_ROUNDS", 10)
 	d := envDuration(t, "TENANTRY_LOADTEST_DURATION", 2*time.Second)
-	e := newBenchEnv(t, benchOptions{})
+	// TENANTRY_LOADTEST_STORE=sqlite runs on the embedded database with its change log
+	// followed, as `tenantry serve` does; the default is the in-memory stores.
+	store := os.Getenv("TENANTRY_LOADTEST_STORE")
+	require.Contains(t, []string{"", "memory", "sqlite"}, store, "TENANTRY_LOADTEST_STORE")
+	e := newBenchEnv(t, benchOptions{sqlite: store == "sqlite"})
 	base := e.serve(t, e.api.Handler)
 	auth := "Authorization: Bearer " + benchLogin(t, e.api.Handler, benchEmail)
 	script := wrkScript(t, "")
@@ -159,8 +163,8 @@ func TestLoadLoginStorm(t *testing.T) {
 		assert bool
 	}{
 		{name: "limiter", flood: "/auth/token", script: stormScript, assert: true},
-		{name: "hashing-only", flood: "/auth/token", script: stormScript, env: map[string]string{"TENANTRY_LOGIN_MAX_FAILURES": "1000000000"}},
-		{name: "hashing-only-1", flood: "/auth/token", script: stormScript, env: map[string]string{"TENANTRY_LOGIN_MAX_FAILURES": "1000000000", "TENANTRY_HASH_CONCURRENCY": "1"}},
+		{name: "hashing-only", flood: "/auth/token", script: stormScript, env: map[string]string{"TENANTRY_LOGIN_MAX_FAILURES": "1000000000", "TENANTRY_LOGIN_MAX_DELAY": "0s"}},
+		{name: "hashing-only-1", flood: "/auth/token", script: stormScript, env: map[string]string{"TENANTRY_LOGIN_MAX_FAILURES": "1000000000", "TENANTRY_LOGIN_MAX_DELAY": "0s", "TENANTRY_HASH_CONCURRENCY": "1"}},
 		// The control: the same 32-connection flood of a request that costs no login
 		// work at all, to show what sharing two cores with a second load generator costs.
 		{name: "control-healthz-flood", flood: "/healthz", script: ""},

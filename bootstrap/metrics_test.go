@@ -145,7 +145,8 @@ func TestLoadConfigMetricsTenantBound(t *testing.T) {
 // factory's embedded vector index and of the lexical index on a hybrid tenant: nothing
 // before a tenant is loaded, then what a search loaded of an ingested document.
 func TestMetricsShowTheEmbeddedIndexMemory(t *testing.T) {
-	e := newBenchEnv(t, benchOptions{})
+	// Read through the handler from httptest's non-loopback address, so opened.
+	e := newBenchEnv(t, benchOptions{env: map[string]string{"TENANTRY_METRICS_PUBLIC": "true"}})
 	hybrid := domain.RetrievalHybrid
 	e.patchTenant(t, domain.TenantPatch{Mode: &hybrid})
 	h := e.api.Handler

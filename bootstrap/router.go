@@ -78,9 +78,11 @@ type RouterOptions struct {
 	Now func() time.Time
 	// Vendors replaces the per-tenant vendor factory (tests); nil builds the real one.
 	Vendors ports.Vendors
-	// Changes connects this node's caches with the other nodes' writes; nil when no
-	// other process shares the database (the embedded SQLite).
+	// Changes follows the database's change log, so that this process drops what the
+	// writes of others (other nodes, CLI commands) outdated; nil follows nothing.
 	Changes ports.ChangeFeed
+	// Limits are the limiters to enforce; nil ones count in memory, per process.
+	Limits Limits
 }
 
 // API is a built router with what must run beside it and be closed after it.
@@ -119,8 +121,7 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	if now == nil {
 		now = time.Now
 	}
-	publish := publisher(o.Changes, o.Log.Named("changes"))
-	cached := cache.Options{TTL: cfg.CacheTTL, Changed: publish}
+	cached := cache.Options{TTL: cfg.CacheTTL}
 	users := cache.NewUsers(st.Users, cached)
 	usage := cache.NewUsage(st.Usage, cached, now)
 	tenants := cache.NewTenants(st.Tenants, cached, func() {
@@ -129,11 +130,9 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	})
 	var index *vecsearch.Index
 	if o.Vendors == nil {
-		index = vecsearch.New(st.Chunks, vecsearch.Config{MaxBytes: cfg.IndexMaxBytes / 2,
-			Changed: func(t domain.TenantID) { publish(domain.Change{Kind: domain.ChangeChunks, ID: string(t)}) }})
+		index = vecsearch.New(st.Chunks, vecsearch.Config{MaxBytes: cfg.IndexMaxBytes / 2})
 	}
-	lex := lexical.New(st.Chunks, lexical.Config{Params: lexical.Params{K1: cfg.BM25K1, B: cfg.BM25B}, MaxBytes: cfg.IndexMaxBytes / 2,
-		Changed: func(t domain.TenantID) { publish(domain.Change{Kind: domain.ChangeChunks, ID: string(t)}) }})
+	lex := lexical.New(st.Chunks, lexical.Config{Params: lexical.Params{K1: cfg.BM25K1, B: cfg.BM25B}, MaxBytes: cfg.IndexMaxBytes / 2})
 	built := false
 	defer func() {
 		if !built && index != nil {
@@ -158,8 +157,30 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	go keys.Run(bg)
 	var listening chan struct{}
 	if o.Changes != nil {
+		inv := Invalidations{}
+		inv.On(domain.ChangeUser, func(c domain.Change) { users.Forget(domain.UserID(c.ID)) })
+		inv.On(domain.ChangeTenant, func(c domain.Change) { tenants.Forget(domain.TenantID(c.ID), false) })
+		inv.On(domain.ChangeTenantDeleted, func(c domain.Change) { tenants.Forget(domain.TenantID(c.ID), true) })
+		reloadKeys := func(domain.Change) {
+			kctx, cancel := context.WithTimeout(bg, 10*time.Second)
+			defer cancel()
+			if err := keys.Load(kctx); err != nil {
+				o.Log.Warn("reloading the signing keys after a change failed; TENANTRY_JWT_KEY_REFRESH retries", zap.Error(err))
+			}
+		}
+		inv.On(domain.ChangeSigningKeys, reloadKeys)
+		inv.On(domain.ChangeAll, func(domain.Change) {
+			users.Invalidate()
+			tenants.Invalidate()
+			usage.Purge()
+		})
+		inv.On(domain.ChangeAll, reloadKeys)
+		if index != nil {
+			inv.TenantCopies(index.Invalidate, index.InvalidateAll)
+		}
+		inv.TenantCopies(lex.Invalidate, lex.InvalidateAll)
 		listening = make(chan struct{})
-		go nodeCaches{users: users, tenants: tenants, usage: usage, index: index, lexical: lex}.listen(bg, o.Changes, listening)
+		go follow(bg, o.Changes, inv, listening)
 	}
 
 	v := o.Vendors
@@ -172,22 +193,22 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	issuer := jwtauth.NewIssuer(keys)
 	verifier := jwtauth.NewCachedVerifier(jwtauth.NewVerifier(keys), 50_000, now)
 	policy := application.TokenPolicy{AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL}
-	limiter := memory.NewRateLimiter()
+	limits := o.Limits.orMemory(cfg)
 
 	jobs := newReindexRunner(o.Log.Named("reindex"), cfg.ReindexLease)
 	jobs.uc = application.NewReindex(application.ReindexDeps{Jobs: st.Reindex, Tenants: st.Tenants, Chunks: st.ChunkScanner,
 		Documents: st.Documents, Vendors: v, Lexical: lex, Audit: st.Audit, Now: now, Lease: cfg.ReindexLease, Started: jobs.poke,
-		TenantChanged: func(id domain.TenantID) {
-			tenants.Forget(id, false)
-			publish(domain.Change{Kind: domain.ChangeTenant, ID: string(id)})
-		}})
+		// The store records the write in the change log for the other processes;
+		// this one drops its cached copy at once.
+		TenantChanged: func(id domain.TenantID) { tenants.Forget(id, false) }})
 	tenantsUC := application.NewManageTenants(application.ManageTenantsDeps{Tenants: tenants, Vendors: v, Lexical: lex, Audit: st.Audit, Now: now, AllowHTTPVendors: cfg.AllowHTTPVendors,
 		Reindex: jobs.uc})
 	usersUC := application.NewManageUsers(application.ManageUsersDeps{Users: users, Hasher: hasher, Refresh: st.RefreshTokens, Audit: st.Audit, Now: now})
 	deps := httpapi.Deps{
 		Log: o.Log.Named("http"),
 		Login: application.NewLogin(application.LoginDeps{Users: users, Hasher: hasher, Issuer: issuer, Refresh: st.RefreshTokens,
-			Attempts: memory.NewAttemptLimiter(cfg.LoginMaxFailures, cfg.LoginWindow), Policy: policy, Now: now}),
+			Attempts: limits.Attempts, IPAttempts: limits.IPAttempts,
+			MaxDelay: cfg.LoginMaxDelay, Wait: holdFor, Policy: policy, Now: now}),
 		Refresh:       application.NewRefreshTokens(application.RefreshDeps{Users: users, Issuer: issuer, Refresh: st.RefreshTokens, Policy: policy, Now: now}),
 		Revoke:        application.NewRevokeToken(st.RefreshTokens, now),
 		Authenticate:  application.NewAuthenticate(verifier, users),
@@ -195,12 +216,12 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 		Profile:       application.NewProfile(users, tenants),
 		Tenants:       tenantsUC,
 		Users:         usersUC,
-		Ingest: application.NewIngestDocument(application.IngestDeps{Documents: st.Documents, Vendors: v, Lexical: lex, Limiter: limiter,
+		Ingest: application.NewIngestDocument(application.IngestDeps{Documents: st.Documents, Vendors: v, Lexical: lex, Limiter: limits.Rate,
 			Chunker: domain.Chunker{Size: cfg.ChunkSize, Overlap: cfg.ChunkOverlap}, Now: now}),
 		Documents:     application.NewDocuments(st.Documents, v, lex),
 		Conversations: application.NewConversations(st.Conversations),
 		Chat: application.NewStreamChat(application.StreamChatDeps{Conversations: st.Conversations, Usage: usage, Vendors: v, Lexical: lex,
-			Limiter: limiter, Slots: memory.NewStreamSlots(), Now: now}),
+			Limiter: limits.Rate, Slots: limits.Streams, Now: now}),
 		Reports:   application.NewReports(usage, st.Audit, now),
 		Reindex:   jobs.uc,
 		Ready:     o.Ready,
@@ -208,11 +229,30 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 		Discovery: httpapi.Discovery{Issuer: cfg.PublicURL, SigningAlgorithms: []string{keys.Algorithm()}},
 		Metrics:   metrics,
 	}
-	h := httpapi.New(httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxDocumentBytes: cfg.MaxDocumentBytes, PingInterval: cfg.PingInterval,
-		MetricsToken: cfg.MetricsToken}, deps)
+	h := httpapi.New(httpConfig(cfg), deps)
 	built = true
-	return &API{Handler: h, keys: keys, admin: &adminServices{tenants: tenantsUC, users: usersUC, ingest: deps.Ingest, actor: o.Operator,
+	return &API{Handler: h, keys: keys, admin: &adminServices{tenants: tenantsUC, users: usersUC, documents: deps.Documents, ingest: deps.Ingest, actor: o.Operator,
 		reindex: jobs.uc, jobs: jobs}, stop: stop, index: index, listening: listening, jobs: jobs}, nil
+}
+
+// httpConfig is the HTTP adapter's configuration; every field comes from cfg
+// (TestEveryHTTPOptionIsWired fails when one does not).
+func httpConfig(cfg Config) httpapi.Config {
+	return httpapi.Config{
+		MaxBodyBytes: cfg.MaxBodyBytes, MaxDocumentBytes: cfg.MaxDocumentBytes, PingInterval: cfg.PingInterval,
+		StreamWriteTimeout: cfg.StreamWriteTimeout, TrustedProxies: cfg.TrustedProxies,
+		ContentSecurityPolicy: cfg.ContentSecurityPolicy, MetricsToken: cfg.MetricsToken, MetricsPublic: cfg.MetricsPublic,
+	}
+}
+
+// holdFor waits d, or until ctx ends.
+func holdFor(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // RunJobs starts running the re-index jobs (serve does; CLI commands other than

@@ -40,12 +40,13 @@ type runtime struct {
 
 // adminServices are the administration use cases run by the CLI as the operator.
 type adminServices struct {
-	tenants *application.ManageTenants
-	users   *application.ManageUsers
-	ingest  *application.IngestDocument // the first-run demo's sample documents
-	reindex *application.Reindex
-	jobs    *reindexRunner
-	actor   application.Actor
+	tenants   *application.ManageTenants
+	users     *application.ManageUsers
+	documents *application.Documents
+	ingest    *application.IngestDocument // the first-run demo's sample documents
+	reindex   *application.Reindex
+	jobs      *reindexRunner
+	actor     application.Actor
 }
 
 func (rt *runtime) admin() *adminServices { return rt.adminSvc }
@@ -89,9 +90,16 @@ func openRuntime(ctx context.Context, cfg Config, stdio IO, schemaHCL []byte, mi
 	if err != nil {
 		return nil, err
 	}
+	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	go pruneChanges(bg, changes, log.Named("changes"))
+	rt.closers = append(rt.closers, func() error { stopBackground(); return nil })
+	var limits Limits // the embedded default runs one process: in-memory limiters
+	if !cfg.Embedded() {
+		limits = sharedLimits(bg, db, cfg, log.Named("limits"))
+	}
 	api, err := Router(ctx, cfg, stores, RouterOptions{
 		Log: log, Sealer: rt.keyring, Ready: readiness(sqlDB, schemaHCL, &rt.draining), Operator: operatorActor(stdio),
-		Changes: changes,
+		Changes: changes, Limits: limits,
 	})
 	if err != nil {
 		return nil, err

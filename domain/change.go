@@ -3,12 +3,14 @@ package domain
 // ChangeKind names what a Change is about.
 type ChangeKind string
 
-// The kinds of Change. Each but ChangeAll carries the id of the record that changed.
+// The kinds of Change. Each but ChangeSigningKeys and ChangeAll carries the id of the
+// record that changed.
 const (
 	ChangeUser          ChangeKind = "user"           // a user (ID: its UserID)
 	ChangeTenant        ChangeKind = "tenant"         // a tenant's settings (ID: its TenantID)
 	ChangeTenantDeleted ChangeKind = "tenant_deleted" // a tenant and, by cascade, its users' assignment and usage
 	ChangeChunks        ChangeKind = "chunks"         // a tenant's stored chunk vectors (ID: its TenantID)
+	ChangeSigningKeys   ChangeKind = "signing_keys"   // the token signing keys (no ID)
 	ChangeAll           ChangeKind = "all"            // anything may have changed: changes may have been missed
 )
 
@@ -23,7 +25,7 @@ type Change struct {
 // (from a newer version, say) as ChangeAll.
 func (k ChangeKind) Known() bool {
 	switch k {
-	case ChangeUser, ChangeTenant, ChangeTenantDeleted, ChangeChunks, ChangeAll:
+	case ChangeUser, ChangeTenant, ChangeTenantDeleted, ChangeChunks, ChangeSigningKeys, ChangeAll:
 		return true
 	}
 	return false

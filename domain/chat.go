@@ -194,3 +194,24 @@ func (p Page) Normalize() Page {
 	}
 	return p
 }
+
+// Token estimate for answers whose vendor reported no usage: about four bytes of text
+// per token (OpenAI's rule of thumb for English; other scripts take more tokens per
+// byte, so this errs low there), plus a few tokens of framing per chat message.
+const (
+	bytesPerToken      = 4
+	tokensPerMessage   = 4
+	tokensPerChatReply = 3
+)
+
+// EstimateTokens is the estimated token count of text, rounded up.
+func EstimateTokens(text string) int { return (len(text) + bytesPerToken - 1) / bytesPerToken }
+
+// EstimatePromptTokens is the estimated token count of a chat prompt.
+func EstimatePromptTokens(msgs []ChatMessage) int {
+	n := tokensPerChatReply
+	for _, m := range msgs {
+		n += tokensPerMessage + EstimateTokens(m.Content)
+	}
+	return n
+}

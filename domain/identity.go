@@ -65,7 +65,10 @@ type UsageRecord struct {
 	PromptTokens     int
 	CompletionTokens int
 	ReadUnits        int
-	At               time.Time
+	// Estimated marks tokens counted by tenantry (domain.EstimateTokens) because the
+	// vendor reported none: a stream that ended early, or a vendor that sends no usage.
+	Estimated bool
+	At        time.Time
 }
 
 // UsageTotals are a tenant's sums over a period.
@@ -76,6 +79,8 @@ type UsageTotals struct {
 	CompletionTokens int64
 	ReadUnits        int64
 	Requests         int64
+	// EstimatedTokens is the part of the tokens that records marked Estimated hold.
+	EstimatedTokens int64
 }
 
 // Tokens is prompt plus completion tokens.
@@ -106,4 +111,28 @@ func (t Tenant) CheckQuota(used UsageTotals) error {
 		return ErrQuotaExceeded
 	}
 	return nil
+}
+
+// Login slow-down: the answer to a failed login is held longer as the account's recent
+// failures (from any address) grow, so guessing one account is slow from anywhere.
+const (
+	// LoginFreeFailures are the failures answered at once.
+	LoginFreeFailures = 3
+	// LoginFirstDelay is the hold after the first failure beyond the free ones; each
+	// further failure doubles it, up to the maximum given to LoginDelay.
+	LoginFirstDelay = time.Second
+)
+
+// LoginDelay is how long the answer to an account's failed login is held after
+// failures recent failures of that account, this one included: nothing for the first
+// LoginFreeFailures, then LoginFirstDelay doubling per failure, never above most. Only
+// failures are held, so the owner's right password is answered at once, whatever
+// others have tried.
+func LoginDelay(failures int, most time.Duration) time.Duration {
+	n := failures - LoginFreeFailures - 1
+	if n < 0 || most <= 0 {
+		return 0
+	}
+	d := LoginFirstDelay << min(n, 16)
+	return min(d, most)
 }

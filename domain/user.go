@@ -196,20 +196,47 @@ func (p UserPatch) Fields() []string {
 	return fs
 }
 
-// AllowedFor checks the caller may change user u this way: platform admins anything;
-// tenant admins only their own tenant's users, never their tenant, and never to
-// platform_admin. A user outside the caller's reach is KindNotFound.
+// rank orders roles for administration: a platform admin above a tenant admin above
+// a member.
+func (r Role) rank() int {
+	switch r {
+	case RolePlatformAdmin:
+		return 3
+	case RoleTenantAdmin:
+		return 2
+	case RoleMember:
+		return 1
+	}
+	return 0
+}
+
+// Reaches reports whether a holder of role r may manage a user holding role target:
+// only a role at least as high as the target's.
+func (r Role) Reaches(target Role) bool { return r.rank() >= target.rank() && target.rank() > 0 }
+
+// AllowedFor checks the caller may change user u this way (an empty patch asks about
+// any change, such as a new password). Platform admins may change anyone. A tenant
+// admin may change members and tenant admins of their own tenant, never a platform
+// admin even one assigned to that tenant, never a user's tenant and never a role above
+// their own. Members change no one. A user outside the tenant admin's tenant is
+// KindNotFound; every other refusal is KindForbidden.
 func (p UserPatch) AllowedFor(who Principal, u User) error {
 	if who.IsPlatformAdmin() {
 		return nil
 	}
-	if !who.CanAdminTenant(u.TenantID) || !u.MemberOf(who.TenantID) {
+	if err := who.CanManageUsers(); err != nil {
+		return err
+	}
+	if !u.MemberOf(who.TenantID) {
 		return ErrNotFound
+	}
+	if !who.Role.Reaches(u.Role) {
+		return ErrForbidden.WithDetail("only a platform admin may change a platform admin")
 	}
 	if p.TenantID != nil && *p.TenantID != u.TenantID {
 		return ErrForbidden.WithDetail("only a platform admin may move users between tenants")
 	}
-	if p.Role != nil && *p.Role == RolePlatformAdmin {
+	if p.Role != nil && !who.Role.Reaches(*p.Role) {
 		return ErrForbidden.WithDetail("only a platform admin may grant platform_admin")
 	}
 	return nil
@@ -229,6 +256,15 @@ func (p UserPatch) Apply(u *User, now time.Time) error {
 	return u.Validate()
 }
 
+// CanManageUsers checks the caller administers users at all: a platform admin, or a
+// tenant admin of a tenant. It depends on no user, so a refusal reveals none.
+func (who Principal) CanManageUsers() error {
+	if !who.CanAdminTenant(who.TenantID) {
+		return ErrForbidden.WithDetail("only tenant admins and platform admins manage users")
+	}
+	return nil
+}
+
 // CanCreateUser checks the caller may create a user with role r in tenant t.
 func (who Principal) CanCreateUser(r Role, t TenantID) error {
 	if who.IsPlatformAdmin() {
@@ -237,7 +273,7 @@ func (who Principal) CanCreateUser(r Role, t TenantID) error {
 	if !who.CanAdminTenant(t) {
 		return ErrForbidden.WithDetail("tenant admins create users only in their own tenant")
 	}
-	if r == RolePlatformAdmin {
+	if !who.Role.Reaches(r) {
 		return ErrForbidden.WithDetail("only a platform admin may grant platform_admin")
 	}
 	return nil

@@ -256,8 +256,8 @@ func TestUserPatchAllowedFor(t *testing.T) {
 		{name: "tenant admin, unassigned user", who: principal(domain.RoleTenantAdmin, "acme"), target: "", patch: domain.UserPatch{Disabled: &yes}, wantKind: domain.KindNotFound},
 		{name: "tenant admin, move user away", who: principal(domain.RoleTenantAdmin, "acme"), target: "acme", patch: domain.UserPatch{TenantID: &globex}, wantKind: domain.KindForbidden},
 		{name: "tenant admin, grant platform admin", who: principal(domain.RoleTenantAdmin, "acme"), target: "acme", patch: domain.UserPatch{Role: &platform}, wantKind: domain.KindForbidden},
-		{name: "member", who: principal(domain.RoleMember, "acme"), target: "acme", patch: domain.UserPatch{Disabled: &yes}, wantKind: domain.KindNotFound},
-		{name: "tenant admin without tenant", who: principal(domain.RoleTenantAdmin, ""), target: "", patch: domain.UserPatch{Disabled: &yes}, wantKind: domain.KindNotFound},
+		{name: "member", who: principal(domain.RoleMember, "acme"), target: "acme", patch: domain.UserPatch{Disabled: &yes}, wantKind: domain.KindForbidden},
+		{name: "tenant admin without tenant", who: principal(domain.RoleTenantAdmin, ""), target: "", patch: domain.UserPatch{Disabled: &yes}, wantKind: domain.KindForbidden},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -270,6 +270,76 @@ func TestUserPatchAllowedFor(t *testing.T) {
 			require.Error(t, err)
 			assert.Equal(t, tc.wantKind, domain.KindOf(err))
 		})
+	}
+}
+
+// TestRoleHierarchy covers every actor × target × action: who may change whom is the
+// role hierarchy (platform admin > tenant admin > member) within the actor's tenant.
+// Each want string has one letter per action: A allowed, F KindForbidden, N KindNotFound.
+func TestRoleHierarchy(t *testing.T) {
+	t.Parallel()
+	member, admin, platform := domain.RoleMember, domain.RoleTenantAdmin, domain.RolePlatformAdmin
+	globex := domain.TenantID("globex")
+	off := false
+	actions := []struct {
+		name  string
+		patch domain.UserPatch
+	}{
+		{"any change (password)", domain.UserPatch{}},
+		{"enable (no-op)", domain.UserPatch{Disabled: &off}},
+		{"role member", domain.UserPatch{Role: &member}},
+		{"role tenant_admin", domain.UserPatch{Role: &admin}},
+		{"role platform_admin", domain.UserPatch{Role: &platform}},
+		{"move to globex", domain.UserPatch{TenantID: &globex}},
+	}
+	type who struct {
+		name string
+		p    domain.Principal
+	}
+	actors := []who{
+		{"platform admin", principal(platform, "")},
+		{"platform admin in acme", principal(platform, "acme")},
+		{"acme tenant admin", principal(admin, "acme")},
+		{"globex tenant admin", principal(admin, "globex")},
+		{"acme member", principal(member, "acme")},
+	}
+	targets := []struct {
+		name   string
+		role   domain.Role
+		tenant domain.TenantID
+	}{
+		{"acme member", member, "acme"},
+		{"acme tenant admin", admin, "acme"},
+		{"platform admin in acme", platform, "acme"},
+		{"platform admin", platform, ""},
+		{"unassigned member", member, ""},
+	}
+	want := map[string][]string{ // actor -> one string per target, in order
+		"platform admin":         {"AAAAAA", "AAAAAA", "AAAAAA", "AAAAAA", "AAAAAA"},
+		"platform admin in acme": {"AAAAAA", "AAAAAA", "AAAAAA", "AAAAAA", "AAAAAA"},
+		"acme tenant admin":      {"AAAAFF", "AAAAFF", "FFFFFF", "NNNNNN", "NNNNNN"},
+		"globex tenant admin":    {"NNNNNN", "NNNNNN", "NNNNNN", "NNNNNN", "NNNNNN"},
+		"acme member":            {"FFFFFF", "FFFFFF", "FFFFFF", "FFFFFF", "FFFFFF"},
+	}
+	kinds := map[byte]domain.Kind{'A': domain.KindInternal, 'F': domain.KindForbidden, 'N': domain.KindNotFound}
+	for _, a := range actors {
+		for ti, tg := range targets {
+			for ai, act := range actions {
+				wantKind := kinds[want[a.name][ti][ai]]
+				t.Run(a.name+"/"+tg.name+"/"+act.name, func(t *testing.T) {
+					t.Parallel()
+					u, err := domain.NewUser("target", "target@acme.test", tg.role, tg.tenant, "hash", now)
+					require.NoError(t, err)
+					got := act.patch.AllowedFor(a.p, u)
+					if wantKind == domain.KindInternal {
+						assert.NoError(t, got)
+						return
+					}
+					require.Error(t, got)
+					assert.Equal(t, wantKind, domain.KindOf(got))
+				})
+			}
+		}
 	}
 }
 

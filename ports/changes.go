@@ -6,17 +6,18 @@ import (
 	"github.com/tenantry/tenantry/domain"
 )
 
-// ChangeFeed carries word of changed records between the processes that share one
-// database, so that each drops its cached copies (users, tenants, the embedded index)
-// at once rather than when their time to live runs out.
+// ChangeFeed follows the change log of the database that several processes share (the
+// server, other nodes, CLI commands). The storage adapters record a change in the same
+// transaction as every write another process may hold a copy of: UserStore.Update
+// (ChangeUser), TenantStore.Create and Update (ChangeTenant), TenantStore.Delete
+// (ChangeTenantDeleted), every ChunkStore write (ChangeChunks, the tenant's id) and
+// every SigningKeyStore write (ChangeSigningKeys). A write that fails records nothing.
 type ChangeFeed interface {
-	// Publish tells the other processes that c changed; the publishing process itself
-	// is not told. Delivery is best effort: a receiver that may have missed changes is
-	// told ChangeAll. An unreachable backend is KindUnavailable.
-	Publish(ctx context.Context, c domain.Change) error
-	// Listen calls fn with each change the other processes publish, one call at a time,
-	// until ctx ends; then it returns nil. Before the first change, and after any gap
-	// in which changes may have been lost (a reconnect), it calls fn with a Change of
-	// kind ChangeAll. It retries a lost connection by itself.
+	// Listen calls fn with each change recorded after Listen began, by any process
+	// (this one included), in the order the writes committed, one call at a time,
+	// until ctx ends; then it returns nil. It first calls fn with a Change of kind
+	// ChangeAll, and again after any gap in which changes may have been missed (log
+	// entries pruned before they were read). A lost connection is retried by itself;
+	// once back, it goes on from the last change it delivered.
 	Listen(ctx context.Context, fn func(domain.Change)) error
 }

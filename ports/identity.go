@@ -88,13 +88,17 @@ type SigningKeyStore interface {
 type RefreshTokenStore interface {
 	// Create stores a new token. An existing hash is KindConflict.
 	Create(ctx context.Context, r domain.RefreshToken) error
-	// Consume atomically marks the token used at now and returns it as it was. A token
-	// that is unknown, expired or revoked is KindUnauthenticated
+	// Rotate, in one atomic step, marks the token used at now, stores next as its
+	// successor (next's FamilyID, UserID and TenantID are taken from the used token)
+	// and returns the used token as it was. A token that is unknown, expired or
+	// revoked, or whose family has a revoked token, is KindUnauthenticated
 	// (domain.ErrInvalidRefreshToken); a token already used revokes its whole family
-	// and fails the same way. Two concurrent calls for one token: at most one succeeds.
-	Consume(ctx context.Context, hash string, now time.Time) (domain.RefreshToken, error)
-	// RevokeFamily revokes every token of the family that holds hash. Unknown hash is
-	// not an error (RFC 7009).
+	// and fails the same way. Two concurrent calls for one token: at most one
+	// succeeds, and the loser's revocation also covers the winner's successor.
+	Rotate(ctx context.Context, hash string, next domain.RefreshToken, now time.Time) (domain.RefreshToken, error)
+	// RevokeFamily revokes every token of the family that holds hash, including a
+	// successor being stored concurrently by Rotate: once it returns, no token of the
+	// family can be rotated. Unknown hash is not an error (RFC 7009).
 	RevokeFamily(ctx context.Context, hash string, now time.Time) error
 	// RevokeUser revokes every token of the user.
 	RevokeUser(ctx context.Context, id domain.UserID, now time.Time) error

@@ -11,8 +11,10 @@ import (
 type AttemptLimiter interface {
 	// Blocked returns how long key must wait before its next attempt, or 0.
 	Blocked(ctx context.Context, key string, now time.Time) (time.Duration, error)
-	// Fail records a failed attempt for key at now.
-	Fail(ctx context.Context, key string, now time.Time) error
+	// Fail records a failed attempt for key at now and returns how many failures of
+	// key the window holds now, this one included (a limiter may stop counting at the
+	// number that blocks).
+	Fail(ctx context.Context, key string, now time.Time) (int, error)
 	// Reset forgets key's failures (after a success).
 	Reset(ctx context.Context, key string) error
 }

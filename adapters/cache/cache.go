@@ -2,29 +2,30 @@
 // that an authenticated request on the warm path does not touch the database. Entries
 // are bounded in number and age; every write through the cache invalidates the entry at
 // once, and a read that loaded the entry before such a write does not put the old value
-// back. Writes made by another node are seen after at most the TTL, or as soon as that
-// node's word of them arrives (Options.Changed on its side, Forget on this one).
+// back. Writes made by another process are seen after at most the TTL, or as soon as
+// the change log's word of them arrives (Forget, Invalidate). Concurrent misses of one
+// key share a single read of the store.
 //
-// It imports only domain, ports and the standard library; never another adapter.
+// It imports domain, ports, the standard library and golang.org/x/sync; never another
+// adapter.
 package cache
 
 import (
 	"context"
+	"strconv"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/ports"
 )
 
 // Options bound a cache: at most Size entries (default 10,000), each kept at most TTL
-// after it was read from the store (default 30 seconds). Changed, when set, hears of
-// every write through the Users or Tenants cache that may outdate other nodes' copies,
-// once the write has returned; Usage announces nothing (one change per chat would be
-// too many) and ignores it.
+// after it was read from the store (default 30 seconds).
 type Options struct {
-	Size    int
-	TTL     time.Duration
-	Changed func(domain.Change)
+	Size int
+	TTL  time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -33,9 +34,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.TTL <= 0 {
 		o.TTL = 30 * time.Second
-	}
-	if o.Changed == nil {
-		o.Changed = func(domain.Change) {}
 	}
 	return o
 }
@@ -49,7 +47,7 @@ type Stats struct {
 type Users struct {
 	next    ports.UserStore
 	entries *table[domain.UserID, domain.User]
-	changed func(domain.Change)
+	loads   singleflight.Group
 }
 
 var _ ports.UserStore = (*Users)(nil)
@@ -57,7 +55,7 @@ var _ ports.UserStore = (*Users)(nil)
 // NewUsers wraps next.
 func NewUsers(next ports.UserStore, o Options) *Users {
 	o = o.withDefaults()
-	return &Users{next: next, entries: newTable[domain.UserID, domain.User](o.Size, o.TTL), changed: o.Changed}
+	return &Users{next: next, entries: newTable[domain.UserID, domain.User](o.Size, o.TTL)}
 }
 
 // Create stores u.
@@ -74,16 +72,38 @@ func (c *Users) Get(ctx context.Context, id domain.UserID) (domain.User, error) 
 	return c.load(ctx, id)
 }
 
-// load reads the user from the store and caches it. It is apart from Get so that the
-// hit path's frame holds no second copy of a user.
+// load reads the user from the store and caches it; concurrent loads of id share one
+// read. It is apart from Get so that the hit path's frame holds no second copy of a user.
 func (c *Users) load(ctx context.Context, id domain.UserID) (domain.User, error) {
 	gen := c.entries.generation(id)
-	u, err := c.next.Get(ctx, id)
-	if err != nil {
-		return domain.User{}, err
+	return shared(ctx, &c.loads, string(id), gen, func(ctx context.Context) (domain.User, error) {
+		u, err := c.next.Get(ctx, id)
+		if err != nil {
+			return domain.User{}, err
+		}
+		c.entries.storeIfUnchanged(id, u, gen)
+		return u, nil
+	})
+}
+
+// shared runs load once for all concurrent callers with the same key and cache
+// generation gen: a caller that arrives after the key was invalidated starts a read of
+// its own rather than share one that may predate the write. The read runs without the
+// first caller's cancellation, so that a caller who gives up does not fail the others;
+// each caller still returns as soon as its own ctx ends.
+func shared[V any](ctx context.Context, g *singleflight.Group, key string, gen uint64, load func(context.Context) (V, error)) (V, error) {
+	ch := g.DoChan(key+"\x00"+strconv.FormatUint(gen, 10), func() (any, error) { return load(context.WithoutCancel(ctx)) })
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			var zero V
+			return zero, r.Err
+		}
+		return r.Val.(V), nil
+	case <-ctx.Done():
+		var zero V
+		return zero, domain.ErrUnavailable.With(ctx.Err())
 	}
-	c.entries.storeIfUnchanged(id, u, gen)
-	return u, nil
 }
 
 // GetByEmail reads the store.
@@ -99,10 +119,7 @@ func (c *Users) List(ctx context.Context, f ports.UserFilter, page domain.Page) 
 // Update writes through and drops the cached entry, even when the write fails (its
 // outcome is then unknown).
 func (c *Users) Update(ctx context.Context, id domain.UserID, fn func(*domain.User) error) (domain.User, error) {
-	defer func() {
-		c.entries.remove(id)
-		c.changed(domain.Change{Kind: domain.ChangeUser, ID: string(id)})
-	}()
+	defer c.entries.remove(id)
 	return c.next.Update(ctx, id, fn)
 }
 
@@ -122,7 +139,7 @@ type Tenants struct {
 	// onDelete runs after a tenant is deleted, so dependent caches (users) drop what
 	// the cascade changed.
 	onDelete func()
-	changed  func(domain.Change)
+	loads    singleflight.Group
 }
 
 var _ ports.TenantStore = (*Tenants)(nil)
@@ -130,7 +147,7 @@ var _ ports.TenantStore = (*Tenants)(nil)
 // NewTenants wraps next. onDelete may be nil.
 func NewTenants(next ports.TenantStore, o Options, onDelete func()) *Tenants {
 	o = o.withDefaults()
-	return &Tenants{next: next, entries: newTable[domain.TenantID, domain.Tenant](o.Size, o.TTL), onDelete: onDelete, changed: o.Changed}
+	return &Tenants{next: next, entries: newTable[domain.TenantID, domain.Tenant](o.Size, o.TTL), onDelete: onDelete}
 }
 
 // Create stores t.
@@ -150,12 +167,14 @@ func (c *Tenants) Get(ctx context.Context, id domain.TenantID) (domain.Tenant, e
 // load reads the tenant from the store and caches it (apart from Get, as Users.load).
 func (c *Tenants) load(ctx context.Context, id domain.TenantID) (domain.Tenant, error) {
 	gen := c.entries.generation(id)
-	t, err := c.next.Get(ctx, id)
-	if err != nil {
-		return domain.Tenant{}, err
-	}
-	c.entries.storeIfUnchanged(id, t, gen)
-	return t, nil
+	return shared(ctx, &c.loads, string(id), gen, func(ctx context.Context) (domain.Tenant, error) {
+		t, err := c.next.Get(ctx, id)
+		if err != nil {
+			return domain.Tenant{}, err
+		}
+		c.entries.storeIfUnchanged(id, t, gen)
+		return t, nil
+	})
 }
 
 // List reads the store.
@@ -165,19 +184,13 @@ func (c *Tenants) List(ctx context.Context, page domain.Page) ([]domain.Tenant, 
 
 // Update writes through and drops the cached entry.
 func (c *Tenants) Update(ctx context.Context, id domain.TenantID, fn func(*domain.Tenant) error) (domain.Tenant, error) {
-	defer func() {
-		c.entries.remove(id)
-		c.changed(domain.Change{Kind: domain.ChangeTenant, ID: string(id)})
-	}()
+	defer c.entries.remove(id)
 	return c.next.Update(ctx, id, fn)
 }
 
 // Delete removes the tenant and drops it and the dependent caches.
 func (c *Tenants) Delete(ctx context.Context, id domain.TenantID) error {
-	defer func() {
-		c.Forget(id, true)
-		c.changed(domain.Change{Kind: domain.ChangeTenantDeleted, ID: string(id)})
-	}()
+	defer c.Forget(id, true)
 	return c.next.Delete(ctx, id)
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -141,10 +142,13 @@ func (m *Metrics) observe(method, route, status string, took time.Duration) {
 
 // handler serves GET /metrics in the Prometheus text format. With a token set, the
 // request must carry it as a bearer token (compared in constant time).
-func (m *Metrics) handler(token string) echo.HandlerFunc {
+func (m *Metrics) handler(token string, public bool) echo.HandlerFunc {
 	h := promhttp.HandlerFor(m.gatherer, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 	want := sha256.Sum256([]byte(token))
 	return func(c echo.Context) error {
+		if token == "" && !public && !directLoopback(c.Request()) {
+			return domain.ErrForbidden.WithDetail("metrics are served to this machine only; set TENANTRY_METRICS_TOKEN to scrape them remotely")
+		}
 		if token != "" {
 			got, err := parseBearer(c.Request().Header.Values(echo.HeaderAuthorization))
 			if err != nil {
@@ -159,4 +163,15 @@ func (m *Metrics) handler(token string) echo.HandlerFunc {
 		h.ServeHTTP(c.Response(), c.Request())
 		return nil
 	}
+}
+
+// directLoopback reports whether r comes straight from this machine: a loopback peer
+// that no proxy forwarded (a proxy on the same machine sets X-Forwarded-For or
+// Forwarded).
+func directLoopback(r *http.Request) bool {
+	if r.Header.Get(echo.HeaderXForwardedFor) != "" || r.Header.Get("Forwarded") != "" || r.Header.Get(echo.HeaderXRealIP) != "" {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	return err == nil && ap.Addr().Unmap().IsLoopback()
 }

@@ -28,6 +28,7 @@ func withMetrics(t *testing.T, token string) (*prometheus.Registry, envOption) {
 	return reg, func(c *httpapi.Config, d *httpapi.Deps) {
 		d.Metrics = m
 		c.MetricsToken = token
+		c.MetricsPublic = token == "" // these tests read /metrics from a non-loopback test address
 	}
 }
 
@@ -182,8 +183,15 @@ func TestMetricsEndpoint(t *testing.T) {
 		token      string
 		auth       string
 		wantStatus int
+		private    bool   // no token and not explicitly public
+		remote     string // the peer address, when not httptest's 192.0.2.1
+		proxied    bool   // the request carries X-Forwarded-For
 	}{
-		{name: "open without a token", wantStatus: http.StatusOK},
+		{name: "explicitly public without a token", wantStatus: http.StatusOK},
+		{name: "no token: a loopback peer may read", private: true, remote: "127.0.0.1:40000", wantStatus: http.StatusOK},
+		{name: "no token: an IPv6 loopback peer may read", private: true, remote: "[::1]:40000", wantStatus: http.StatusOK},
+		{name: "no token: a remote peer may not", private: true, wantStatus: http.StatusForbidden},
+		{name: "no token: a proxy on this machine may not", private: true, remote: "127.0.0.1:40000", proxied: true, wantStatus: http.StatusForbidden},
 		{name: "token required and sent", token: "s3cret-metrics", auth: "Bearer s3cret-metrics", wantStatus: http.StatusOK},
 		{name: "token required, none sent", token: "s3cret-metrics", wantStatus: http.StatusUnauthorized},
 		{name: "token required, wrong one", token: "s3cret-metrics", auth: "Bearer s3cret-metricz", wantStatus: http.StatusUnauthorized},
@@ -192,13 +200,26 @@ func TestMetricsEndpoint(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, opt := withMetrics(t, tc.token)
-			ev := newEnv(t, opt)
+			ev := newEnv(t, opt, func(c *httpapi.Config, _ *httpapi.Deps) { c.MetricsPublic = c.MetricsPublic && !tc.private })
 			ev.do(http.MethodGet, "/healthz", nil)
-			var headers []string
+			req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 			if tc.auth != "" {
-				headers = []string{"Authorization", tc.auth}
+				req.Header.Set("Authorization", tc.auth)
 			}
-			rec := ev.do(http.MethodGet, "/metrics", nil, headers...)
+			if tc.remote != "" {
+				req.RemoteAddr = tc.remote
+			}
+			if tc.proxied {
+				req.Header.Set("X-Forwarded-For", "203.0.113.9")
+			}
+			rec := httptest.NewRecorder()
+			ev.e.ServeHTTP(rec, req)
+			if tc.wantStatus == http.StatusForbidden {
+				p := requireProblem(t, rec, tc.wantStatus, "forbidden")
+				assert.Contains(t, p.Detail, "TENANTRY_METRICS_TOKEN")
+				assert.NotContains(t, rec.Body.String(), "tenantry_http_requests_total")
+				return
+			}
 			if tc.wantStatus != http.StatusOK {
 				requireProblem(t, rec, tc.wantStatus, "invalid_token")
 				assert.NotEmpty(t, rec.Header().Get("WWW-Authenticate"))

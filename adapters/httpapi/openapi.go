@@ -28,6 +28,6 @@ func registerOps(e *echo.Echo, cfg Config, d Deps) {
 	e.GET("/openapi.json", openAPI)
 	if d.Metrics != nil {
 		e.Pre(d.Metrics.middleware(e))
-		e.GET("/metrics", d.Metrics.handler(cfg.MetricsToken))
+		e.GET("/metrics", d.Metrics.handler(cfg.MetricsToken, cfg.MetricsPublic))
 	}
 }

@@ -18,11 +18,12 @@ type usageTotalsJSON struct {
 	TotalTokens      int64     `json:"total_tokens"`
 	ReadUnits        int64     `json:"read_units"`
 	Requests         int64     `json:"requests"`
+	EstimatedTokens  int64     `json:"estimated_tokens"`
 }
 
 func toUsageTotalsJSON(u domain.UsageTotals) usageTotalsJSON {
 	return usageTotalsJSON{TenantID: string(u.TenantID), PeriodStart: u.PeriodStart, PromptTokens: u.PromptTokens,
-		CompletionTokens: u.CompletionTokens, TotalTokens: u.Tokens(), ReadUnits: u.ReadUnits, Requests: u.Requests}
+		CompletionTokens: u.CompletionTokens, TotalTokens: u.Tokens(), ReadUnits: u.ReadUnits, Requests: u.Requests, EstimatedTokens: u.EstimatedTokens}
 }
 
 type tenantUsageJSON struct {

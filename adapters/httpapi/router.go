@@ -32,8 +32,11 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// ContentSecurityPolicy is sent on every response (default: nothing may load).
 	ContentSecurityPolicy string
-	// MetricsToken, when set, is the bearer token GET /metrics requires.
-	MetricsToken string
+	// MetricsToken, when set, is the bearer token GET /metrics requires. Without it
+	// GET /metrics answers only requests straight from a loopback address, unless
+	// MetricsPublic opens it to everyone.
+	MetricsToken  string
+	MetricsPublic bool
 }
 
 // Defaults of Config.

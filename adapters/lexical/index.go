@@ -29,9 +29,6 @@ type Config struct {
 	// ChunkStore when next searched; the copy in use is kept even when it alone is
 	// larger. Zero or less means no bound.
 	MaxBytes int64
-	// Changed, when set, hears of each write that reached the ChunkStore, with the
-	// tenant whose chunks changed, so that other processes can drop their copies.
-	Changed func(domain.TenantID)
 }
 
 // Index is the lexical index. The ChunkStore is the system of record: every write goes
@@ -44,7 +41,6 @@ type Config struct {
 type Index struct {
 	store   ports.ChunkStore
 	params  Params
-	changed func(domain.TenantID)
 	max     int64
 	total   atomic.Int64
 	clock   atomic.Uint64
@@ -57,10 +53,7 @@ var _ ports.LexicalIndex = (*Index)(nil)
 
 // New returns an index keeping its chunks in store.
 func New(store ports.ChunkStore, cfg Config) *Index {
-	if cfg.Changed == nil {
-		cfg.Changed = func(domain.TenantID) {}
-	}
-	return &Index{store: store, params: cfg.Params.orDefaults(), changed: cfg.Changed, max: cfg.MaxBytes,
+	return &Index{store: store, params: cfg.Params.orDefaults(), max: cfg.MaxBytes,
 		tenants: make(map[domain.TenantID]*tenantIndex)}
 }
 
@@ -142,7 +135,6 @@ func (x *Index) write(ctx context.Context, t domain.TenantID, persist func() err
 	}
 	ti.mu.Unlock()
 	ti.wmu.Unlock()
-	x.changed(t)
 	x.trim(ti)
 	return nil
 }

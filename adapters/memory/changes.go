@@ -2,86 +2,80 @@ package memory
 
 import (
 	"context"
-	"sync"
-	"sync/atomic"
 
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/ports"
 )
 
-// ChangeBus stands in, in tests, for what the processes sharing one database hear of
-// each other's changes: every Feed is one process, and what one feed publishes the
-// listeners of the others receive.
-type ChangeBus struct {
-	mu        sync.Mutex
-	listeners map[*changeListener]struct{}
+// changeLogSize bounds the in-memory change log; a follower that falls further behind
+// hears ChangeAll.
+const changeLogSize = 4096
+
+// changeLog is the DB's change log: the stores record into it under the DB's mutex,
+// as the SQL stores do in their transactions.
+type changeLog struct {
+	first   int64 // the sequence number of entries[0]
+	entries []domain.Change
+	wake    chan struct{} // closed and replaced at every record
 }
 
-// NewChangeBus returns a bus without feeds.
-func NewChangeBus() *ChangeBus {
-	return &ChangeBus{listeners: make(map[*changeListener]struct{})}
-}
-
-// Feed returns the feed of one more process on the bus.
-func (b *ChangeBus) Feed() ports.ChangeFeed { return &changeFeed{bus: b} }
-
-type changeFeed struct{ bus *ChangeBus }
-
-// changeListener is one Listen call: a bounded queue, and a flag for changes that did
-// not fit (the listener then hears ChangeAll).
-type changeListener struct {
-	feed  *changeFeed
-	queue chan domain.Change
-	lost  atomic.Bool
-	wake  chan struct{}
-}
-
-// Publish implements ports.ChangeFeed.
-func (f *changeFeed) Publish(ctx context.Context, c domain.Change) error {
-	if err := ctx.Err(); err != nil {
-		return err
+// record appends a change; callers hold the DB's mutex.
+func (db *DB) record(kind domain.ChangeKind, id string) {
+	l := &db.changes
+	l.entries = append(l.entries, domain.Change{Kind: kind, ID: id})
+	if len(l.entries) > changeLogSize {
+		drop := len(l.entries) - changeLogSize
+		l.entries = append([]domain.Change{}, l.entries[drop:]...)
+		l.first += int64(drop)
 	}
-	f.bus.mu.Lock()
-	defer f.bus.mu.Unlock()
-	for l := range f.bus.listeners {
-		if l.feed == f {
-			continue
-		}
-		select {
-		case l.queue <- c:
-		default:
-			l.lost.Store(true)
-			select {
-			case l.wake <- struct{}{}:
-			default:
-			}
-		}
+	if l.wake != nil {
+		close(l.wake)
+		l.wake = nil
 	}
-	return nil
 }
+
+// since returns the changes after sequence number next-1, the next number to read, and
+// a channel closed at the next record; lost reports entries dropped unread. Callers hold
+// the DB's mutex.
+func (l *changeLog) since(next int64) (cs []domain.Change, head int64, lost bool, wake <-chan struct{}) {
+	if l.wake == nil {
+		l.wake = make(chan struct{})
+	}
+	head = l.first + int64(len(l.entries))
+	if next < l.first {
+		return nil, head, true, l.wake
+	}
+	return append([]domain.Change{}, l.entries[next-l.first:]...), head, false, l.wake
+}
+
+// Changes returns a feed that follows db's change log, as each process sharing a SQL
+// database follows its changes table.
+func (db *DB) Changes() ports.ChangeFeed { return changeFeed{db: db} }
+
+type changeFeed struct{ db *DB }
 
 // Listen implements ports.ChangeFeed.
-func (f *changeFeed) Listen(ctx context.Context, fn func(domain.Change)) error {
-	l := &changeListener{feed: f, queue: make(chan domain.Change, 1024), wake: make(chan struct{}, 1)}
-	f.bus.mu.Lock()
-	f.bus.listeners[l] = struct{}{}
-	f.bus.mu.Unlock()
-	defer func() {
-		f.bus.mu.Lock()
-		delete(f.bus.listeners, l)
-		f.bus.mu.Unlock()
-	}()
+func (f changeFeed) Listen(ctx context.Context, fn func(domain.Change)) error {
+	f.db.mu.Lock()
+	_, next, _, wake := f.db.changes.since(0)
+	f.db.mu.Unlock()
 	fn(domain.Change{Kind: domain.ChangeAll})
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case c := <-l.queue:
-			fn(c)
-		case <-l.wake:
+		case <-wake:
 		}
-		if l.lost.Swap(false) {
+		f.db.mu.Lock()
+		var cs []domain.Change
+		var lost bool
+		cs, next, lost, wake = f.db.changes.since(next)
+		f.db.mu.Unlock()
+		if lost {
 			fn(domain.Change{Kind: domain.ChangeAll})
+		}
+		for _, c := range cs {
+			fn(c)
 		}
 	}
 }

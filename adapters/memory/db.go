@@ -36,6 +36,7 @@ type DB struct {
 	audit         []auditRow
 	auditSeq      int64
 	reindex       map[domain.TenantID]domain.ReindexJob
+	changes       changeLog
 	nextPrune     time.Time
 }
 

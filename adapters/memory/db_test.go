@@ -33,7 +33,7 @@ func TestSetDownFailsEveryStoreUntilUp(t *testing.T) {
 	_, calls["tenants.get"] = db.Tenants().Get(ctx, "acme")
 	_, calls["users.list"] = db.Users().List(ctx, ports.UserFilter{}, domain.Page{})
 	_, calls["keys.list"] = db.SigningKeys().List(ctx)
-	_, calls["refresh.consume"] = db.RefreshTokens().Consume(ctx, "h", now)
+	_, calls["refresh.rotate"] = db.RefreshTokens().Rotate(ctx, "h", domain.RefreshToken{Hash: "n"}, now)
 	_, calls["chunks.load"] = db.Chunks().LoadChunks(ctx, "acme")
 	_, calls["documents.list"] = db.Documents().List(ctx, "acme", domain.Page{})
 	_, calls["conversations.list"] = db.Conversations().List(ctx, "acme", "u", domain.Page{})

@@ -138,6 +138,7 @@ func (s *ChunkStore) PutChunks(ctx context.Context, t domain.TenantID, chunks []
 		}
 		m[k] = copyChunk(c)
 	}
+	s.db.record(domain.ChangeChunks, string(t))
 	return nil
 }
 
@@ -172,6 +173,7 @@ func (s *ChunkStore) DeleteChunks(ctx context.Context, t domain.TenantID, d doma
 			delete(s.db.chunks[t], k)
 		}
 	}
+	s.db.record(domain.ChangeChunks, string(t))
 	return nil
 }
 
@@ -182,5 +184,6 @@ func (s *ChunkStore) DropChunks(ctx context.Context, t domain.TenantID) error {
 	}
 	defer s.db.mu.Unlock()
 	delete(s.db.chunks, t)
+	s.db.record(domain.ChangeChunks, string(t))
 	return nil
 }

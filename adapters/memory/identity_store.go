@@ -57,6 +57,7 @@ func (s *SigningKeyStore) Add(ctx context.Context, k domain.SigningKey) error {
 		}
 	}
 	s.db.keys[k.KID] = copyKey(k)
+	s.db.record(domain.ChangeSigningKeys, "")
 	return nil
 }
 
@@ -70,6 +71,7 @@ func (s *SigningKeyStore) Delete(ctx context.Context, kid string) error {
 		return notFound("signing key")
 	}
 	delete(s.db.keys, kid)
+	s.db.record(domain.ChangeSigningKeys, "")
 	return nil
 }
 
@@ -120,11 +122,11 @@ func (db *DB) pruneRefresh(now time.Time) {
 	}
 }
 
-// Consume marks the token used at now and returns it as it was. Unknown, expired,
-// revoked and used tokens fail with domain.ErrInvalidRefreshToken; a used one also
-// revokes its family. The mutex makes concurrent consumes of one token serial, so at
-// most one succeeds.
-func (s *RefreshTokenStore) Consume(ctx context.Context, hash string, now time.Time) (domain.RefreshToken, error) {
+// Rotate marks the token used at now, stores next as its successor in the same family
+// and returns the used token as it was. Unknown, expired, revoked and used tokens fail
+// with domain.ErrInvalidRefreshToken; a used one also revokes its family. The mutex
+// makes Rotate and the revocations serial, so a revocation always finds the successor.
+func (s *RefreshTokenStore) Rotate(ctx context.Context, hash string, next domain.RefreshToken, now time.Time) (domain.RefreshToken, error) {
 	if err := s.db.lock(ctx); err != nil {
 		return domain.RefreshToken{}, err
 	}
@@ -140,9 +142,14 @@ func (s *RefreshTokenStore) Consume(ctx context.Context, hash string, now time.T
 	if err := r.Usable(now); err != nil {
 		return domain.RefreshToken{}, err
 	}
+	if _, dup := s.db.refresh[next.Hash]; dup {
+		return domain.RefreshToken{}, domain.ErrConflict
+	}
 	was := copyRefresh(r)
 	r.UsedAt = copyTime(&now)
 	s.db.refresh[hash] = r
+	next.FamilyID, next.UserID, next.TenantID, next.UsedAt, next.RevokedAt = r.FamilyID, r.UserID, r.TenantID, nil, nil
+	s.db.refresh[next.Hash] = copyRefresh(next)
 	return was, nil
 }
 

@@ -68,8 +68,9 @@ func (l *AttemptLimiter) Blocked(_ context.Context, key string, now time.Time) (
 	return fs[len(fs)-l.max].Add(l.window).Sub(now), nil
 }
 
-// Fail records a failed attempt for key at now.
-func (l *AttemptLimiter) Fail(_ context.Context, key string, now time.Time) error {
+// Fail records a failed attempt for key at now and returns key's failures in the
+// window, at most the limit.
+func (l *AttemptLimiter) Fail(_ context.Context, key string, now time.Time) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.sweep(now)
@@ -78,7 +79,7 @@ func (l *AttemptLimiter) Fail(_ context.Context, key string, now time.Time) erro
 		fs = append([]time.Time{}, fs[len(fs)-l.max:]...)
 	}
 	l.fails[key] = fs
-	return nil
+	return len(fs), nil
 }
 
 // Reset forgets key's failures.

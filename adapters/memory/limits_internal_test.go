@@ -15,12 +15,16 @@ var t0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 func TestAttemptLimiterForgetsIdleKeysAndKeepsAtMostMax(t *testing.T) {
 	l := NewAttemptLimiter(3, time.Minute)
 	ctx := t.Context()
-	for range 10 {
-		require.NoError(t, l.Fail(ctx, "a", t0))
+	for i := range 10 {
+		n, err := l.Fail(ctx, "a", t0)
+		require.NoError(t, err)
+		assert.Equal(t, min(i+1, 3), n, "failures counted up to the limit")
 	}
 	assert.Len(t, l.fails["a"], 3)
-	require.NoError(t, l.Fail(ctx, "b", t0))
-	require.NoError(t, l.Fail(ctx, "c", t0.Add(2*time.Minute)))
+	_, err := l.Fail(ctx, "b", t0)
+	require.NoError(t, err)
+	_, err = l.Fail(ctx, "c", t0.Add(2*time.Minute))
+	require.NoError(t, err)
 	assert.NotContains(t, l.fails, "a")
 	assert.NotContains(t, l.fails, "b")
 	assert.Contains(t, l.fails, "c")

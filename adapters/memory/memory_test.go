@@ -10,8 +10,9 @@ import (
 	"github.com/tenantry/tenantry/ports/porttest"
 )
 
-func newStores(*testing.T) porttest.Stores {
-	db := memory.NewDB()
+func newStores(*testing.T) porttest.Stores { return newStoresOn(memory.NewDB()) }
+
+func newStoresOn(db *memory.DB) porttest.Stores {
 	return porttest.Stores{
 		Tenants:       db.Tenants(),
 		Users:         db.Users(),
@@ -44,8 +45,8 @@ func TestStreamSlots(t *testing.T) {
 }
 
 func TestChangeFeed(t *testing.T) {
-	porttest.ChangeFeed(t, func(*testing.T) (a, b ports.ChangeFeed) {
-		bus := memory.NewChangeBus()
-		return bus.Feed(), bus.Feed()
+	porttest.ChangeFeed(t, func(*testing.T) (porttest.Stores, func() ports.ChangeFeed) {
+		db := memory.NewDB()
+		return newStoresOn(db), db.Changes
 	})
 }

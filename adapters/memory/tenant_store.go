@@ -24,6 +24,7 @@ func (s *TenantStore) Create(ctx context.Context, t domain.Tenant) error {
 		return conflict("tenant")
 	}
 	s.db.tenants[t.ID] = t
+	s.db.record(domain.ChangeTenant, string(t.ID))
 	return nil
 }
 
@@ -71,6 +72,7 @@ func (s *TenantStore) Update(ctx context.Context, id domain.TenantID, fn func(*d
 	}
 	t.ID = id
 	s.db.tenants[id] = t
+	s.db.record(domain.ChangeTenant, string(id))
 	return t, nil
 }
 
@@ -88,6 +90,7 @@ func (s *TenantStore) Delete(ctx context.Context, id domain.TenantID) error {
 	}
 	now := db.now()
 	delete(db.tenants, id)
+	db.record(domain.ChangeTenantDeleted, string(id))
 	for uid, u := range db.users {
 		if u.TenantID == id {
 			u.LoseTenant(now)

@@ -32,6 +32,9 @@ func addUsage(tot *domain.UsageTotals, r domain.UsageRecord) {
 	tot.CompletionTokens += int64(r.CompletionTokens)
 	tot.ReadUnits += int64(r.ReadUnits)
 	tot.Requests++
+	if r.Estimated {
+		tot.EstimatedTokens += int64(r.PromptTokens + r.CompletionTokens)
+	}
 }
 
 // Totals sums tenant t's usage at or after since.

@@ -113,5 +113,6 @@ func (s *UserStore) Update(ctx context.Context, id domain.UserID, fn func(*domai
 		return domain.User{}, domain.ErrConflict.WithDetail("the email is already taken")
 	}
 	s.db.users[id] = u
+	s.db.record(domain.ChangeUser, string(id))
 	return u, nil
 }

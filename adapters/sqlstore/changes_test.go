@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/adapters/sqlstore"
@@ -14,10 +15,10 @@ import (
 	"github.com/tenantry/tenantry/ports/porttest"
 )
 
-// pgFeed opens a pool of its own on dsn, as another process would, and its feed.
-func pgFeed(t *testing.T, dsn string) *sqlstore.ChangeFeed {
+// feedOn opens a pool of its own on cfg, as another process would, and its feed.
+func feedOn(t *testing.T, cfg sqlstore.Config) *sqlstore.ChangeFeed {
 	t.Helper()
-	cfg := sqlstore.Config{URL: dsn, MaxOpenConns: 2}
+	cfg.MaxOpenConns = 2
 	gdb, sqlDB, err := sqlstore.Open(context.Background(), cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = sqlDB.Close() })
@@ -26,26 +27,34 @@ func pgFeed(t *testing.T, dsn string) *sqlstore.ChangeFeed {
 	return f
 }
 
+func changeLogOn(newBackend func(*testing.T) backend) porttest.NewChangeLog {
+	return func(t *testing.T) (porttest.Stores, func() ports.ChangeFeed) {
+		b := newBackend(t)
+		return b.stores(), func() ports.ChangeFeed { return feedOn(t, b.cfg) }
+	}
+}
+
+func TestChangeFeedSQLite(t *testing.T) { porttest.ChangeFeed(t, changeLogOn(newSQLite)) }
+
 func TestChangeFeedPostgres(t *testing.T) {
 	requirePostgres(t)
-	porttest.ChangeFeed(t, func(t *testing.T) (a, b ports.ChangeFeed) {
-		dsn := pgDatabase(t)
-		return pgFeed(t, dsn), pgFeed(t, dsn)
-	})
+	porttest.ChangeFeed(t, changeLogOn(newPostgres))
 }
 
 // TestChangeFeedPostgresReconnects kills the listening session, as a failover or an
-// idle-session reaper would: the feed reconnects by itself, says ChangeAll (changes
-// may have been lost meanwhile), and hears later changes again.
+// idle-session reaper would: the feed reconnects by itself and delivers the changes
+// recorded while it was away from the log, in order, without a ChangeAll.
 func TestChangeFeedPostgresReconnects(t *testing.T) {
-	dsn := pgDatabase(t)
-	a, b := pgFeed(t, dsn), pgFeed(t, dsn)
+	requirePostgres(t)
+	b := newPostgres(t)
+	stores := b.stores()
+	feed := feedOn(t, b.cfg)
 	heard := make(chan domain.Change, 16)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = b.Listen(ctx, func(c domain.Change) { heard <- c })
+		_ = feed.Listen(ctx, func(c domain.Change) { heard <- c })
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -63,17 +72,55 @@ func TestChangeFeedPostgresReconnects(t *testing.T) {
 	}
 	require.Equal(t, domain.ChangeAll, next().Kind)
 
-	admin := pgFeedAdmin(t, dsn)
-	res, err := admin.ExecContext(t.Context(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-		WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'LISTEN%'`)
-	require.NoError(t, err)
-	n, err := res.RowsAffected()
-	require.NoError(t, err)
-	require.EqualValues(t, 1, n, "one listening session")
+	// The feed said ChangeAll before it connected to listen: wait for its session to
+	// appear, then cut it.
+	admin := pgFeedAdmin(t, b.cfg.URL)
+	for {
+		res, err := admin.ExecContext(t.Context(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'LISTEN%'`)
+		require.NoError(t, err)
+		n, err := res.RowsAffected()
+		require.NoError(t, err)
+		require.LessOrEqual(t, n, int64(1), "one listening session")
+		if n == 1 {
+			break
+		}
+		select {
+		case <-t.Context().Done():
+			t.Fatal("the feed never listened")
+		case <-time.After(20 * time.Millisecond): // paces the look-ups; orders nothing
+		}
+	}
 
-	require.Equal(t, domain.ChangeAll, next().Kind, "after reconnecting")
-	require.NoError(t, a.Publish(t.Context(), domain.Change{Kind: domain.ChangeUser, ID: "u-9"}))
-	require.Equal(t, domain.Change{Kind: domain.ChangeUser, ID: "u-9"}, next())
+	tn, err := domain.NewTenant("acme", "Acme", time.Now())
+	require.NoError(t, err)
+	require.NoError(t, stores.Tenants.Create(t.Context(), tn))
+	_, err = stores.Tenants.Update(t.Context(), "acme", func(tn *domain.Tenant) error { tn.Name = "Acme 2"; return nil })
+	require.NoError(t, err)
+	require.Equal(t, domain.Change{Kind: domain.ChangeTenant, ID: "acme"}, next(), "the change made while reconnecting")
+	require.Equal(t, domain.Change{Kind: domain.ChangeTenant, ID: "acme"}, next())
+}
+
+// TestChangeFeedPrune removes old entries but always keeps the newest, and a follower
+// goes on reading after a prune.
+func TestChangeFeedPrune(t *testing.T) {
+	b := newSQLite(t)
+	stores := b.stores()
+	feed := feedOn(t, b.cfg)
+	for _, id := range []domain.TenantID{"acme", "globex"} {
+		tn, err := domain.NewTenant(id, "T", time.Now())
+		require.NoError(t, err)
+		require.NoError(t, stores.Tenants.Create(t.Context(), tn))
+	}
+	n, err := feed.Prune(t.Context(), time.Now().Add(time.Hour))
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, n, "all but the newest entry")
+	var left int64
+	require.NoError(t, b.gdb.Raw("SELECT COUNT(*) FROM changes").Scan(&left).Error)
+	assert.EqualValues(t, 1, left)
+	n, err = feed.Prune(t.Context(), time.Now().Add(-time.Hour))
+	require.NoError(t, err)
+	assert.Zero(t, n, "nothing younger than the cut-off")
 }
 
 // pgFeedAdmin is a plain connection pool on dsn for statements the test runs itself.

@@ -177,7 +177,7 @@ func (s *ChunkStore) PutChunks(ctx context.Context, t domain.TenantID, chunks []
 			Title: c.Title, Text: c.Text, Vector: encodeVector(c.Vector)})
 	}
 	return transact(ctx, s.db, "store chunks", func(tx *gorm.DB) error {
-		return tx.Clauses(clause.OnConflict{
+		if err := tx.Clauses(clause.OnConflict{
 			Columns: []clause.Column{{Name: "tenant_id"}, {Name: "document_id"}, {Name: "idx"}},
 			DoUpdates: clause.Set{
 				{Column: clause.Column{Name: "title"}, Value: gorm.Expr("excluded.title")},
@@ -185,7 +185,10 @@ func (s *ChunkStore) PutChunks(ctx context.Context, t domain.TenantID, chunks []
 				// A chunk without a vector keeps the stored one (ports.ChunkStore).
 				{Column: clause.Column{Name: "vector"}, Value: gorm.Expr("CASE WHEN length(excluded.vector) = 0 THEN chunks.vector ELSE excluded.vector END")},
 			},
-		}).CreateInBatches(&rows, chunkBatch).Error
+		}).CreateInBatches(&rows, chunkBatch).Error; err != nil {
+			return err
+		}
+		return recordChanges(tx, domain.Change{Kind: domain.ChangeChunks, ID: string(t)})
 	})
 }
 
@@ -205,14 +208,22 @@ func (s *ChunkStore) LoadChunks(ctx context.Context, t domain.TenantID) ([]domai
 
 // DeleteChunks removes document d's chunks of tenant t; unknown d is not an error.
 func (s *ChunkStore) DeleteChunks(ctx context.Context, t domain.TenantID, d domain.DocumentID) error {
-	err := s.db.WithContext(ctx).Where("tenant_id = ? AND document_id = ?", string(t), string(d)).Delete(&chunkRow{}).Error
-	return translate(err, "delete chunks of document "+string(d))
+	return transact(ctx, s.db, "delete chunks of document "+string(d), func(tx *gorm.DB) error {
+		if err := tx.Where("tenant_id = ? AND document_id = ?", string(t), string(d)).Delete(&chunkRow{}).Error; err != nil {
+			return err
+		}
+		return recordChanges(tx, domain.Change{Kind: domain.ChangeChunks, ID: string(t)})
+	})
 }
 
 // DropChunks removes all chunks of tenant t.
 func (s *ChunkStore) DropChunks(ctx context.Context, t domain.TenantID) error {
-	err := s.db.WithContext(ctx).Where("tenant_id = ?", string(t)).Delete(&chunkRow{}).Error
-	return translate(err, "drop chunks")
+	return transact(ctx, s.db, "drop chunks", func(tx *gorm.DB) error {
+		if err := tx.Where("tenant_id = ?", string(t)).Delete(&chunkRow{}).Error; err != nil {
+			return err
+		}
+		return recordChanges(tx, domain.Change{Kind: domain.ChangeChunks, ID: string(t)})
+	})
 }
 
 var _ ports.ChunkScanner = (*ChunkStore)(nil)

@@ -87,6 +87,7 @@ type backend struct {
 	gdb    *gorm.DB
 	sqlDB  *sql.DB
 	sealer *fakeSealer
+	cfg    sqlstore.Config
 }
 
 func (b backend) stores() porttest.Stores {
@@ -120,7 +121,7 @@ func newPostgres(t *testing.T) backend {
 	return openMigrated(t, sqlstore.Config{URL: pgDatabase(t), MaxOpenConns: 10})
 }
 
-func openMigrated(t *testing.T, cfg sqlstore.Config) backend {
+func openMigrated(t testing.TB, cfg sqlstore.Config) backend {
 	t.Helper()
 	ctx := context.Background()
 	gdb, sqlDB, err := sqlstore.Open(ctx, cfg)
@@ -130,12 +131,12 @@ func openMigrated(t *testing.T, cfg sqlstore.Config) backend {
 		_, err = migrate.Apply(ctx, sqlDB, schemaHCL(t), migrate.Options{})
 		require.NoError(t, err)
 	}
-	return backend{gdb: gdb, sqlDB: sqlDB, sealer: newFakeSealer(1)}
+	return backend{gdb: gdb, sqlDB: sqlDB, sealer: newFakeSealer(1), cfg: cfg}
 }
 
 // requirePostgres returns TEST_DATABASE_URL. Without it the test skips, except under
 // CI=true, where PostgreSQL-backed tests must run and a missing server fails.
-func requirePostgres(t *testing.T) string {
+func requirePostgres(t testing.TB) string {
 	t.Helper()
 	u := os.Getenv("TEST_DATABASE_URL")
 	if u == "" {
@@ -175,7 +176,7 @@ func withDatabase(raw, name string) string {
 // created on demand (one per test running in parallel), emptied with TRUNCATE when the
 // test ends and lent again, which is much faster than a CREATE DATABASE per test; all
 // are dropped when the package's tests end.
-func pgDatabase(t *testing.T) string {
+func pgDatabase(t testing.TB) string {
 	t.Helper()
 	base := requirePostgres(t)
 	pgPool.once.Do(func() { pgPool.admin, pgPool.err = sql.Open("pgx", base) })

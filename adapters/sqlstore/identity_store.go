@@ -60,21 +60,26 @@ func (s *SigningKeyStore) Add(ctx context.Context, k domain.SigningKey) error {
 		if err := tx.Create(&r).Error; err != nil {
 			return err
 		}
-		return tx.Model(&signingKeyRow{}).Where("kid <> ? AND retired_at IS NULL", k.KID).
-			Update("retired_at", r.CreatedAt).Error
+		if err := tx.Model(&signingKeyRow{}).Where("kid <> ? AND retired_at IS NULL", k.KID).
+			Update("retired_at", r.CreatedAt).Error; err != nil {
+			return err
+		}
+		return recordChanges(tx, domain.Change{Kind: domain.ChangeSigningKeys})
 	})
 }
 
 // Delete removes a key. Unknown KID is KindNotFound.
 func (s *SigningKeyStore) Delete(ctx context.Context, kid string) error {
-	res := s.db.WithContext(ctx).Where("kid = ?", kid).Delete(&signingKeyRow{})
-	if res.Error != nil {
-		return translate(res.Error, "delete signing key "+kid)
-	}
-	if res.RowsAffected == 0 {
-		return domain.ErrNotFound.WithDetail("signing key %q does not exist", kid)
-	}
-	return nil
+	return transact(ctx, s.db, "delete signing key "+kid, func(tx *gorm.DB) error {
+		res := tx.Where("kid = ?", kid).Delete(&signingKeyRow{})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return passThrough{domain.ErrNotFound.WithDetail("signing key %q does not exist", kid)}
+		}
+		return recordChanges(tx, domain.Change{Kind: domain.ChangeSigningKeys})
+	})
 }
 
 type refreshTokenRow struct {
@@ -114,17 +119,24 @@ func (s *RefreshTokenStore) Create(ctx context.Context, t domain.RefreshToken) e
 	return translate(s.db.WithContext(ctx).Create(&r).Error, "create refresh token")
 }
 
-// Consume marks the token used at now under a row lock and returns it as it was. An
-// unknown, expired or revoked token is domain.ErrInvalidRefreshToken; a token already
-// used revokes its whole family (committed) and fails the same way. Of concurrent calls
-// for one token at most one succeeds: the row lock (PostgreSQL) or the write lock taken
-// at BEGIN (SQLite) serialises them.
-func (s *RefreshTokenStore) Consume(ctx context.Context, hash string, now time.Time) (domain.RefreshToken, error) {
+// Rotate marks the token used at now and inserts next as its successor in one
+// transaction, under a lock on the used token's row, and returns the used token as it
+// was. An unknown, expired or revoked token, or one whose family has a revoked token,
+// is domain.ErrInvalidRefreshToken; a token already used revokes its whole family
+// (committed) and fails the same way. Of concurrent calls for one token at most one
+// succeeds: the row lock (PostgreSQL) or the write lock taken at BEGIN (SQLite)
+// serialises them.
+//
+// A revocation racing a rotation may miss the successor (on PostgreSQL its UPDATE
+// does not see a row inserted after it started), but it always marks at least one
+// older token of the family, which this family check then finds: the successor can
+// never be rotated.
+func (s *RefreshTokenStore) Rotate(ctx context.Context, hash string, next domain.RefreshToken, now time.Time) (domain.RefreshToken, error) {
 	var (
 		out    domain.RefreshToken
 		reject bool
 	)
-	err := transact(ctx, s.db, "consume refresh token", func(tx *gorm.DB) error {
+	err := transact(ctx, s.db, "rotate refresh token", func(tx *gorm.DB) error {
 		var r refreshTokenRow
 		err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("hash = ?", hash).Take(&r).Error
 		if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -142,7 +154,20 @@ func (s *RefreshTokenStore) Consume(ctx context.Context, hash string, now time.T
 			}
 			return nil
 		}
+		var revoked int64
+		if err := tx.Model(&refreshTokenRow{}).Where("family_id = ? AND revoked_at IS NOT NULL", tok.FamilyID).Limit(1).Count(&revoked).Error; err != nil {
+			return err
+		}
+		if revoked > 0 {
+			reject = true
+			return revokeFamily(tx, tok.FamilyID, now)
+		}
 		if err := tx.Model(&refreshTokenRow{}).Where("hash = ?", hash).Update("used_at", dbTime(now)).Error; err != nil {
+			return err
+		}
+		succ := refreshTokenRow{Hash: next.Hash, FamilyID: r.FamilyID, UserID: r.UserID, TenantID: r.TenantID,
+			ExpiresAt: dbTime(next.ExpiresAt), CreatedAt: dbTime(next.CreatedAt)}
+		if err := tx.Create(&succ).Error; err != nil {
 			return err
 		}
 		out = tok

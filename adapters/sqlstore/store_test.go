@@ -138,7 +138,7 @@ func TestTenantDeleteRevokesItsRefreshTokens(t *testing.T) {
 		require.NoError(t, s.RefreshTokens.Create(ctx, tok))
 
 		require.NoError(t, s.Tenants.Delete(ctx, "acme"))
-		_, err = s.RefreshTokens.Consume(ctx, "h1", created.Add(time.Minute))
+		_, err = s.RefreshTokens.Rotate(ctx, "h1", domain.RefreshToken{Hash: "h2", CreatedAt: created, ExpiresAt: created.Add(time.Hour)}, created.Add(time.Minute))
 		require.ErrorIs(t, err, domain.ErrInvalidRefreshToken)
 	})
 }

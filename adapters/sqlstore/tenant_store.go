@@ -145,7 +145,12 @@ func (s *TenantStore) Create(ctx context.Context, t domain.Tenant) error {
 	if err != nil {
 		return err
 	}
-	return translate(s.db.WithContext(ctx).Create(&r).Error, "create tenant "+string(t.ID))
+	return transact(ctx, s.db, "create tenant "+string(t.ID), func(tx *gorm.DB) error {
+		if err := tx.Create(&r).Error; err != nil {
+			return err
+		}
+		return recordChanges(tx, domain.Change{Kind: domain.ChangeTenant, ID: string(t.ID)})
+	})
 }
 
 // Get returns the tenant with its secrets opened. An unknown id is KindNotFound.
@@ -200,7 +205,7 @@ func (s *TenantStore) Update(ctx context.Context, id domain.TenantID, fn func(*d
 			return err
 		}
 		out = t
-		return nil
+		return recordChanges(tx, domain.Change{Kind: domain.ChangeTenant, ID: string(id)})
 	})
 	return out, err
 }
@@ -227,7 +232,10 @@ func (s *TenantStore) Delete(ctx context.Context, id domain.TenantID) error {
 				return err
 			}
 		}
-		return tx.Exec("DELETE FROM tenants WHERE id = ?", tid).Error
+		if err := tx.Exec("DELETE FROM tenants WHERE id = ?", tid).Error; err != nil {
+			return err
+		}
+		return recordChanges(tx, domain.Change{Kind: domain.ChangeTenantDeleted, ID: tid})
 	})
 }
 

@@ -21,6 +21,7 @@ type usageRow struct {
 	PromptTokens     int64     `gorm:"column:prompt_tokens"`
 	CompletionTokens int64     `gorm:"column:completion_tokens"`
 	ReadUnits        int64     `gorm:"column:read_units"`
+	Estimated        bool      `gorm:"column:estimated"`
 	At               time.Time `gorm:"column:at"`
 }
 
@@ -39,7 +40,7 @@ func NewUsageStore(db *gorm.DB) *UsageStore { return &UsageStore{db: db} }
 // Record adds one usage record. An unknown tenant is KindInvalid.
 func (s *UsageStore) Record(ctx context.Context, r domain.UsageRecord) error {
 	row := usageRow{ID: uuid.NewString(), TenantID: string(r.TenantID), UserID: string(r.UserID), Model: r.Model,
-		PromptTokens: int64(r.PromptTokens), CompletionTokens: int64(r.CompletionTokens), ReadUnits: int64(r.ReadUnits), At: dbTime(r.At)}
+		PromptTokens: int64(r.PromptTokens), CompletionTokens: int64(r.CompletionTokens), ReadUnits: int64(r.ReadUnits), Estimated: r.Estimated, At: dbTime(r.At)}
 	return translate(s.db.WithContext(ctx).Create(&row).Error, "record usage of tenant "+string(r.TenantID))
 }
 
@@ -51,11 +52,13 @@ type totalsRow struct {
 	CompletionTokens int64
 	ReadUnits        int64
 	Requests         int64
+	EstimatedTokens  int64
 }
 
 const totalsSelect = "tenant_id, CAST(COALESCE(SUM(prompt_tokens), 0) AS BIGINT) AS prompt_tokens, " +
 	"CAST(COALESCE(SUM(completion_tokens), 0) AS BIGINT) AS completion_tokens, " +
-	"CAST(COALESCE(SUM(read_units), 0) AS BIGINT) AS read_units, COUNT(*) AS requests"
+	"CAST(COALESCE(SUM(read_units), 0) AS BIGINT) AS read_units, COUNT(*) AS requests, " +
+	"CAST(COALESCE(SUM(CASE WHEN estimated THEN prompt_tokens + completion_tokens ELSE 0 END), 0) AS BIGINT) AS estimated_tokens"
 
 // Totals sums tenant t's usage at or after since.
 func (s *UsageStore) Totals(ctx context.Context, t domain.TenantID, since time.Time) (domain.UsageTotals, error) {
@@ -69,6 +72,7 @@ func (s *UsageStore) Totals(ctx context.Context, t domain.TenantID, since time.T
 	if len(rows) == 1 {
 		r := rows[0]
 		out.PromptTokens, out.CompletionTokens, out.ReadUnits, out.Requests = r.PromptTokens, r.CompletionTokens, r.ReadUnits, r.Requests
+		out.EstimatedTokens = r.EstimatedTokens
 	}
 	return out, nil
 }
@@ -85,7 +89,7 @@ func (s *UsageStore) AllTotals(ctx context.Context, since time.Time) ([]domain.U
 	out := make([]domain.UsageTotals, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, domain.UsageTotals{TenantID: domain.TenantID(r.TenantID), PeriodStart: since.UTC(),
-			PromptTokens: r.PromptTokens, CompletionTokens: r.CompletionTokens, ReadUnits: r.ReadUnits, Requests: r.Requests})
+			PromptTokens: r.PromptTokens, CompletionTokens: r.CompletionTokens, ReadUnits: r.ReadUnits, Requests: r.Requests, EstimatedTokens: r.EstimatedTokens})
 	}
 	return out, nil
 }

@@ -116,7 +116,7 @@ func (s *UserStore) Update(ctx context.Context, id domain.UserID, fn func(*domai
 			return err
 		}
 		out = u
-		return nil
+		return recordChanges(tx, domain.Change{Kind: domain.ChangeUser, ID: string(id)})
 	})
 	return out, err
 }

@@ -32,9 +32,6 @@ type Config struct {
 	// dropped and reloaded from the ChunkStore when next searched; the copy in use is
 	// kept even when it alone is larger. Zero or less means no bound.
 	MaxBytes int64
-	// Changed, when set, hears of each write that reached the ChunkStore, with the
-	// tenant whose chunks changed, so that other processes can drop their copies.
-	Changed func(domain.TenantID)
 }
 
 // Index is the embedded vector index. The ChunkStore is the system of record: every
@@ -55,7 +52,6 @@ type Index struct {
 	tenants  map[domain.TenantID]*tenantIndex
 	nWorkers int
 	budget   budget
-	changed  func(domain.TenantID)
 }
 
 var _ ports.VectorIndex = (*Index)(nil)
@@ -68,9 +64,6 @@ func New(store ports.ChunkStore, cfg Config) *Index {
 	if cfg.ParallelMinRows <= 0 {
 		cfg.ParallelMinRows = 16384
 	}
-	if cfg.Changed == nil {
-		cfg.Changed = func(domain.TenantID) {}
-	}
 	return &Index{
 		store:    store,
 		kern:     bestKernel(),
@@ -79,7 +72,6 @@ func New(store ports.ChunkStore, cfg Config) *Index {
 		tenants:  make(map[domain.TenantID]*tenantIndex),
 		nWorkers: cfg.Workers,
 		budget:   budget{max: cfg.MaxBytes},
-		changed:  cfg.Changed,
 	}
 }
 
@@ -146,7 +138,6 @@ func (x *Index) Upsert(ctx context.Context, t domain.TenantID, chunks []domain.C
 	if err != nil {
 		return err
 	}
-	x.changed(t)
 	x.trim(ti)
 	return nil
 }
@@ -169,7 +160,6 @@ func (x *Index) DeleteDocument(ctx context.Context, t domain.TenantID, d domain.
 	if err != nil {
 		return err
 	}
-	x.changed(t)
 	return nil
 }
 
@@ -189,7 +179,6 @@ func (x *Index) DropTenant(ctx context.Context, t domain.TenantID) error {
 	if err != nil {
 		return err
 	}
-	x.changed(t)
 	return nil
 }
 

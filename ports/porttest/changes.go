@@ -2,6 +2,7 @@ package porttest
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -12,43 +13,84 @@ import (
 	"github.com/tenantry/tenantry/ports"
 )
 
-// ChangeFeed tests a ports.ChangeFeed. newPair returns the feeds of two processes that
-// share one backend.
-func ChangeFeed(t *testing.T, newPair func(t *testing.T) (a, b ports.ChangeFeed)) {
-	t.Run("the other process hears each change in order; the publisher does not", func(t *testing.T) {
-		a, b := newPair(t)
-		heardA, heardB := listenTo(t, a), listenTo(t, b)
+// NewChangeLog returns a fresh backend's stores and a function that opens one more
+// ChangeFeed on that backend, as another process sharing the database would.
+type NewChangeLog func(t *testing.T) (Stores, func() ports.ChangeFeed)
+
+// ChangeFeed tests a ports.ChangeFeed with the stores that record into its log.
+func ChangeFeed(t *testing.T, newLog NewChangeLog) {
+	t.Run("every follower hears each recorded write in commit order", func(t *testing.T) {
+		t.Parallel()
+		stores, open := newLog(t)
+		f := &fixture{t: t, ctx: t.Context(), s: stores}
+		heardA, heardB := listenTo(t, open()), listenTo(t, open())
 		requireHeard(t, heardA, domain.Change{Kind: domain.ChangeAll})
 		requireHeard(t, heardB, domain.Change{Kind: domain.ChangeAll})
 
-		require.NoError(t, a.Publish(t.Context(), domain.Change{Kind: domain.ChangeUser, ID: "u-1"}))
-		require.NoError(t, a.Publish(t.Context(), domain.Change{Kind: domain.ChangeChunks, ID: "acme"}))
-		requireHeard(t, heardB, domain.Change{Kind: domain.ChangeUser, ID: "u-1"})
-		requireHeard(t, heardB, domain.Change{Kind: domain.ChangeChunks, ID: "acme"})
+		f.tenant("acme")
+		u := f.user("acme", "ann@acme.test")
+		_, err := stores.Users.Update(f.ctx, u.ID, func(u *domain.User) error { u.Disabled = true; return nil })
+		require.NoError(t, err)
+		_, err = stores.Users.Update(f.ctx, u.ID, func(*domain.User) error { return errors.New("refused") })
+		require.Error(t, err)
+		_, err = stores.Tenants.Update(f.ctx, "acme", func(tn *domain.Tenant) error { tn.Name = "Acme 2"; return nil })
+		require.NoError(t, err)
+		d := f.document("acme", "", "Doc", base)
+		require.NoError(t, stores.Chunks.PutChunks(f.ctx, "acme", []domain.Chunk{chunk(d.ID, 0, "text")}))
+		require.NoError(t, stores.Chunks.DeleteChunks(f.ctx, "acme", d.ID))
+		require.NoError(t, stores.Chunks.DropChunks(f.ctx, "acme"))
+		require.NoError(t, stores.SigningKeys.Add(f.ctx, signingKey("k1", base)))
+		require.NoError(t, stores.SigningKeys.Delete(f.ctx, "k1"))
+		tn, err := stores.Tenants.Get(f.ctx, "acme")
+		require.NoError(t, err)
+		tn.Status = domain.TenantSuspended
+		_, err = stores.Tenants.Update(f.ctx, "acme", func(x *domain.Tenant) error { *x = tn; return nil })
+		require.NoError(t, err)
+		require.NoError(t, stores.Tenants.Delete(f.ctx, "acme"))
 
-		require.NoError(t, b.Publish(t.Context(), domain.Change{Kind: domain.ChangeTenantDeleted, ID: "globex"}))
-		requireHeard(t, heardA, domain.Change{Kind: domain.ChangeTenantDeleted, ID: "globex"})
+		want := []domain.Change{
+			{Kind: domain.ChangeTenant, ID: "acme"},
+			{Kind: domain.ChangeUser, ID: string(u.ID)},
+			{Kind: domain.ChangeTenant, ID: "acme"},
+			{Kind: domain.ChangeChunks, ID: "acme"},
+			{Kind: domain.ChangeChunks, ID: "acme"},
+			{Kind: domain.ChangeChunks, ID: "acme"},
+			{Kind: domain.ChangeSigningKeys},
+			{Kind: domain.ChangeSigningKeys},
+			{Kind: domain.ChangeTenant, ID: "acme"},
+			{Kind: domain.ChangeTenantDeleted, ID: "acme"},
+		}
+		for _, heard := range []<-chan domain.Change{heardA, heardB} {
+			for _, c := range want {
+				requireHeard(t, heard, c)
+			}
+		}
 		select {
 		case c := <-heardA:
-			t.Fatalf("a heard %+v, which it published itself or nobody did", c)
-		case c := <-heardB:
-			t.Fatalf("b heard %+v, which it published itself or nobody did", c)
-		case <-time.After(200 * time.Millisecond):
+			t.Fatalf("heard %+v, which nobody recorded", c)
+		case <-time.After(300 * time.Millisecond):
 		}
 	})
 
-	t.Run("publishing with nobody listening is no error", func(t *testing.T) {
-		a, _ := newPair(t)
-		assert.NoError(t, a.Publish(t.Context(), domain.Change{Kind: domain.ChangeTenant, ID: "acme"}))
+	t.Run("a follower started later hears only what comes after", func(t *testing.T) {
+		t.Parallel()
+		stores, open := newLog(t)
+		f := &fixture{t: t, ctx: t.Context(), s: stores}
+		f.tenant("acme")
+		heard := listenTo(t, open())
+		requireHeard(t, heard, domain.Change{Kind: domain.ChangeAll})
+		f.tenant("globex")
+		requireHeard(t, heard, domain.Change{Kind: domain.ChangeTenant, ID: "globex"})
 	})
 
 	t.Run("Listen returns nil once its context ends", func(t *testing.T) {
-		a, _ := newPair(t)
+		t.Parallel()
+		_, open := newLog(t)
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
 		started := make(chan struct{}, 1)
 		go func() {
-			done <- a.Listen(ctx, func(domain.Change) {
+			done <- open().Listen(ctx, func(domain.Change) {
 				select {
 				case started <- struct{}{}:
 				default:
@@ -73,7 +115,7 @@ func ChangeFeed(t *testing.T, newPair func(t *testing.T) (a, b ports.ChangeFeed)
 // listenTo runs f.Listen until the test ends and returns what it hears.
 func listenTo(t *testing.T, f ports.ChangeFeed) <-chan domain.Change {
 	t.Helper()
-	heard := make(chan domain.Change, 64)
+	heard := make(chan domain.Change, 256)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

@@ -153,6 +153,19 @@ func (f *fixture) refreshToken(u domain.User, family string) domain.RefreshToken
 	return r
 }
 
+// rotate rotates the token hash at now to a fresh successor and returns the used token.
+func (f *fixture) rotate(hash string, now time.Time) (domain.RefreshToken, error) {
+	next := domain.RefreshToken{Hash: tokenHash(), CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
+	return f.s.RefreshTokens.Rotate(f.ctx, hash, next, now)
+}
+
+// rotateTo rotates hash at now and returns the hash of the successor it asked for.
+func (f *fixture) rotateTo(hash string, now time.Time) (string, error) {
+	next := domain.RefreshToken{Hash: tokenHash(), CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
+	_, err := f.s.RefreshTokens.Rotate(f.ctx, hash, next, now)
+	return next.Hash, err
+}
+
 func requireInvalidRefresh(t *testing.T, err error) {
 	t.Helper()
 	require.ErrorIs(t, err, domain.ErrInvalidRefreshToken)
@@ -162,6 +175,7 @@ func requireInvalidRefresh(t *testing.T, err error) {
 // RefreshTokenStore tests a ports.RefreshTokenStore.
 func RefreshTokenStore(t *testing.T, newStores NewStores) {
 	refreshConsume(t, newStores)
+	refreshRotate(t, newStores)
 	refreshRevoke(t, newStores)
 }
 
@@ -173,11 +187,11 @@ func refreshConsume(t *testing.T, newStores NewStores) {
 		u := f.user("acme", "pat@example.com")
 		want := f.refreshToken(u, "")
 
-		got, err := f.s.RefreshTokens.Consume(f.ctx, want.Hash, at(time.Hour))
+		got, err := f.rotate(want.Hash, at(time.Hour))
 		require.NoError(t, err)
 		assert.Equal(t, normRefresh(want), normRefresh(got))
 
-		_, err = f.s.RefreshTokens.Consume(f.ctx, want.Hash, at(2*time.Hour))
+		_, err = f.rotate(want.Hash, at(2*time.Hour))
 		requireInvalidRefresh(t, err)
 	})
 
@@ -189,7 +203,7 @@ func refreshConsume(t *testing.T, newStores NewStores) {
 		dup := r
 		dup.FamilyID = newID()
 		requireKind(t, domain.KindConflict, f.s.RefreshTokens.Create(f.ctx, dup))
-		got, err := f.s.RefreshTokens.Consume(f.ctx, r.Hash, at(time.Hour))
+		got, err := f.rotate(r.Hash, at(time.Hour))
 		require.NoError(t, err)
 		assert.Equal(t, r.FamilyID, got.FamilyID)
 	})
@@ -199,7 +213,7 @@ func refreshConsume(t *testing.T, newStores NewStores) {
 		f := newFixture(t, newStores)
 		u := f.user("", "pat@example.com")
 		f.refreshToken(u, "")
-		_, err := f.s.RefreshTokens.Consume(f.ctx, tokenHash(), at(time.Hour))
+		_, err := f.rotate(tokenHash(), at(time.Hour))
 		requireInvalidRefresh(t, err)
 	})
 
@@ -208,9 +222,9 @@ func refreshConsume(t *testing.T, newStores NewStores) {
 		f := newFixture(t, newStores)
 		u := f.user("", "pat@example.com")
 		r := f.refreshToken(u, "")
-		_, err := f.s.RefreshTokens.Consume(f.ctx, r.Hash, r.ExpiresAt)
+		_, err := f.rotate(r.Hash, r.ExpiresAt)
 		requireInvalidRefresh(t, err)
-		_, err = f.s.RefreshTokens.Consume(f.ctx, r.Hash, r.ExpiresAt.Add(time.Hour))
+		_, err = f.rotate(r.Hash, r.ExpiresAt.Add(time.Hour))
 		requireInvalidRefresh(t, err)
 	})
 
@@ -222,14 +236,14 @@ func refreshConsume(t *testing.T, newStores NewStores) {
 		rotated := f.refreshToken(u, first.FamilyID)
 		otherFamily := f.refreshToken(u, "")
 
-		_, err := f.s.RefreshTokens.Consume(f.ctx, first.Hash, at(time.Hour))
+		_, err := f.rotate(first.Hash, at(time.Hour))
 		require.NoError(t, err)
-		_, err = f.s.RefreshTokens.Consume(f.ctx, first.Hash, at(2*time.Hour))
+		_, err = f.rotate(first.Hash, at(2*time.Hour))
 		requireInvalidRefresh(t, err)
 
-		_, err = f.s.RefreshTokens.Consume(f.ctx, rotated.Hash, at(3*time.Hour))
+		_, err = f.rotate(rotated.Hash, at(3*time.Hour))
 		requireInvalidRefresh(t, err)
-		got, err := f.s.RefreshTokens.Consume(f.ctx, otherFamily.Hash, at(3*time.Hour))
+		got, err := f.rotate(otherFamily.Hash, at(3*time.Hour))
 		require.NoError(t, err, "a token of another family was revoked")
 		assert.Equal(t, otherFamily.Hash, got.Hash)
 	})
@@ -248,7 +262,7 @@ func refreshConsume(t *testing.T, newStores NewStores) {
 		)
 		for range n {
 			wg.Go(func() {
-				_, err := f.s.RefreshTokens.Consume(f.ctx, r.Hash, at(time.Hour))
+				_, err := f.rotate(r.Hash, at(time.Hour))
 				mu.Lock()
 				defer mu.Unlock()
 				if err == nil {
@@ -263,9 +277,98 @@ func refreshConsume(t *testing.T, newStores NewStores) {
 		for _, err := range errs {
 			requireInvalidRefresh(t, err)
 		}
-		_, err := f.s.RefreshTokens.Consume(f.ctx, r.Hash, at(2*time.Hour))
+		_, err := f.rotate(r.Hash, at(2*time.Hour))
 		requireInvalidRefresh(t, err)
 	})
+}
+
+func refreshRotate(t *testing.T, newStores NewStores) {
+	t.Run("rotate stores a successor in the same family", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t, newStores)
+		f.tenant("acme")
+		u := f.user("acme", "pat@example.com")
+		first := f.refreshToken(u, "")
+		second, err := f.rotateTo(first.Hash, at(time.Hour))
+		require.NoError(t, err)
+		got, err := f.rotate(second, at(2*time.Hour))
+		require.NoError(t, err, "the successor is usable")
+		assert.Equal(t, first.FamilyID, got.FamilyID)
+		assert.Equal(t, u.ID, got.UserID)
+		assert.Equal(t, domain.TenantID("acme"), got.TenantID)
+	})
+
+	t.Run("reusing a rotated token revokes the successors issued after it", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t, newStores)
+		u := f.user("", "pat@example.com")
+		first := f.refreshToken(u, "")
+		second, err := f.rotateTo(first.Hash, at(time.Hour))
+		require.NoError(t, err)
+		third, err := f.rotateTo(second, at(2*time.Hour))
+		require.NoError(t, err)
+		_, err = f.rotate(first.Hash, at(3*time.Hour))
+		requireInvalidRefresh(t, err)
+		_, err = f.rotate(third, at(4*time.Hour))
+		requireInvalidRefresh(t, err)
+	})
+
+	// Each trial races two exchanges of one token; whichever wins, its successor must
+	// be dead once the loser's reuse is seen.
+	t.Run("concurrent reuse: no successor survives in 200 trials", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t, newStores)
+		u := f.user("", "pat@example.com")
+		survivors := raceTrials(f, u, func(hash string) (string, error) { return f.rotateTo(hash, at(time.Hour)) })
+		assert.Zero(t, survivors, "successors still usable after a concurrent reuse")
+	})
+
+	t.Run("revoke racing rotate: no successor survives in 200 trials", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t, newStores)
+		u := f.user("", "pat@example.com")
+		survivors := raceTrials(f, u, func(hash string) (string, error) {
+			return "", f.s.RefreshTokens.RevokeFamily(f.ctx, hash, at(time.Hour))
+		})
+		assert.Zero(t, survivors, "successors still usable after a concurrent revocation")
+	})
+}
+
+// trials is how many races raceTrials runs.
+const trials = 200
+
+// raceTrials runs trials races, each of one rotation of a fresh token against other
+// (a second rotation, or a revocation) on the same token, started together. It then
+// tries to rotate every successor either side obtained and counts those that still
+// work.
+func raceTrials(f *fixture, u domain.User, other func(hash string) (string, error)) (survivors int) {
+	f.t.Helper()
+	for range trials {
+		tok := f.refreshToken(u, "")
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		var succ [2]string
+		var errs [2]error
+		wg.Go(func() { <-start; succ[0], errs[0] = f.rotateTo(tok.Hash, at(time.Hour)) })
+		wg.Go(func() { <-start; succ[1], errs[1] = other(tok.Hash) })
+		close(start)
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				require.ErrorIs(f.t, err, domain.ErrInvalidRefreshToken)
+				continue
+			}
+			if succ[i] == "" {
+				continue
+			}
+			if _, err := f.rotate(succ[i], at(2*time.Hour)); err == nil {
+				survivors++
+			} else {
+				requireInvalidRefresh(f.t, err)
+			}
+		}
+	}
+	return survivors
 }
 
 func refreshRevoke(t *testing.T, newStores NewStores) {
@@ -279,10 +382,10 @@ func refreshRevoke(t *testing.T, newStores NewStores) {
 
 		require.NoError(t, f.s.RefreshTokens.RevokeFamily(f.ctx, a2.Hash, at(time.Hour)))
 		for _, r := range []domain.RefreshToken{a1, a2} {
-			_, err := f.s.RefreshTokens.Consume(f.ctx, r.Hash, at(2*time.Hour))
+			_, err := f.rotate(r.Hash, at(2*time.Hour))
 			requireInvalidRefresh(t, err)
 		}
-		_, err := f.s.RefreshTokens.Consume(f.ctx, b.Hash, at(2*time.Hour))
+		_, err := f.rotate(b.Hash, at(2*time.Hour))
 		require.NoError(t, err)
 	})
 
@@ -292,7 +395,7 @@ func refreshRevoke(t *testing.T, newStores NewStores) {
 		u := f.user("", "pat@example.com")
 		r := f.refreshToken(u, "")
 		require.NoError(t, f.s.RefreshTokens.RevokeFamily(f.ctx, tokenHash(), at(time.Hour)))
-		_, err := f.s.RefreshTokens.Consume(f.ctx, r.Hash, at(2*time.Hour))
+		_, err := f.rotate(r.Hash, at(2*time.Hour))
 		require.NoError(t, err)
 	})
 
@@ -308,10 +411,10 @@ func refreshRevoke(t *testing.T, newStores NewStores) {
 
 		require.NoError(t, f.s.RefreshTokens.RevokeUser(f.ctx, u.ID, at(time.Hour)))
 		for _, r := range []domain.RefreshToken{u1, u2} {
-			_, err := f.s.RefreshTokens.Consume(f.ctx, r.Hash, at(2*time.Hour))
+			_, err := f.rotate(r.Hash, at(2*time.Hour))
 			requireInvalidRefresh(t, err)
 		}
-		_, err := f.s.RefreshTokens.Consume(f.ctx, o.Hash, at(2*time.Hour))
+		_, err := f.rotate(o.Hash, at(2*time.Hour))
 		require.NoError(t, err, "another user's token was revoked")
 	})
 

@@ -30,8 +30,22 @@ func AttemptLimiter(t *testing.T, newLimiter NewAttemptLimiter) {
 	}
 	fail := func(t *testing.T, l ports.AttemptLimiter, key string, now time.Time) {
 		t.Helper()
-		require.NoError(t, l.Fail(t.Context(), key, now))
+		_, err := l.Fail(t.Context(), key, now)
+		require.NoError(t, err)
 	}
+
+	t.Run("fail counts the failures in the window", func(t *testing.T) {
+		t.Parallel()
+		l := newLimiter(t, 3, window)
+		for i, d := range []time.Duration{0, time.Second, 2 * time.Second} {
+			n, err := l.Fail(t.Context(), "k", at(d))
+			require.NoError(t, err)
+			assert.Equal(t, i+1, n)
+		}
+		n, err := l.Fail(t.Context(), "k", at(window+time.Second+time.Second/2))
+		require.NoError(t, err)
+		assert.Equal(t, 2, n, "failures that left the window are not counted")
+	})
 
 	t.Run("a fresh key is not blocked", func(t *testing.T) {
 		t.Parallel()
@@ -107,7 +121,7 @@ func AttemptLimiter(t *testing.T, newLimiter NewAttemptLimiter) {
 		l := newLimiter(t, n, window)
 		var wg sync.WaitGroup
 		for range n - 1 {
-			wg.Go(func() { assert.NoError(t, l.Fail(t.Context(), "k", at(0))) })
+			wg.Go(func() { _, err := l.Fail(t.Context(), "k", at(0)); assert.NoError(t, err) })
 		}
 		wg.Wait()
 		assert.Zero(t, blocked(t, l, "k", at(0)), "blocked before max failures")

@@ -40,7 +40,7 @@ func UsageStore(t *testing.T, newStores NewStores) {
 			{TenantID: "acme", UserID: pat.ID, Model: "gpt", PromptTokens: 1000, CompletionTokens: 1000, ReadUnits: 1000, At: since.Add(-time.Second)},
 			{TenantID: "acme", UserID: pat.ID, Model: "gpt", PromptTokens: 100, CompletionTokens: 20, ReadUnits: 3, At: since},
 			{TenantID: "acme", UserID: sam.ID, Model: "extractive", PromptTokens: 50, CompletionTokens: 5, ReadUnits: 1, At: since.Add(time.Hour)},
-			{TenantID: "acme", UserID: pat.ID, Model: "embed", PromptTokens: 7, At: since.Add(48 * time.Hour)},
+			{TenantID: "acme", UserID: pat.ID, Model: "embed", PromptTokens: 7, Estimated: true, At: since.Add(48 * time.Hour)},
 			{TenantID: "globex", UserID: gus.ID, Model: "gpt", PromptTokens: 9000, CompletionTokens: 9000, ReadUnits: 90, At: since.Add(time.Hour)},
 		}
 		for _, r := range records {
@@ -54,6 +54,7 @@ func UsageStore(t *testing.T, newStores NewStores) {
 		assert.Equal(t, int64(4), got.ReadUnits)
 		assert.Equal(t, int64(3), got.Requests)
 		assert.Equal(t, int64(182), got.Tokens())
+		assert.Equal(t, int64(7), got.EstimatedTokens, "the tokens of records marked estimated")
 	})
 
 	t.Run("concurrent records are all counted", func(t *testing.T) {
