@@ -738,3 +738,72 @@ table "login_failures" {
     columns = [column.at]
   }
 }
+
+table "api_keys" {
+  schema = schema.public
+  column "id" {
+    type    = text
+    collate = "C"
+  }
+  column "tenant_id" {
+    type = text
+  }
+  # The user the key acts as (with the member role).
+  column "user_id" {
+    type = text
+  }
+  column "name" {
+    type = text
+  }
+  # The secret's first characters, shown to tell keys apart.
+  column "hint" {
+    type = text
+  }
+  # Keyed hash (HMAC-SHA256) of the secret; the secret itself is never stored.
+  column "hash" {
+    type = text
+  }
+  column "created_by" {
+    type = text
+  }
+  column "created_at" {
+    type = timestamptz
+  }
+  column "expires_at" {
+    type = timestamptz
+    null = true
+  }
+  column "last_used_at" {
+    type = timestamptz
+    null = true
+  }
+  column "revoked_at" {
+    type = timestamptz
+    null = true
+  }
+  primary_key {
+    columns = [column.id]
+  }
+  foreign_key "api_keys_tenant_id_fkey" {
+    columns     = [column.tenant_id]
+    ref_columns = [table.tenants.column.id]
+    on_update   = NO_ACTION
+    on_delete   = CASCADE
+  }
+  foreign_key "api_keys_user_id_fkey" {
+    columns     = [column.user_id]
+    ref_columns = [table.users.column.id]
+    on_update   = NO_ACTION
+    on_delete   = CASCADE
+  }
+  index "api_keys_hash_key" {
+    unique  = true
+    columns = [column.hash]
+  }
+  index "api_keys_tenant_id_created_at_idx" {
+    columns = [column.tenant_id, column.created_at]
+  }
+  index "api_keys_user_id_idx" {
+    columns = [column.user_id]
+  }
+}

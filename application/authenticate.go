@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/ports"
@@ -16,6 +17,7 @@ import (
 type Authenticate struct {
 	verifier ports.TokenVerifier
 	users    ports.UserStore
+	apiKeys  *apiKeyAuth // nil: API keys are not accepted
 }
 
 // NewAuthenticate builds the use case.
@@ -23,9 +25,20 @@ func NewAuthenticate(verifier ports.TokenVerifier, users ports.UserStore) *Authe
 	return &Authenticate{verifier: verifier, users: users}
 }
 
-// Execute verifies token. Any token problem is domain.ErrInvalidToken; a store outage
+// WithAPIKeys makes Execute also accept API keys (tokens starting with
+// domain.APIKeyPrefix), looked up by their hash in keys.
+func (a *Authenticate) WithAPIKeys(keys ports.APIKeyStore, hasher ports.SecretHasher, now func() time.Time) *Authenticate {
+	c := *a
+	c.apiKeys = &apiKeyAuth{keys: keys, hasher: hasher, now: now}
+	return &c
+}
+
+// Execute verifies token, an access token or (WithAPIKeys) an API key. Any token problem is domain.ErrInvalidToken; a store outage
 // is KindUnavailable.
 func (a *Authenticate) Execute(ctx context.Context, token string) (domain.Principal, error) {
+	if a.apiKeys != nil && domain.LooksLikeAPIKey(token) {
+		return a.apiKeys.principal(ctx, a.users, token)
+	}
 	c, err := a.verifier.Verify(ctx, token)
 	if err != nil {
 		return domain.Principal{}, err

@@ -34,7 +34,9 @@ DATABASE_PUBLIC_URL) tenantry uses an embedded SQLite database in $TENANTRY_DATA
 		documentCommand(stdio, env, schemaHCL),
 		keysCommand(stdio, env, schemaHCL),
 		secretsCommand(stdio, env, schemaHCL),
+		apikeyCommand(stdio, env, schemaHCL),
 	)
+	refuseUnknownSubcommands(root)
 	return root
 }
 
@@ -80,6 +82,25 @@ unless --allow-destructive is given. A second run reports no changes.`,
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the SQL plan and change nothing")
 	cmd.Flags().BoolVar(&allowDestructive, "allow-destructive", false, "allow dropping tables, columns and indexes")
 	return cmd
+}
+
+// refuseUnknownSubcommands makes every command group (user, tenant, …) fail with
+// exit code 1 on a missing or unknown subcommand; cobra would print the help and exit 0,
+// so a typo in a script would pass for success.
+func refuseUnknownSubcommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		refuseUnknownSubcommands(sub)
+	}
+	if !c.HasSubCommands() || c.Runnable() {
+		return
+	}
+	c.Args = cobra.ArbitraryArgs
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return fmt.Errorf("%s needs a subcommand; see '%s --help'", cmd.CommandPath(), cmd.CommandPath())
+		}
+		return fmt.Errorf("unknown command %q for %q; see '%s --help'", args[0], cmd.CommandPath(), cmd.CommandPath())
+	}
 }
 
 // readSecretLine reads one line (a password or API key) from r without echoing it

@@ -3,6 +3,8 @@ package bootstrap
 import (
 	"context"
 	"fmt"
+	"os"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -144,7 +146,7 @@ func tenantDeleteCommand(stdio IO, env func() (Config, error), schemaHCL []byte)
 
 func tenantUpdateCommand(stdio IO, env func() (Config, error), schemaHCL []byte) *cobra.Command {
 	cmd := &cobra.Command{
-		Use: "update [ID]", Short: "Change a tenant's settings; API keys are read from stdin", Args: cobra.MaximumNArgs(1),
+		Use: "update [ID]", Short: "Change a tenant's settings; API keys come from stdin, a file or an environment variable", Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := tenantID(cmd, args)
 			if err != nil {
@@ -177,16 +179,22 @@ func tenantUpdateCommand(stdio IO, env func() (Config, error), schemaHCL []byte)
 	f.String("pinecone-index-host", "", "the Pinecone index host URL")
 	f.String("pinecone-namespace", "", "the Pinecone namespace (default: the tenant id)")
 	f.Bool("pinecone-api-key-stdin", false, "read the Pinecone API key from stdin")
+	f.String("pinecone-api-key-file", "", "read the Pinecone API key from this file")
+	f.String("pinecone-api-key-env", "", "read the Pinecone API key from this environment variable")
 	f.String("embedder", "", "hashing, openai or pinecone")
 	f.String("embedder-model", "", "the embedding model")
 	f.Int("embedder-dimensions", 0, "embedding dimensions")
 	f.Bool("embedder-api-key-stdin", false, "read the embedder API key from stdin")
+	f.String("embedder-api-key-file", "", "read the embedder API key from this file")
+	f.String("embedder-api-key-env", "", "read the embedder API key from this environment variable")
 	f.String("llm-provider", "", "extractive or openai")
 	f.String("llm-base-url", "", "OpenAI-compatible base URL (https://, or http:// with TENANTRY_ALLOW_HTTP_VENDORS=true)")
 	f.String("llm-model", "", "the chat model")
 	f.Float64("llm-temperature", 0, "sampling temperature (0-2)")
 	f.Int("llm-max-tokens", 0, "maximum answer tokens")
 	f.Bool("llm-api-key-stdin", false, "read the LLM API key from stdin")
+	f.String("llm-api-key-file", "", "read the LLM API key from this file")
+	f.String("llm-api-key-env", "", "read the LLM API key from this environment variable")
 	f.Int("requests-per-minute", 0, "chat and ingestion requests per minute (0: unlimited)")
 	f.Int64("monthly-token-quota", 0, "tokens per calendar month (0: unlimited)")
 	f.Int("max-concurrent-streams", 0, "open chat streams at once (0: unlimited)")
@@ -235,23 +243,58 @@ func tenantPatchFromFlags(f *pflag.FlagSet, stdio IO) (domain.TenantPatch, error
 		v, _ := f.GetInt64("monthly-token-quota")
 		p.MonthlyQuota = &v
 	}
-	keys := map[string]**domain.Secret{"pinecone-api-key-stdin": &p.VectorAPIKey, "embedder-api-key-stdin": &p.EmbedderAPIKey, "llm-api-key-stdin": &p.LLMAPIKey}
-	var asked []string
-	for name := range keys {
-		if v, _ := f.GetBool(name); v {
-			asked = append(asked, name)
+	keys := map[string]**domain.Secret{"pinecone": &p.VectorAPIKey, "embedder": &p.EmbedderAPIKey, "llm": &p.LLMAPIKey}
+	var fromStdin []string
+	for vendor, dst := range keys {
+		var sources []string
+		for _, src := range []string{"stdin", "file", "env"} {
+			if f.Changed(vendor + "-api-key-" + src) {
+				sources = append(sources, src)
+			}
+		}
+		if len(sources) > 1 {
+			return p, fmt.Errorf("give the %s API key one way: --%s-api-key-stdin, --%s-api-key-file or --%s-api-key-env", vendor, vendor, vendor, vendor)
+		}
+		if len(sources) == 0 {
+			continue
+		}
+		switch sources[0] {
+		case "stdin":
+			if v, _ := f.GetBool(vendor + "-api-key-stdin"); v {
+				fromStdin = append(fromStdin, vendor)
+			}
+		case "file":
+			path, _ := f.GetString(vendor + "-api-key-file")
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return p, fmt.Errorf("--%s-api-key-file: %w", vendor, err)
+			}
+			key := strings.TrimSpace(string(b))
+			if key == "" {
+				return p, fmt.Errorf("--%s-api-key-file: %s is empty", vendor, path)
+			}
+			s := domain.Secret(key)
+			*dst = &s
+		case "env":
+			name, _ := f.GetString(vendor + "-api-key-env")
+			key := strings.TrimSpace(stdio.Getenv(name))
+			if key == "" {
+				return p, fmt.Errorf("--%s-api-key-env: the environment variable %s is unset or empty", vendor, name)
+			}
+			s := domain.Secret(key)
+			*dst = &s
 		}
 	}
-	if len(asked) > 1 {
-		return p, fmt.Errorf("give one --*-api-key-stdin flag per command: stdin holds one key")
+	if len(fromStdin) > 1 {
+		return p, fmt.Errorf("give one --*-api-key-stdin flag per command: stdin holds one key (use --*-api-key-file or --*-api-key-env for the others)")
 	}
-	if len(asked) == 1 {
+	if len(fromStdin) == 1 {
 		key, err := readSecretLine(stdio.In, "API key")
 		if err != nil {
 			return p, err
 		}
 		s := domain.Secret(key)
-		*keys[asked[0]] = &s
+		*keys[fromStdin[0]] = &s
 	}
 	return p, nil
 }

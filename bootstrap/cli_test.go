@@ -169,7 +169,14 @@ func TestCLIUserLifecycle(t *testing.T) {
 	assert.Equal(t, "beta", list()["tenant_id"])
 	r = run(t, e, "", "user", "assign", "--email", "bob@acme.test", "--tenant", "nowhere")
 	assert.Equal(t, 1, r.code, "an unknown tenant is refused: %s", r)
+	assert.Contains(t, r.err, "tenant nowhere does not exist")
+	assert.NotContains(t, r.err, "foreign key")
 	assert.Equal(t, "beta", list()["tenant_id"])
+	r = run(t, e, e2ePassword+"\n", "user", "create", "--email", "new@acme.test", "--tenant", "nowhere", "--password-stdin")
+	assert.Equal(t, 1, r.code, "an unknown tenant is refused: %s", r)
+	assert.Contains(t, r.err, "tenant nowhere does not exist")
+	assert.NotContains(t, r.err, "foreign key")
+	assert.NotRegexp(t, `[0-9a-f]{8}-[0-9a-f]{4}-`, r.err, "no generated user id")
 
 	mustRun(t, e, "", "user", "disable", "--email", "bob@acme.test")
 	assert.Equal(t, true, list()["disabled"])
@@ -182,6 +189,9 @@ func TestCLIUserLifecycle(t *testing.T) {
 
 	r = run(t, e, e2ePassword+"\n", "user", "create", "--email", "bob@acme.test", "--password-stdin")
 	assert.Equal(t, 1, r.code, "a duplicate email is refused: %s", r)
+	assert.Contains(t, r.err, "a user with email bob@acme.test already exists")
+	assert.NotContains(t, r.err, "duplicate key")
+	assert.NotRegexp(t, `[0-9a-f]{8}-[0-9a-f]{4}-`, r.err, "no generated user id")
 
 	mustRun(t, e, e2ePassword+"\n", "user", "create", "--email", "root@acme.test", "--role", "platform_admin", "--password-stdin")
 	r = mustRun(t, e, "", "user", "assign", "--email", "root@acme.test", "--tenant", "acme")
@@ -190,7 +200,27 @@ func TestCLIUserLifecycle(t *testing.T) {
 
 func TestCLITenantUpdateTakesOneKeyPerRun(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newEnv(t).with("PINECONE_KEY", "pcsk-TESTKEY-from-env")
+	mustRun(t, e, "", "tenant", "create", "--id", "beta", "--name", "Beta")
+	keyFile := t.TempDir() + "/embedder.key"
+	require.NoError(t, os.WriteFile(keyFile, []byte("sk-TESTKEY-from-file\n"), 0o600))
+	r0 := mustRun(t, e, "sk-TESTKEY-from-stdin\n", "tenant", "update", "beta", "--llm-api-key-stdin",
+		"--embedder-api-key-file", keyFile, "--pinecone-api-key-env", "PINECONE_KEY",
+		"--embedder", "openai", "--embedder-model", "text-embedding-3-small", "--embedder-dimensions", "1536",
+		"--llm-provider", "openai", "--llm-model", "gpt-4o-mini")
+	one := tenantJSON(t, r0.out)
+	for section, last4 := range map[string]string{"llm": "tdin", "embedder": "file", "vector_store": "-env"} {
+		assert.Equal(t, true, one[section].(map[string]any)["api_key_set"], "one run sets every key: %s", section)
+		assert.Equal(t, last4, one[section].(map[string]any)["api_key_last4"], section)
+	}
+	assert.NotContains(t, r0.out+r0.err, "TESTKEY")
+	r1 := run(t, e, "", "tenant", "update", "beta", "--llm-api-key-env", "UNSET_VARIABLE")
+	assert.Equal(t, 1, r1.code)
+	assert.Contains(t, r1.err, "UNSET_VARIABLE is unset or empty")
+	r1 = run(t, e, "", "tenant", "update", "beta", "--llm-api-key-env", "PINECONE_KEY", "--llm-api-key-file", keyFile)
+	assert.Equal(t, 1, r1.code)
+	assert.Contains(t, r1.err, "give the llm API key one way")
+
 	mustRun(t, e, "", "tenant", "create", "--id", "acme", "--name", "Acme")
 
 	r := run(t, e, "sk-TESTKEY-one\nsk-TESTKEY-two\n", "tenant", "update", "acme", "--llm-api-key-stdin", "--embedder-api-key-stdin")

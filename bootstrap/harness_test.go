@@ -353,6 +353,7 @@ func (e *hEnv) hSnapshot(t *testing.T, id domain.TenantID) string {
 		err = nil
 	}
 	add(job, err)
+	add(e.st.APIKeys.List(ctx, id, all))
 	b, err := json.Marshal(parts)
 	require.NoError(t, err)
 	if e.sqlDB != nil {

@@ -63,6 +63,7 @@ type isoWorld struct {
 	noTenant                         domain.UserID
 	docA, docB                       string
 	convA, convB                     string
+	keyB                             string
 	seq                              atomic.Int64
 }
 
@@ -91,6 +92,8 @@ func isoSeed(t *testing.T, e *hEnv) *isoWorld {
 	w.adminBTok = e.login(t, "admin@bravo.test")
 	w.memberBTok = e.login(t, "member@bravo.test")
 
+	e.want(t, http.StatusCreated, e.send(t, http.MethodPost, "/tenant/api-keys", w.tok[isoAdminA], `{"name":"acme sync"}`))
+	w.keyB = e.want(t, http.StatusCreated, e.send(t, http.MethodPost, "/tenant/api-keys", w.adminBTok, `{"name":"bravo sync"}`))["id"].(string)
 	w.docA = isoIngest(t, e, w.tok[isoAdminA], "Acme returns", isoDocA)
 	w.docB = isoIngest(t, e, w.adminBTok, "Bravo vault", isoDocB)
 	e.want(t, http.StatusOK, e.send(t, http.MethodPatch, "/tenant", w.adminBTok,
@@ -291,6 +294,19 @@ func isoCases() []isoCase {
 		{name: "push A's member into B", route: "PATCH /tenant/users/:id",
 			path: func(w *isoWorld) string { return "/tenant/users/" + string(w.memberA) }, body: isoFixed(`{"tenant_id":"bravo"}`),
 			want: isoTenantRoute(isoForbidden, isoForbidden)},
+		{name: "list API keys", route: "GET /tenant/api-keys", path: isoFixed("/tenant/api-keys"),
+			want: isoTenantRoute(isoForbidden, isoOK(200, isoAllInA("tenant_id")))},
+		{name: "create an API key", route: "POST /tenant/api-keys", path: isoFixed("/tenant/api-keys"),
+			body: func(w *isoWorld) string { return fmt.Sprintf(`{"name":"key %d"}`, w.next()) },
+			want: isoTenantRoute(isoForbidden, isoOK(201, func(t *testing.T, _ *isoWorld, r hResp) {
+				assert.Equal(t, string(isoA), isoObject(t, r)["tenant_id"])
+			}))},
+		{name: "create an API key acting as B's member", route: "POST /tenant/api-keys", path: isoFixed("/tenant/api-keys"),
+			body: func(w *isoWorld) string { return fmt.Sprintf(`{"name":"stolen","user_id":%q}`, w.memberB) },
+			want: isoTenantRoute(isoForbidden, isoInvalid("user_id"))},
+		{name: "revoke B's API key", route: "DELETE /tenant/api-keys/:id",
+			path: func(w *isoWorld) string { return "/tenant/api-keys/" + w.keyB },
+			want: isoTenantRoute(isoForbidden, isoNotFound)},
 		{name: "read tenant audit", route: "GET /tenant/audit", path: isoFixed("/tenant/audit"),
 			want: isoTenantRoute(isoForbidden, isoOK(200, isoAllInA("tenant_id")))},
 		{name: "read own re-index", route: "GET /tenant/reindex", path: isoFixed("/tenant/reindex"),
@@ -363,6 +379,11 @@ func isoCases() []isoCase {
 			want: isoAdminRoute(isoWant{status: 201, changesB: true})},
 		{name: "change B's member", route: "PATCH /admin/users/:id", path: func(w *isoWorld) string { return "/admin/users/" + string(w.memberB) },
 			body: isoFixed(`{"disabled":false}`), want: isoAdminRoute(isoWant{status: 200, changesB: true})},
+		{name: "list all API keys", route: "GET /admin/api-keys", path: isoFixed("/admin/api-keys"),
+			want: isoAdminRoute(isoOK(200, isoListHas("id", func(w *isoWorld) string { return w.keyB })))},
+		{name: "revoke B's API key as platform admin", route: "DELETE /admin/api-keys/:id",
+			path: func(w *isoWorld) string { return "/admin/api-keys/" + w.keyB },
+			want: isoAdminRoute(isoWant{status: 204, changesB: true})},
 		{name: "read the audit log", route: "GET /admin/audit", path: isoFixed("/admin/audit"),
 			want: isoAdminRoute(isoOK(200, isoListHas("tenant_id", func(*isoWorld) string { return string(isoB) })))},
 		{name: "read all usage", route: "GET /admin/usage", path: isoFixed("/admin/usage"),
@@ -473,7 +494,7 @@ func isoRunSuite(t *testing.T, kind hStoreKind) {
 			}
 		}
 	}
-	assert.Equal(t, 3*2*len(isoSpoofs), changed, "platform admin writes to B")
+	assert.Equal(t, 4*2*len(isoSpoofs), changed, "platform admin writes to B")
 }
 
 // isoRequireCoverage fails when the router has a tenant-scoped or admin route the

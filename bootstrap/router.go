@@ -38,6 +38,7 @@ type Stores struct {
 	Audit         ports.AuditLog
 	Reindex       ports.ReindexStore
 	ChunkScanner  ports.ChunkScanner
+	APIKeys       ports.APIKeyStore
 }
 
 // SQLStores are the GORM stores on db (PostgreSQL or the embedded SQLite).
@@ -54,6 +55,7 @@ func SQLStores(db *gorm.DB, tenants *sqlstore.TenantStore) Stores {
 		Audit:         sqlstore.NewAuditLog(db),
 		Reindex:       sqlstore.NewReindexStore(db),
 		ChunkScanner:  sqlstore.NewChunkStore(db),
+		APIKeys:       sqlstore.NewAPIKeyStore(db),
 	}
 }
 
@@ -63,6 +65,7 @@ func MemoryStores(db *memory.DB) Stores {
 		Tenants: db.Tenants(), Users: db.Users(), SigningKeys: db.SigningKeys(), RefreshTokens: db.RefreshTokens(),
 		Chunks: db.Chunks(), Documents: db.Documents(), Conversations: db.Conversations(), Usage: db.Usage(), Audit: db.Audit(),
 		Reindex: db.Reindex(), ChunkScanner: db.Chunks(),
+		APIKeys: db.APIKeys(),
 	}
 }
 
@@ -70,6 +73,10 @@ func MemoryStores(db *memory.DB) Stores {
 type RouterOptions struct {
 	Log    *zap.Logger
 	Sealer ports.SecretSealer
+	// Hasher keys the hashes API keys are stored under; nil uses Sealer when it is
+	// also a ports.SecretHasher (secretbox.Keyring is), and without either API keys
+	// are refused.
+	Hasher ports.SecretHasher
 	// Ready backs GET /readyz; nil is always ready.
 	Ready func(context.Context) error
 	// Operator is the actor of CLI commands.
@@ -93,6 +100,9 @@ type API struct {
 	stop    context.CancelFunc
 	index   *vecsearch.Index // nil when the caller injected its own vendors
 	jobs    *reindexRunner
+	// retrieve is the chat's retrieval on the same indexes and vendors, for the
+	// quality benchmark, which ranks passages without answering.
+	retrieve *application.Retrieve
 	// listening is closed when the change listener has stopped; nil without one.
 	listening chan struct{}
 }
@@ -124,9 +134,11 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	cached := cache.Options{TTL: cfg.CacheTTL}
 	users := cache.NewUsers(st.Users, cached)
 	usage := cache.NewUsage(st.Usage, cached, now)
+	apiKeys := cache.NewAPIKeys(st.APIKeys, cached)
 	tenants := cache.NewTenants(st.Tenants, cached, func() {
-		users.Invalidate() // the deletion unassigned the tenant's users
-		usage.Purge()      // and removed its usage
+		users.Invalidate()   // the deletion unassigned the tenant's users
+		usage.Purge()        // and removed its usage
+		apiKeys.Invalidate() // and its API keys
 	})
 	var index *vecsearch.Index
 	if o.Vendors == nil {
@@ -161,6 +173,7 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 		inv.On(domain.ChangeUser, func(c domain.Change) { users.Forget(domain.UserID(c.ID)) })
 		inv.On(domain.ChangeTenant, func(c domain.Change) { tenants.Forget(domain.TenantID(c.ID), false) })
 		inv.On(domain.ChangeTenantDeleted, func(c domain.Change) { tenants.Forget(domain.TenantID(c.ID), true) })
+		inv.On(domain.ChangeAPIKey, func(c domain.Change) { apiKeys.Forget(domain.APIKeyID(c.ID)) })
 		reloadKeys := func(domain.Change) {
 			kctx, cancel := context.WithTimeout(bg, 10*time.Second)
 			defer cancel()
@@ -173,6 +186,7 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 			users.Invalidate()
 			tenants.Invalidate()
 			usage.Purge()
+			apiKeys.Invalidate()
 		})
 		inv.On(domain.ChangeAll, reloadKeys)
 		if index != nil {
@@ -203,6 +217,16 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 		TenantChanged: func(id domain.TenantID) { tenants.Forget(id, false) }})
 	tenantsUC := application.NewManageTenants(application.ManageTenantsDeps{Tenants: tenants, Vendors: v, Lexical: lex, Audit: st.Audit, Now: now, AllowHTTPVendors: cfg.AllowHTTPVendors,
 		Reindex: jobs.uc})
+	secretHasher := o.Hasher
+	if secretHasher == nil {
+		secretHasher, _ = o.Sealer.(ports.SecretHasher)
+	}
+	authenticate := application.NewAuthenticate(verifier, users)
+	var keysUC *application.ManageAPIKeys
+	if secretHasher != nil && st.APIKeys != nil {
+		authenticate = authenticate.WithAPIKeys(apiKeys, secretHasher, now)
+		keysUC = application.NewManageAPIKeys(application.ManageAPIKeysDeps{Keys: apiKeys, Hasher: secretHasher, Users: users, Audit: st.Audit, Now: now})
+	}
 	usersUC := application.NewManageUsers(application.ManageUsersDeps{Users: users, Hasher: hasher, Refresh: st.RefreshTokens, Audit: st.Audit, Now: now})
 	deps := httpapi.Deps{
 		Log: o.Log.Named("http"),
@@ -211,7 +235,7 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 			MaxDelay: cfg.LoginMaxDelay, Wait: holdFor, Policy: policy, Now: now}),
 		Refresh:       application.NewRefreshTokens(application.RefreshDeps{Users: users, Issuer: issuer, Refresh: st.RefreshTokens, Policy: policy, Now: now}),
 		Revoke:        application.NewRevokeToken(st.RefreshTokens, now),
-		Authenticate:  application.NewAuthenticate(verifier, users),
+		Authenticate:  authenticate,
 		ResolveTenant: application.NewResolveTenant(tenants, now),
 		Profile:       application.NewProfile(users, tenants),
 		Tenants:       tenantsUC,
@@ -222,7 +246,11 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 		Conversations: application.NewConversations(st.Conversations),
 		Chat: application.NewStreamChat(application.StreamChatDeps{Conversations: st.Conversations, Usage: usage, Vendors: v, Lexical: lex,
 			Limiter: limits.Rate, Slots: limits.Streams, Now: now}),
-		Reports:   application.NewReports(usage, st.Audit, now),
+		Reports: application.NewReports(usage, st.Audit, now),
+		APIKeys: keysUC,
+		ChangePassword: application.NewChangePassword(application.ChangePasswordDeps{Users: users, Hasher: hasher, Issuer: issuer,
+			Refresh: st.RefreshTokens, Attempts: limits.Attempts, Audit: st.Audit,
+			Policy: policy, Now: now}),
 		Reindex:   jobs.uc,
 		Ready:     o.Ready,
 		JWKS:      func(context.Context) ([]byte, error) { return keys.JWKS(), nil },
@@ -231,8 +259,9 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	}
 	h := httpapi.New(httpConfig(cfg), deps)
 	built = true
-	return &API{Handler: h, keys: keys, admin: &adminServices{tenants: tenantsUC, users: usersUC, documents: deps.Documents, ingest: deps.Ingest, actor: o.Operator,
-		reindex: jobs.uc, jobs: jobs}, stop: stop, index: index, listening: listening, jobs: jobs}, nil
+	return &API{Handler: h, keys: keys, admin: &adminServices{tenants: tenantsUC, users: usersUC, documents: deps.Documents, apiKeys: keysUC, ingest: deps.Ingest, actor: o.Operator,
+		reindex: jobs.uc, jobs: jobs}, stop: stop, index: index, listening: listening,
+		retrieve: application.NewRetrieve(lex, v), jobs: jobs}, nil
 }
 
 // httpConfig is the HTTP adapter's configuration; every field comes from cfg

@@ -43,6 +43,7 @@ type adminServices struct {
 	tenants   *application.ManageTenants
 	users     *application.ManageUsers
 	documents *application.Documents
+	apiKeys   *application.ManageAPIKeys
 	ingest    *application.IngestDocument // the first-run demo's sample documents
 	reindex   *application.Reindex
 	jobs      *reindexRunner

@@ -11,6 +11,7 @@ const (
 	ChangeTenantDeleted ChangeKind = "tenant_deleted" // a tenant and, by cascade, its users' assignment and usage
 	ChangeChunks        ChangeKind = "chunks"         // a tenant's stored chunk vectors (ID: its TenantID)
 	ChangeSigningKeys   ChangeKind = "signing_keys"   // the token signing keys (no ID)
+	ChangeAPIKey        ChangeKind = "api_key"        // an API key was revoked (ID: its APIKeyID)
 	ChangeAll           ChangeKind = "all"            // anything may have changed: changes may have been missed
 )
 
@@ -25,7 +26,7 @@ type Change struct {
 // (from a newer version, say) as ChangeAll.
 func (k ChangeKind) Known() bool {
 	switch k {
-	case ChangeUser, ChangeTenant, ChangeTenantDeleted, ChangeChunks, ChangeSigningKeys, ChangeAll:
+	case ChangeUser, ChangeTenant, ChangeTenantDeleted, ChangeChunks, ChangeSigningKeys, ChangeAPIKey, ChangeAll:
 		return true
 	}
 	return false

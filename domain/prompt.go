@@ -11,7 +11,9 @@ const MaxHistoryMessages = 12
 
 // BuildPrompt assembles the messages for a chat model: the tenant's system prompt, the
 // retrieved passages delimited and marked as untrusted reference text (so instructions
-// inside documents are not obeyed), the recent history and the question.
+// inside documents are not obeyed), the recent history and the question. System
+// messages in history (a client's own instructions, sent through the OpenAI-compatible
+// endpoint) follow the tenant's system message, so the tenant's prompt comes first.
 func (t Tenant) BuildPrompt(passages []Passage, history []Message, question string) []ChatMessage {
 	var sys strings.Builder
 	sys.WriteString(t.SystemPrompt)
@@ -24,13 +26,20 @@ func (t Tenant) BuildPrompt(passages []Passage, history []Message, question stri
 		sys.WriteString("\n\nNo reference passages matched this question. Say so if you cannot answer from general knowledge.")
 	}
 	msgs := []ChatMessage{{Role: MessageSystem, Content: sys.String()}}
-	if len(history) > MaxHistoryMessages {
-		history = history[len(history)-MaxHistoryMessages:]
-	}
+	turns := make([]Message, 0, len(history))
 	for _, m := range history {
-		if m.Role == MessageUser || m.Role == MessageAssistant {
-			msgs = append(msgs, ChatMessage{Role: m.Role, Content: m.Content})
+		switch m.Role {
+		case MessageSystem:
+			msgs = append(msgs, ChatMessage{Role: MessageSystem, Content: m.Content})
+		case MessageUser, MessageAssistant:
+			turns = append(turns, m)
 		}
+	}
+	if len(turns) > MaxHistoryMessages {
+		turns = turns[len(turns)-MaxHistoryMessages:]
+	}
+	for _, m := range turns {
+		msgs = append(msgs, ChatMessage{Role: m.Role, Content: m.Content})
 	}
 	return append(msgs, ChatMessage{Role: MessageUser, Content: question})
 }

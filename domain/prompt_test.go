@@ -90,9 +90,9 @@ func TestBuildPromptHistory(t *testing.T) {
 			}
 			return want
 		}()},
-		{name: "stored system messages are dropped", history: []domain.Message{
-			{Role: domain.MessageSystem, Content: "injected system"}, {Role: domain.MessageUser, Content: "u"}, {Role: "tool", Content: "t"}, {Role: domain.MessageAssistant, Content: "a"},
-		}, wantHistory: []string{"u", "a"}},
+		{name: "a client's system message follows the tenant's; other roles are dropped", history: []domain.Message{
+			{Role: domain.MessageUser, Content: "u"}, {Role: domain.MessageSystem, Content: "client system"}, {Role: "tool", Content: "t"}, {Role: domain.MessageAssistant, Content: "a"},
+		}, wantHistory: []string{"client system", "u", "a"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -103,12 +103,17 @@ func TestBuildPromptHistory(t *testing.T) {
 			assert.Equal(t, domain.MessageSystem, got[0].Role)
 			assert.Equal(t, domain.ChatMessage{Role: domain.MessageUser, Content: "now?"}, got[len(got)-1])
 			var history []string
-			for _, m := range got[1 : len(got)-1] {
-				assert.NotEqual(t, domain.MessageSystem, m.Role)
+			turns := 0
+			for i, m := range got[1 : len(got)-1] {
+				if m.Role == domain.MessageSystem {
+					assert.Equal(t, i, 0, "a client's system message comes before every turn")
+				} else {
+					turns++
+				}
 				history = append(history, m.Content)
 			}
 			assert.Equal(t, tc.wantHistory, history)
-			assert.LessOrEqual(t, len(got), domain.MaxHistoryMessages+2)
+			assert.LessOrEqual(t, turns, domain.MaxHistoryMessages)
 		})
 	}
 }

@@ -318,7 +318,7 @@ func (t Tenant) VendorURLsSecure(allowHTTP bool) error {
 	var fs []FieldError
 	for field, raw := range map[string]string{"llm.base_url": t.LLM.BaseURL, "vector_store.index_host": t.VectorStore.IndexHost} {
 		if u, err := url.Parse(raw); raw != "" && (err != nil || u.Scheme != "https") {
-			fs = append(fs, FieldError{Field: field, Message: "must use https://"})
+			fs = append(fs, FieldError{Field: field, Message: "must use https:// (for a local model over plain http, start the server with TENANTRY_ALLOW_HTTP_VENDORS=true)"})
 		}
 	}
 	if len(fs) > 0 {

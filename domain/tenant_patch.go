@@ -1,5 +1,7 @@
 package domain
 
+import "strings"
+
 // TenantPatch is a partial change to a tenant's configuration: nil fields stay as they
 // are. API keys are write-only: a non-nil empty key clears it.
 type TenantPatch struct {
@@ -121,7 +123,9 @@ func (p TenantPatch) Apply(t *Tenant) error {
 		}
 	}
 	setVal(&t.VectorStore.Provider, p.VectorProvider)
-	setVal(&t.VectorStore.IndexHost, p.IndexHost)
+	if p.IndexHost != nil {
+		t.VectorStore.IndexHost = IndexHostURL(*p.IndexHost)
+	}
 	setVal(&t.VectorStore.Namespace, p.Namespace)
 	setVal(&t.VectorStore.APIKey, p.VectorAPIKey)
 	setVal(&t.Embedder.Provider, p.EmbedderName)
@@ -144,4 +148,15 @@ func setVal[T any](dst *T, v *T) {
 	if v != nil {
 		*dst = *v
 	}
+}
+
+// IndexHostURL accepts a Pinecone index host as Pinecone's console shows it, without a
+// scheme ("my-index-abc123.svc.aped-4627-b74a.pinecone.io"), and makes it an https://
+// URL; a value with a scheme, or an empty one, is kept as given.
+func IndexHostURL(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" || strings.Contains(s, "://") {
+		return s
+	}
+	return "https://" + s
 }

@@ -2,6 +2,7 @@ package domain_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -173,4 +174,32 @@ func TestTenantPatchChangesVectors(t *testing.T) {
 			assert.Equal(t, tc.want, tc.patch.ChangesVectors())
 		})
 	}
+}
+
+func TestIndexHostWithoutSchemeBecomesHTTPS(t *testing.T) {
+	t.Parallel()
+	tn, err := domain.NewTenant("acme", "Acme", time.Now())
+	require.NoError(t, err)
+	for in, want := range map[string]string{
+		"my-index-abc123.svc.aped-4627-b74a.pinecone.io":         "https://my-index-abc123.svc.aped-4627-b74a.pinecone.io",
+		" my-index-abc123.svc.aped-4627-b74a.pinecone.io ":       "https://my-index-abc123.svc.aped-4627-b74a.pinecone.io",
+		"https://my-index-abc123.svc.aped-4627-b74a.pinecone.io": "https://my-index-abc123.svc.aped-4627-b74a.pinecone.io",
+		"http://localhost:5080":                                  "http://localhost:5080",
+	} {
+		h := in
+		c := tn
+		require.NoError(t, domain.TenantPatch{IndexHost: &h}.Apply(&c))
+		assert.Equal(t, want, c.VectorStore.IndexHost, in)
+	}
+}
+
+func TestHTTPVendorRefusalNamesTheSwitch(t *testing.T) {
+	t.Parallel()
+	tn, err := domain.NewTenant("acme", "Acme", time.Now())
+	require.NoError(t, err)
+	tn.LLM.BaseURL = "http://localhost:11434/v1"
+	err = tn.VendorURLsSecure(false)
+	require.Error(t, err)
+	assert.Contains(t, domain.AsError(err).Fields[0].Message, "TENANTRY_ALLOW_HTTP_VENDORS=true")
+	assert.NoError(t, tn.VendorURLsSecure(true))
 }

@@ -142,6 +142,7 @@ func parseOpenAIChat(body []byte) (openAIChat, error) {
 	}
 	req := openAIChat{model: raw.Model, stream: raw.Stream, includeUsage: raw.Stream && raw.StreamOptions != nil && raw.StreamOptions.IncludeUsage}
 	turns := make([]domain.Message, 0, len(raw.Messages))
+	var system []string
 	for i, m := range raw.Messages {
 		field := fmt.Sprintf("messages[%d]", i)
 		text, ok, msg := messageText(m.Content)
@@ -154,10 +155,14 @@ func parseOpenAIChat(body []byte) (openAIChat, error) {
 			add(field+".content", msg)
 		case !ok && m.Role != domain.MessageAssistant:
 			add(field+".content", "is required")
+		case ok && (m.Role == domain.MessageSystem || m.Role == "developer"):
+			// The client's own instructions go to the model after the tenant's system
+			// prompt, which comes first and so frames them.
+			if strings.TrimSpace(text) != "" {
+				system = append(system, text)
+			}
 		case ok && (m.Role == domain.MessageUser || m.Role == domain.MessageAssistant):
-			// System and developer messages are ignored: the tenant's own system prompt
-			// governs its assistant, and SDK-based tools commonly send a generic one that
-			// rejecting would break. An assistant turn without content is skipped.
+			// An assistant turn without content is skipped.
 			turns = append(turns, domain.Message{Role: m.Role, Content: text})
 			req.questionAt = i
 		}
@@ -169,6 +174,9 @@ func parseOpenAIChat(body []byte) (openAIChat, error) {
 		return openAIChat{}, domain.Invalid(fs...)
 	}
 	req.question, req.history = turns[len(turns)-1].Content, turns[:len(turns)-1]
+	if len(system) > 0 {
+		req.history = append([]domain.Message{{Role: domain.MessageSystem, Content: strings.Join(system, "\n\n")}}, req.history...)
+	}
 	return req, nil
 }
 

@@ -93,6 +93,9 @@ type Deps struct {
 	Chat          *application.StreamChat
 	Reports       *application.Reports
 	Reindex       *application.Reindex
+	APIKeys       *application.ManageAPIKeys
+	// ChangePassword serves POST /users/me/password.
+	ChangePassword *application.ChangePassword
 
 	// Ready reports readiness for GET /readyz (nil: always ready).
 	Ready func(ctx context.Context) error
@@ -186,6 +189,9 @@ func registerAPI(e *echo.Echo, cfg Config, d Deps, st *streamer) {
 	if d.Profile != nil {
 		authed.add(http.MethodGet, "/users/me", userHandlers{profile: d.Profile}.me)
 	}
+	if d.ChangePassword != nil {
+		authed.add(http.MethodPost, "/users/me/password", userHandlers{password: d.ChangePassword}.changePassword)
+	}
 	registerAdmin(authed.with(requirePlatformAdmin), d)
 	if d.ResolveTenant == nil {
 		return
@@ -211,6 +217,12 @@ func registerAPI(e *echo.Echo, cfg Config, d Deps, st *streamer) {
 		rh := reportHandlers{reports: d.Reports}
 		scoped.add(http.MethodGet, "/tenant/audit", rh.tenantAudit)
 		scoped.add(http.MethodGet, "/usage", rh.usage)
+	}
+	if d.APIKeys != nil {
+		kh := apiKeyHandlers{keys: d.APIKeys}
+		scoped.add(http.MethodGet, "/tenant/api-keys", kh.listInTenant)
+		scoped.add(http.MethodPost, "/tenant/api-keys", kh.create)
+		scoped.add(http.MethodDelete, "/tenant/api-keys/:id", kh.revokeInTenant)
 	}
 	if d.Ingest != nil && d.Documents != nil {
 		dh := documentHandlers{ingest: d.Ingest, docs: d.Documents, maxBytes: cfg.MaxDocumentBytes}
@@ -254,6 +266,11 @@ func registerAdmin(admin routes, d Deps) {
 		rh := reportHandlers{reports: d.Reports}
 		admin.add(http.MethodGet, "/admin/audit", rh.adminAudit)
 		admin.add(http.MethodGet, "/admin/usage", rh.allUsage)
+	}
+	if d.APIKeys != nil {
+		kh := apiKeyHandlers{keys: d.APIKeys}
+		admin.add(http.MethodGet, "/admin/api-keys", kh.listAny)
+		admin.add(http.MethodDelete, "/admin/api-keys/:id", kh.revokeAny)
 	}
 }
 

@@ -38,8 +38,9 @@ func toUserJSON(u domain.User) userJSON {
 }
 
 type userHandlers struct {
-	profile *application.Profile
-	users   *application.ManageUsers
+	profile  *application.Profile
+	users    *application.ManageUsers
+	password *application.ChangePassword
 }
 
 // me serves GET /users/me; it needs a token but no tenant. Its body (the Me schema:
@@ -278,4 +279,30 @@ func (h userHandlers) patch(c echo.Context, who application.Actor) error {
 		}
 	}
 	return sendJSON(c, http.StatusOK, toUserJSON(u))
+}
+
+type changePasswordRequest struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+}
+
+// changePassword serves POST /users/me/password: the caller's own password, proven by
+// the current one. Every other session ends; the answer carries fresh tokens for this one.
+func (h userHandlers) changePassword(c echo.Context) error {
+	p, err := mustPrincipal(c)
+	if err != nil {
+		return err
+	}
+	var req changePasswordRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	toks, err := h.password.Execute(c.Request().Context(), actor(c, p),
+		application.ChangePasswordInput{Current: req.CurrentPassword, New: req.NewPassword})
+	if err != nil {
+		return err
+	}
+	noStore(c)
+	return sendJSON(c, http.StatusOK, tokenResponse{AccessToken: toks.AccessToken, TokenType: "bearer",
+		ExpiresIn: int64(toks.ExpiresIn.Seconds()), RefreshToken: toks.RefreshToken})
 }

@@ -201,10 +201,22 @@ func (p *postings) search(query []string, k int, prm Params, acc []float32) []do
 	if p.live == 0 || k <= 0 {
 		return []domain.Passage{}
 	}
-	weights := make(map[uint32]float64)
+	// The query's terms in the order they first occur, so that every search adds the
+	// same float32 contributions in the same order and equal queries score equally.
+	type weight struct {
+		term uint32
+		qtf  float64
+	}
+	var weights []weight
 	for _, t := range query {
-		if id, ok := p.dict[t]; ok && p.df[id] > 0 {
-			weights[id]++
+		id, ok := p.dict[t]
+		if !ok || p.df[id] == 0 {
+			continue
+		}
+		if i := slices.IndexFunc(weights, func(w weight) bool { return w.term == id }); i >= 0 {
+			weights[i].qtf++
+		} else {
+			weights = append(weights, weight{id, 1})
 		}
 	}
 	if len(weights) == 0 {
@@ -216,11 +228,11 @@ func (p *postings) search(query []string, k int, prm Params, acc []float32) []do
 	n := float64(p.live)
 	avg := float64(p.totalLen) / n
 	var touched []uint32
-	for id, qtf := range weights {
-		df := float64(p.df[id])
+	for _, qw := range weights {
+		df := float64(p.df[qw.term])
 		idf := math.Log(1 + (n-df+0.5)/(df+0.5))
-		w := float32(qtf * idf * (prm.K1 + 1))
-		for _, ps := range p.lists[id] {
+		w := float32(qw.qtf * idf * (prm.K1 + 1))
+		for _, ps := range p.lists[qw.term] {
 			s := &p.slots[ps.slot]
 			if !s.alive {
 				continue

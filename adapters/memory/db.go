@@ -28,6 +28,7 @@ type DB struct {
 	users         map[domain.UserID]domain.User
 	keys          map[string]domain.SigningKey
 	refresh       map[string]domain.RefreshToken
+	apiKeys       map[domain.APIKeyID]domain.APIKey
 	documents     map[domain.DocumentID]domain.Document
 	chunks        map[domain.TenantID]map[chunkKey]domain.Chunk
 	conversations map[domain.ConversationID]domain.Conversation
@@ -53,6 +54,7 @@ func NewDB() *DB {
 		users:         map[domain.UserID]domain.User{},
 		keys:          map[string]domain.SigningKey{},
 		refresh:       map[string]domain.RefreshToken{},
+		apiKeys:       map[domain.APIKeyID]domain.APIKey{},
 		documents:     map[domain.DocumentID]domain.Document{},
 		chunks:        map[domain.TenantID]map[chunkKey]domain.Chunk{},
 		conversations: map[domain.ConversationID]domain.Conversation{},
@@ -90,6 +92,9 @@ func (db *DB) SigningKeys() *SigningKeyStore { return &SigningKeyStore{db: db} }
 
 // RefreshTokens returns the RefreshTokenStore view of db.
 func (db *DB) RefreshTokens() *RefreshTokenStore { return &RefreshTokenStore{db: db} }
+
+// APIKeys returns the APIKeyStore view of db.
+func (db *DB) APIKeys() *APIKeyStore { return &APIKeyStore{db: db} }
 
 // Chunks returns the ChunkStore view of db.
 func (db *DB) Chunks() *ChunkStore { return &ChunkStore{db: db} }

@@ -25,6 +25,7 @@ func newStoresOn(db *memory.DB) porttest.Stores {
 		Audit:         db.Audit(),
 		ChunkScanner:  db.Chunks(),
 		Reindex:       db.Reindex(),
+		APIKeys:       db.APIKeys(),
 	}
 }
 

@@ -104,6 +104,11 @@ func (s *TenantStore) Delete(ctx context.Context, id domain.TenantID) error {
 	}
 	delete(db.chunks, id)
 	delete(db.reindex, id)
+	for kid, k := range db.apiKeys {
+		if k.TenantID == id {
+			delete(db.apiKeys, kid)
+		}
+	}
 	for cid, c := range db.conversations {
 		if c.TenantID == id {
 			delete(db.conversations, cid)

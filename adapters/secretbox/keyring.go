@@ -49,6 +49,8 @@ var (
 type Keyring struct {
 	active uint32
 	aeads  map[uint32]cipher.AEAD
+	// macKeys are the secret-hashing keys derived from each master key, active first.
+	macKeys [][]byte
 }
 
 var _ ports.SecretSealer = (*Keyring)(nil)
@@ -76,6 +78,11 @@ func New(active string, previous ...string) (*Keyring, error) {
 			return nil, err
 		}
 		k.aeads[id] = aead
+		mk, err := macKey(raw)
+		if err != nil {
+			return nil, err
+		}
+		k.macKeys = append(k.macKeys, mk)
 		if i == 0 {
 			k.active = id
 		}

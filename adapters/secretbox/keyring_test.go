@@ -234,3 +234,26 @@ func TestLoadKeyFileRejectsGarbage(t *testing.T) {
 	assert.Equal(t, domain.KindInvalid, domain.KindOf(err))
 	assert.NotContains(t, err.Error(), "hunter2")
 }
+
+func TestHashesAreKeyedAndSurviveRotation(t *testing.T) {
+	t.Parallel()
+	oldKey, err := secretbox.GenerateKey()
+	require.NoError(t, err)
+	newKey, err := secretbox.GenerateKey()
+	require.NoError(t, err)
+	old, err := secretbox.New(oldKey)
+	require.NoError(t, err)
+	rotated, err := secretbox.New(newKey, oldKey)
+	require.NoError(t, err)
+
+	h := old.Hashes("tnt_secret")
+	require.Len(t, h, 1)
+	assert.Equal(t, h, old.Hashes("tnt_secret"), "deterministic")
+	assert.NotEqual(t, h, old.Hashes("tnt_secreT"))
+	assert.NotContains(t, h[0], "secret")
+
+	r := rotated.Hashes("tnt_secret")
+	require.Len(t, r, 2, "active key first, then the previous one")
+	assert.NotEqual(t, h[0], r[0], "another master key hashes differently")
+	assert.Equal(t, h[0], r[1], "a key hashed before the rotation is still found")
+}

@@ -103,6 +103,7 @@ func (b backend) stores() porttest.Stores {
 		Audit:         sqlstore.NewAuditLog(b.gdb),
 		ChunkScanner:  sqlstore.NewChunkStore(b.gdb),
 		Reindex:       sqlstore.NewReindexStore(b.gdb),
+		APIKeys:       sqlstore.NewAPIKeyStore(b.gdb),
 	}
 }
 

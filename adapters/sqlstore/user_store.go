@@ -56,7 +56,22 @@ func NewUserStore(db *gorm.DB) *UserStore { return &UserStore{db: db} }
 // KindInvalid.
 func (s *UserStore) Create(ctx context.Context, u domain.User) error {
 	r := userRowFrom(u)
-	return translate(s.db.WithContext(ctx).Create(&r).Error, "create user "+string(u.ID))
+	return userError(translate(s.db.WithContext(ctx).Create(&r).Error, "create user "+string(u.ID)), u)
+}
+
+// userError words a failed user write for the person who made it: the taken email or
+// the missing tenant, rather than the generated id and the violated constraint.
+func userError(err error, u domain.User) error {
+	switch domain.KindOf(err) {
+	case domain.KindConflict:
+		return domain.ErrConflict.WithDetail("a user with email %s already exists", u.Email)
+	case domain.KindInvalid:
+		if e := domain.AsError(err); e != nil && len(e.Fields) > 0 {
+			return err
+		}
+		return domain.Invalid(domain.FieldError{Field: "tenant_id", Message: "tenant " + string(u.TenantID) + " does not exist"})
+	}
+	return err
 }
 
 // Get returns the user by id. Unknown id is KindNotFound.
@@ -113,7 +128,7 @@ func (s *UserStore) Update(ctx context.Context, id domain.UserID, fn func(*domai
 		u.ID = id
 		nr := userRowFrom(u)
 		if err := tx.Model(&userRow{}).Where("id = ?", string(id)).Select("*").Updates(&nr).Error; err != nil {
-			return err
+			return passThrough{userError(translate(err, "update user "+string(id)), u)}
 		}
 		out = u
 		return recordChanges(tx, domain.Change{Kind: domain.ChangeUser, ID: string(id)})

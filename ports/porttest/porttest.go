@@ -42,6 +42,7 @@ type Stores struct {
 	Audit         ports.AuditLog
 	Reindex       ports.ReindexStore
 	ChunkScanner  ports.ChunkScanner
+	APIKeys       ports.APIKeyStore
 }
 
 // NewStores returns a fresh, empty backend for one test. It is called once per subtest,
@@ -62,6 +63,7 @@ func Storage(t *testing.T, newStores NewStores) {
 	t.Run("AuditLog", func(t *testing.T) { AuditLog(t, newStores) })
 	t.Run("ChunksAfter", func(t *testing.T) { ChunksAfter(t, newStores) })
 	t.Run("ReindexStore", func(t *testing.T) { ReindexStore(t, newStores) })
+	t.Run("APIKeyStore", func(t *testing.T) { APIKeyStore(t, newStores) })
 }
 
 // base is the suites' clock: whole seconds in UTC, so that every backend (PostgreSQL
