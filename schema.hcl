@@ -105,6 +105,17 @@ table "tenants" {
     type    = integer
     default = 0
   }
+  # The vector epoch (domain.VectorState): bumped when the embedder or vector store
+  # changes; ready once a re-index built every document's vectors for it. Tenants
+  # stored before re-indexing existed count as ready.
+  column "vectors_epoch" {
+    type    = integer
+    default = 0
+  }
+  column "vectors_ready" {
+    type    = boolean
+    default = true
+  }
   column "created_at" {
     type = timestamptz
   }
@@ -342,6 +353,72 @@ table "chunks" {
     ref_columns = [table.tenants.column.id]
     on_update   = NO_ACTION
     on_delete   = CASCADE
+  }
+}
+
+# Each tenant's latest re-index job (domain.ReindexJob); the runner holding the lease
+# (owner, lease_until) works on from the cursor.
+table "reindex_jobs" {
+  schema = schema.public
+  column "tenant_id" {
+    type = text
+  }
+  column "id" {
+    type = text
+  }
+  column "state" {
+    type = text
+  }
+  column "epoch" {
+    type = integer
+  }
+  column "cursor_document" {
+    type    = text
+    collate = "C"
+    default = ""
+  }
+  column "cursor_idx" {
+    type    = integer
+    default = 0
+  }
+  column "done" {
+    type    = integer
+    default = 0
+  }
+  column "total" {
+    type    = integer
+    default = 0
+  }
+  column "error" {
+    type    = text
+    default = ""
+  }
+  column "owner" {
+    type    = text
+    default = ""
+  }
+  column "lease_until" {
+    type = timestamptz
+    null = true
+  }
+  column "started_at" {
+    type = timestamptz
+  }
+  column "finished_at" {
+    type = timestamptz
+    null = true
+  }
+  primary_key {
+    columns = [column.tenant_id]
+  }
+  foreign_key "reindex_jobs_tenant_id_fkey" {
+    columns     = [column.tenant_id]
+    ref_columns = [table.tenants.column.id]
+    on_update   = NO_ACTION
+    on_delete   = CASCADE
+  }
+  index "reindex_jobs_state_idx" {
+    columns = [column.state]
   }
 }
 

@@ -18,6 +18,9 @@ type ManageTenantsDeps struct {
 	Now     func() time.Time
 	// AllowHTTPVendors permits plain-http vendor endpoints (local Ollama, vLLM, tests).
 	AllowHTTPVendors bool
+	// Reindex, when set, starts a re-index after a change that leaves the tenant's
+	// vectors unready (a new embedder, vector store or mode that needs vectors).
+	Reindex *Reindex
 }
 
 // ManageTenants creates, shows, changes and deletes tenants. Platform admins manage
@@ -121,7 +124,13 @@ func (m *ManageTenants) Update(ctx context.Context, who Actor, id domain.TenantI
 	if err != nil {
 		return domain.Tenant{}, err
 	}
-	return t, m.audit(ctx, who, id, "tenant.update", string(id), p.Fields())
+	if err := m.audit(ctx, who, id, "tenant.update", string(id), p.Fields()); err != nil {
+		return t, err
+	}
+	if m.d.Reindex == nil {
+		return t, nil
+	}
+	return m.d.Reindex.startAfterChange(ctx, who, t)
 }
 
 // apply changes t as p says and refuses insecure vendor endpoints.

@@ -25,10 +25,11 @@ func NewRetrieve(lexical ports.LexicalIndex, vendors ports.Vendors) *Retrieve {
 	return &Retrieve{lexical: lexical, vendors: vendors}
 }
 
-// Execute returns up to k passages of tenant t for question, best first. The tenant's
+// Execute returns up to k passages of tenant t for question, best first, by the
+// tenant's ServingMode (lexical while its vectors are being rebuilt). The tenant's
 // min_score filters the dense side only. Nothing found is an empty slice.
 func (r *Retrieve) Execute(ctx context.Context, t domain.Tenant, question string, k int) (domain.SearchResult, error) {
-	switch t.RetrievalMode() {
+	switch t.ServingMode() {
 	case domain.RetrievalLexical:
 		return r.lexicalSearch(ctx, t, question, k)
 	case domain.RetrievalDense:

@@ -15,7 +15,7 @@ import (
 )
 
 func tenantCommand(stdio IO, env func() (Config, error), schemaHCL []byte) *cobra.Command {
-	cmd := &cobra.Command{Use: "tenant", Short: "Manage tenants (create, list, show, update, suspend, activate, delete)"}
+	cmd := &cobra.Command{Use: "tenant", Short: "Manage tenants (create, list, show, update, suspend, activate, delete, reindex)"}
 	var id, name string
 	create := &cobra.Command{
 		Use: "create", Short: "Create a tenant with offline defaults (embedded vectors, hashing embedder, extractive answers)", Args: cobra.NoArgs,
@@ -41,6 +41,7 @@ func tenantCommand(stdio IO, env func() (Config, error), schemaHCL []byte) *cobr
 		tenantByIDCommand(stdio, env, schemaHCL, "suspend", "Suspend a tenant: its users can no longer chat", statusPtr(domain.TenantSuspended)),
 		tenantByIDCommand(stdio, env, schemaHCL, "activate", "Reactivate a suspended tenant", statusPtr(domain.TenantActive)),
 		tenantDeleteCommand(stdio, env, schemaHCL),
+		tenantReindexCommand(stdio, env, schemaHCL),
 	)
 	return cmd
 }

@@ -42,19 +42,21 @@ func TestCLIHasTheDocumentedCommands(t *testing.T) {
 		"serve", "migrate",
 		"user create", "user assign", "user passwd", "user disable", "user enable", "user list",
 		"tenant create", "tenant list", "tenant show", "tenant update", "tenant suspend", "tenant activate", "tenant delete",
+		"tenant reindex",
 		"keys rotate", "keys prune", "secrets rotate-key",
 	} {
 		assert.Contains(t, got, want)
 	}
 	flags := map[string][]string{
-		"serve":         {"migrate"},
-		"migrate":       {"dry-run", "allow-destructive"},
-		"user create":   {"email", "tenant", "role", "password-stdin"},
-		"user assign":   {"email", "tenant"},
-		"user passwd":   {"email", "password-stdin"},
-		"user disable":  {"email"},
-		"tenant create": {"id", "name"},
-		"tenant update": {"llm-api-key-stdin", "embedder-api-key-stdin", "pinecone-api-key-stdin", "llm-provider", "llm-base-url", "llm-model", "system-prompt"},
+		"serve":          {"migrate"},
+		"migrate":        {"dry-run", "allow-destructive"},
+		"user create":    {"email", "tenant", "role", "password-stdin"},
+		"user assign":    {"email", "tenant"},
+		"user passwd":    {"email", "password-stdin"},
+		"user disable":   {"email"},
+		"tenant create":  {"id", "name"},
+		"tenant reindex": {"no-wait"},
+		"tenant update":  {"llm-api-key-stdin", "embedder-api-key-stdin", "pinecone-api-key-stdin", "llm-provider", "llm-base-url", "llm-model", "system-prompt"},
 	}
 	paths := commandPaths(root)
 	for path, names := range flags {

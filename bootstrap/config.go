@@ -99,6 +99,9 @@ type Config struct {
 	MetricsTenants []string // only these tenants get their own metrics label
 	MetricsTopN    int      // without MetricsTenants, the first N tenants seen do
 	CacheTTL       time.Duration
+	// ReindexLease is how long a process holds a re-index job without progress before
+	// another may take it over (after a crash, the restart goes on after it).
+	ReindexLease time.Duration
 }
 
 // Embedded reports whether tenantry runs on its embedded SQLite database.
@@ -160,6 +163,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		MetricsTenants:        r.list("TENANTRY_METRICS_TENANTS"),
 		MetricsTopN:           r.int("TENANTRY_METRICS_TENANT_LIMIT", 50),
 		CacheTTL:              r.dur("TENANTRY_CACHE_TTL", 30*time.Second),
+		ReindexLease:          r.dur("TENANTRY_REINDEX_LEASE", time.Minute),
 	}
 	c.LoginMaxFailuresPerIP = r.int("TENANTRY_LOGIN_MAX_FAILURES_PER_IP", max(100, c.LoginMaxFailures))
 	if c.PublicURL == "" {
@@ -192,6 +196,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	r.check(c.MaxDocumentBytes > 0, "TENANTRY_MAX_DOCUMENT_BYTES", "must be positive")
 	r.check(c.BM25K1 > 0 && c.BM25K1 <= 10, "TENANTRY_BM25_K1", "must be above 0 and at most 10")
 	r.check(c.BM25B >= 0 && c.BM25B <= 1, "TENANTRY_BM25_B", "must be between 0 and 1")
+	r.check(c.ReindexLease >= time.Second, "TENANTRY_REINDEX_LEASE", "must be at least 1s")
 	r.check(c.IndexMaxBytes >= 0, "TENANTRY_INDEX_MAX_BYTES", "must not be negative (0: no bound)")
 	r.check(c.ChunkSize >= 100 && c.ChunkOverlap >= 0 && c.ChunkOverlap < c.ChunkSize/2, "TENANTRY_CHUNK_SIZE", "must be >= 100, with TENANTRY_CHUNK_OVERLAP below half of it")
 	r.check(c.MemoryLimit == 0 || c.MemoryLimit >= minMemoryLimit, "TENANTRY_MEMORY_LIMIT", "must be at least 64MiB")

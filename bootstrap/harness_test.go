@@ -348,6 +348,11 @@ func (e *hEnv) hSnapshot(t *testing.T, id domain.TenantID) string {
 	}
 	add(e.st.Usage.Totals(ctx, id, time.Time{}))
 	add(e.st.Audit.List(ctx, id, all))
+	job, err := e.st.Reindex.Get(ctx, id)
+	if domain.KindOf(err) == domain.KindNotFound {
+		err = nil
+	}
+	add(job, err)
 	add(e.st.APIKeys.List(ctx, id, all))
 	b, err := json.Marshal(parts)
 	require.NoError(t, err)
@@ -361,7 +366,7 @@ func (e *hEnv) hSnapshot(t *testing.T, id domain.TenantID) string {
 var hTenantTables = []struct{ table, column string }{
 	{"tenants", "id"}, {"users", "tenant_id"}, {"refresh_tokens", "tenant_id"}, {"documents", "tenant_id"},
 	{"chunks", "tenant_id"}, {"conversations", "tenant_id"}, {"messages", "tenant_id"},
-	{"usage_records", "tenant_id"}, {"audit_log", "tenant_id"},
+	{"usage_records", "tenant_id"}, {"audit_log", "tenant_id"}, {"reindex_jobs", "tenant_id"},
 }
 
 // hSQLRows dumps, straight from the database, every row of every table that belongs

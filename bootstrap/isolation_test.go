@@ -309,6 +309,10 @@ func isoCases() []isoCase {
 			want: isoTenantRoute(isoForbidden, isoNotFound)},
 		{name: "read tenant audit", route: "GET /tenant/audit", path: isoFixed("/tenant/audit"),
 			want: isoTenantRoute(isoForbidden, isoOK(200, isoAllInA("tenant_id")))},
+		{name: "read own re-index", route: "GET /tenant/reindex", path: isoFixed("/tenant/reindex"),
+			want: isoTenantRoute(isoForbidden, isoOK(200, isoReindexOf(isoA)))},
+		{name: "start own re-index", route: "POST /tenant/reindex", path: isoFixed("/tenant/reindex"),
+			want: isoTenantRoute(isoForbidden, isoWant{status: http.StatusConflict, code: "reindex_running"})},
 		{name: "list documents", route: "GET /documents", path: isoFixed("/documents"),
 			want: isoTenantRoute(isoOK(200, isoListsOnlyA), isoOK(200, isoListsOnlyA))},
 		{name: "add a document", route: "POST /documents", path: isoFixed("/documents"),
@@ -365,6 +369,10 @@ func isoCases() []isoCase {
 			}})},
 		{name: "delete active B", route: "DELETE /admin/tenants/:id", path: isoFixed("/admin/tenants/bravo"),
 			want: isoAdminRoute(isoWant{status: http.StatusConflict, code: "tenant_not_suspended"})},
+		{name: "read B's re-index", route: "GET /admin/tenants/:id/reindex", path: isoFixed("/admin/tenants/bravo/reindex"),
+			want: isoAdminRoute(isoOK(200, isoReindexOf(isoB)))},
+		{name: "start B's re-index", route: "POST /admin/tenants/:id/reindex", path: isoFixed("/admin/tenants/bravo/reindex"),
+			want: isoAdminRoute(isoWant{status: http.StatusConflict, code: "reindex_running"})},
 		{name: "list all users", route: "GET /admin/users", path: isoFixed("/admin/users"),
 			want: isoAdminRoute(isoOK(200, isoListHas("id", func(w *isoWorld) string { return string(w.memberB) })))},
 		{name: "create a user in B", route: "POST /admin/users", path: isoFixed("/admin/users"), body: userBody(string(isoB)),
@@ -380,6 +388,16 @@ func isoCases() []isoCase {
 			want: isoAdminRoute(isoOK(200, isoListHas("tenant_id", func(*isoWorld) string { return string(isoB) })))},
 		{name: "read all usage", route: "GET /admin/usage", path: isoFixed("/admin/usage"),
 			want: isoAdminRoute(isoOK(200, isoListHas("tenant_id", func(*isoWorld) string { return string(isoB) })))},
+	}
+}
+
+// isoReindexOf checks a re-index status is tenant id's running job (started by
+// isoRunSuite).
+func isoReindexOf(id domain.TenantID) func(t *testing.T, w *isoWorld, r hResp) {
+	return func(t *testing.T, _ *isoWorld, r hResp) {
+		m := isoObject(t, r)
+		assert.Equal(t, string(id), m["tenant_id"])
+		assert.Equal(t, "running", m["state"])
 	}
 }
 
@@ -434,6 +452,11 @@ func isoRunSuite(t *testing.T, kind hStoreKind) {
 	w := isoSeed(t, hNewEnv(t, kind, nil))
 	cases := isoCases()
 	isoRequireCoverage(t, w.e, cases)
+	// Each tenant has a re-index running (nothing runs it here), so every start below
+	// is refused alike and B's job must stay exactly as it is.
+	for _, tok := range []string{w.tok[isoAdminA], w.adminBTok} {
+		w.e.want(t, http.StatusAccepted, w.e.send(t, http.MethodPost, "/tenant/reindex", tok, ""))
+	}
 	baseline := w.e.hSnapshot(t, isoB)
 	var changed int
 	for _, tc := range cases {

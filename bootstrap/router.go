@@ -36,6 +36,8 @@ type Stores struct {
 	Conversations ports.ConversationStore
 	Usage         ports.UsageStore
 	Audit         ports.AuditLog
+	Reindex       ports.ReindexStore
+	ChunkScanner  ports.ChunkScanner
 	APIKeys       ports.APIKeyStore
 }
 
@@ -51,6 +53,8 @@ func SQLStores(db *gorm.DB, tenants *sqlstore.TenantStore) Stores {
 		Conversations: sqlstore.NewConversationStore(db),
 		Usage:         sqlstore.NewUsageStore(db),
 		Audit:         sqlstore.NewAuditLog(db),
+		Reindex:       sqlstore.NewReindexStore(db),
+		ChunkScanner:  sqlstore.NewChunkStore(db),
 		APIKeys:       sqlstore.NewAPIKeyStore(db),
 	}
 }
@@ -60,6 +64,7 @@ func MemoryStores(db *memory.DB) Stores {
 	return Stores{
 		Tenants: db.Tenants(), Users: db.Users(), SigningKeys: db.SigningKeys(), RefreshTokens: db.RefreshTokens(),
 		Chunks: db.Chunks(), Documents: db.Documents(), Conversations: db.Conversations(), Usage: db.Usage(), Audit: db.Audit(),
+		Reindex: db.Reindex(), ChunkScanner: db.Chunks(),
 		APIKeys: db.APIKeys(),
 	}
 }
@@ -94,6 +99,7 @@ type API struct {
 	admin   *adminServices
 	stop    context.CancelFunc
 	index   *vecsearch.Index // nil when the caller injected its own vendors
+	jobs    *reindexRunner
 	// retrieve is the chat's retrieval on the same indexes and vendors, for the
 	// quality benchmark, which ranks passages without answering.
 	retrieve *application.Retrieve
@@ -104,6 +110,7 @@ type API struct {
 // Close stops the API's background work (signing-key refresh, change listener, search
 // workers).
 func (a *API) Close() error {
+	a.jobs.stop()
 	a.stop()
 	if a.listening != nil {
 		<-a.listening
@@ -202,7 +209,14 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	policy := application.TokenPolicy{AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL}
 	limits := o.Limits.orMemory(cfg)
 
-	tenantsUC := application.NewManageTenants(application.ManageTenantsDeps{Tenants: tenants, Vendors: v, Lexical: lex, Audit: st.Audit, Now: now, AllowHTTPVendors: cfg.AllowHTTPVendors})
+	jobs := newReindexRunner(o.Log.Named("reindex"), cfg.ReindexLease)
+	jobs.uc = application.NewReindex(application.ReindexDeps{Jobs: st.Reindex, Tenants: st.Tenants, Chunks: st.ChunkScanner,
+		Documents: st.Documents, Vendors: v, Lexical: lex, Audit: st.Audit, Now: now, Lease: cfg.ReindexLease, Started: jobs.poke,
+		// The store records the write in the change log for the other processes;
+		// this one drops its cached copy at once.
+		TenantChanged: func(id domain.TenantID) { tenants.Forget(id, false) }})
+	tenantsUC := application.NewManageTenants(application.ManageTenantsDeps{Tenants: tenants, Vendors: v, Lexical: lex, Audit: st.Audit, Now: now, AllowHTTPVendors: cfg.AllowHTTPVendors,
+		Reindex: jobs.uc})
 	secretHasher := o.Hasher
 	if secretHasher == nil {
 		secretHasher, _ = o.Sealer.(ports.SecretHasher)
@@ -237,6 +251,7 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 		ChangePassword: application.NewChangePassword(application.ChangePasswordDeps{Users: users, Hasher: hasher, Issuer: issuer,
 			Refresh: st.RefreshTokens, Attempts: limits.Attempts, Audit: st.Audit,
 			Policy: policy, Now: now}),
+		Reindex:   jobs.uc,
 		Ready:     o.Ready,
 		JWKS:      func(context.Context) ([]byte, error) { return keys.JWKS(), nil },
 		Discovery: httpapi.Discovery{Issuer: cfg.PublicURL, SigningAlgorithms: []string{keys.Algorithm()}},
@@ -244,8 +259,9 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	}
 	h := httpapi.New(httpConfig(cfg), deps)
 	built = true
-	return &API{Handler: h, keys: keys, admin: &adminServices{tenants: tenantsUC, users: usersUC, documents: deps.Documents, apiKeys: keysUC, ingest: deps.Ingest, actor: o.Operator}, stop: stop, index: index, listening: listening,
-		retrieve: application.NewRetrieve(lex, v)}, nil
+	return &API{Handler: h, keys: keys, admin: &adminServices{tenants: tenantsUC, users: usersUC, documents: deps.Documents, apiKeys: keysUC, ingest: deps.Ingest, actor: o.Operator,
+		reindex: jobs.uc, jobs: jobs}, stop: stop, index: index, listening: listening,
+		retrieve: application.NewRetrieve(lex, v), jobs: jobs}, nil
 }
 
 // httpConfig is the HTTP adapter's configuration; every field comes from cfg
@@ -267,3 +283,7 @@ func holdFor(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	}
 }
+
+// RunJobs starts running the re-index jobs (serve does; CLI commands other than
+// tenant reindex do not). Close stops them.
+func (a *API) RunJobs() { a.jobs.start() }

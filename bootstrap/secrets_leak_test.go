@@ -299,6 +299,8 @@ func TestSecretsVendorErrorsDoNotEchoKeys(t *testing.T) {
 		assert.True(t, vendor.sawKey(key), "%s: the vendor never received the key, so the test proves nothing", name)
 	}
 	doc := `{"title":"Echo","text":"Bravo keeps its vault passphrase in the vault."}`
+	// Without documents, B's new vendors need no re-index: chat calls them at once.
+	e.want(t, http.StatusNoContent, e.send(t, http.MethodDelete, "/documents/"+w.docB, adminB, ""))
 
 	patch(fmt.Sprintf(`{"llm":{"provider":"openai","base_url":%q,"model":"gpt-test","api_key":%q},
 		"embedder":{"provider":"openai","model":"text-embedding-3-small","dimensions":384,"api_key":%q}}`, vendor.srv.URL+"/v1", llmKey, embKey))

@@ -33,6 +33,7 @@ func serve(ctx context.Context, cfg Config, stdio IO, schemaHCL []byte, migrateF
 		_ = ln.Close()
 		return err
 	}
+	rt.admin().jobs.start() // re-index jobs, including those a stopped process left
 	return serveOn(ctx, rt, ln)
 }
 

@@ -86,6 +86,7 @@ func vtNewEnv(t *testing.T, env map[string]string) *vtEnv {
 	api, err := Router(context.Background(), cfg, e.st, RouterOptions{Log: log, Sealer: keyring,
 		Operator: application.Actor{Principal: domain.Principal{UserID: "cli", Role: domain.RolePlatformAdmin}, Name: "cli:test"}})
 	require.NoError(t, err)
+	api.RunJobs() // re-index jobs run in the background, as under serve
 	e.srv = httptest.NewServer(api.Handler)
 	t.Cleanup(func() {
 		e.srv.Close()

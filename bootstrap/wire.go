@@ -45,6 +45,8 @@ type adminServices struct {
 	documents *application.Documents
 	apiKeys   *application.ManageAPIKeys
 	ingest    *application.IngestDocument // the first-run demo's sample documents
+	reindex   *application.Reindex
+	jobs      *reindexRunner
 	actor     application.Actor
 }
 

@@ -169,6 +169,7 @@ type Tenant struct {
 	Embedder     EmbedderSettings
 	LLM          LLMSettings
 	Limits       Limits
+	Vectors      VectorState // whether the stored vectors fit the settings (see ServingMode)
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 }
@@ -195,6 +196,7 @@ func NewTenant(id TenantID, name string, now time.Time) (Tenant, error) {
 		VectorStore:  VectorStoreSettings{Provider: VectorEmbedded, Namespace: string(id)},
 		Embedder:     EmbedderSettings{Provider: EmbedderHashing, Model: "hashing-v1", Dimensions: DefaultDimensions},
 		LLM:          LLMSettings{Provider: LLMExtractive, Model: "extractive", Temperature: DefaultTemperature, MaxTokens: DefaultMaxTokens},
+		Vectors:      VectorState{Ready: true}, // no documents yet: nothing to build
 		CreatedAt:    now.UTC(),
 		UpdatedAt:    now.UTC(),
 	}

@@ -105,8 +105,10 @@ func (p TenantPatch) ChangesVectors() bool {
 		p.EmbedderName != nil || p.EmbedderModel != nil || p.EmbedderDims != nil
 }
 
-// Apply changes t as the patch says and validates the result.
+// Apply changes t as the patch says and validates the result. A change of the
+// tenant's VectorSource opens a new vector epoch (see VectorState).
 func (p TenantPatch) Apply(t *Tenant) error {
+	defer t.vectorSourceChanged(t.VectorSource())
 	setVal(&t.Name, p.Name)
 	if p.Status != nil {
 		t.Status = *p.Status

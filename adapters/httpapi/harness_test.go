@@ -288,7 +288,9 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		Chat: application.NewStreamChat(application.StreamChatDeps{Conversations: db.Conversations(), Usage: db.Usage(),
 			Vendors: ev.vendors, Lexical: lex, Limiter: rate, Slots: memory.NewStreamSlots(), Now: now}),
 		Reports: application.NewReports(db.Usage(), db.Audit(), now),
-		Ready:   func(context.Context) error { return ev.ready },
+		Reindex: application.NewReindex(application.ReindexDeps{Jobs: db.Reindex(), Tenants: db.Tenants(), Chunks: db.Chunks(),
+			Documents: db.Documents(), Vendors: ev.vendors, Lexical: lex, Audit: db.Audit(), Now: now}),
+		Ready: func(context.Context) error { return ev.ready },
 		JWKS: func(context.Context) ([]byte, error) {
 			return []byte(`{"keys":[{"kty":"EC","crv":"P-256","kid":"k1","x":"x","y":"y","alg":"ES256","use":"sig"}]}`), nil
 		},

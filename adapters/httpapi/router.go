@@ -92,6 +92,7 @@ type Deps struct {
 	Conversations *application.Conversations
 	Chat          *application.StreamChat
 	Reports       *application.Reports
+	Reindex       *application.Reindex
 	APIKeys       *application.ManageAPIKeys
 	// ChangePassword serves POST /users/me/password.
 	ChangePassword *application.ChangePassword
@@ -201,6 +202,11 @@ func registerAPI(e *echo.Echo, cfg Config, d Deps, st *streamer) {
 		scoped.add(http.MethodGet, "/tenant", th.own)
 		scoped.add(http.MethodPatch, "/tenant", th.patchOwn)
 	}
+	if d.Reindex != nil {
+		xh := reindexHandlers{reindex: d.Reindex}
+		scoped.add(http.MethodGet, "/tenant/reindex", xh.ownStatus)
+		scoped.add(http.MethodPost, "/tenant/reindex", xh.startOwn)
+	}
 	if d.Users != nil {
 		uh := userHandlers{users: d.Users}
 		scoped.add(http.MethodGet, "/tenant/users", uh.listInTenant)
@@ -244,6 +250,11 @@ func registerAdmin(admin routes, d Deps) {
 		admin.add(http.MethodGet, "/admin/tenants/:id", th.get)
 		admin.add(http.MethodPatch, "/admin/tenants/:id", th.patchAny)
 		admin.add(http.MethodDelete, "/admin/tenants/:id", th.remove)
+	}
+	if d.Reindex != nil {
+		xh := reindexHandlers{reindex: d.Reindex}
+		admin.add(http.MethodGet, "/admin/tenants/:id/reindex", xh.anyStatus)
+		admin.add(http.MethodPost, "/admin/tenants/:id/reindex", xh.startAny)
 	}
 	if d.Users != nil {
 		uh := userHandlers{users: d.Users}

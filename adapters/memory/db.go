@@ -36,6 +36,7 @@ type DB struct {
 	usage         []domain.UsageRecord
 	audit         []auditRow
 	auditSeq      int64
+	reindex       map[domain.TenantID]domain.ReindexJob
 	changes       changeLog
 	nextPrune     time.Time
 }
@@ -58,6 +59,7 @@ func NewDB() *DB {
 		chunks:        map[domain.TenantID]map[chunkKey]domain.Chunk{},
 		conversations: map[domain.ConversationID]domain.Conversation{},
 		messages:      map[domain.ConversationID][]domain.Message{},
+		reindex:       map[domain.TenantID]domain.ReindexJob{},
 	}
 }
 

@@ -23,6 +23,8 @@ func newStoresOn(db *memory.DB) porttest.Stores {
 		Conversations: db.Conversations(),
 		Usage:         db.Usage(),
 		Audit:         db.Audit(),
+		ChunkScanner:  db.Chunks(),
+		Reindex:       db.Reindex(),
 		APIKeys:       db.APIKeys(),
 	}
 }

@@ -103,6 +103,7 @@ func (s *TenantStore) Delete(ctx context.Context, id domain.TenantID) error {
 		}
 	}
 	delete(db.chunks, id)
+	delete(db.reindex, id)
 	for kid, k := range db.apiKeys {
 		if k.TenantID == id {
 			delete(db.apiKeys, kid)

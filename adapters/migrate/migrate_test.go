@@ -115,7 +115,7 @@ func columns(t *testing.T, db *sql.DB, dialect, table string) []string {
 	return out
 }
 
-var wantTables = []string{"api_keys", "audit_log", "changes", "chunks", "conversations", "documents", "login_failures", "messages", "rate_limits", "refresh_tokens", "signing_keys", "stream_leases", "tenants", "usage_records", "users"}
+var wantTables = []string{"api_keys", "audit_log", "changes", "chunks", "conversations", "documents", "login_failures", "messages", "rate_limits", "refresh_tokens", "reindex_jobs", "signing_keys", "stream_leases", "tenants", "usage_records", "users"}
 
 func TestApply(t *testing.T) {
 	for _, e := range engines() {

@@ -225,3 +225,33 @@ func (s *ChunkStore) DropChunks(ctx context.Context, t domain.TenantID) error {
 		return recordChanges(tx, domain.Change{Kind: domain.ChangeChunks, ID: string(t)})
 	})
 }
+
+var _ ports.ChunkScanner = (*ChunkStore)(nil)
+
+// ChunksAfter returns up to limit chunks of tenant t after the chunk after, ordered by
+// document id (collation "C", as Go compares) and index, without vectors, and how many
+// come after the last one returned.
+func (s *ChunkStore) ChunksAfter(ctx context.Context, t domain.TenantID, after domain.ChunkRef, limit int) ([]domain.Chunk, int, error) {
+	db := s.db.WithContext(ctx)
+	rest := func(ref domain.ChunkRef) *gorm.DB {
+		return db.Model(&chunkRow{}).Where("tenant_id = ? AND (document_id > ? OR (document_id = ? AND idx > ?))",
+			string(t), string(ref.Document), string(ref.Document), ref.Index)
+	}
+	var rows []chunkRow
+	if limit > 0 {
+		if err := rest(after).Select("document_id", "idx", "title", "text").Order("document_id").Order("idx").
+			Limit(limit).Find(&rows).Error; err != nil {
+			return nil, 0, translate(err, "load chunks")
+		}
+	}
+	out := make([]domain.Chunk, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, domain.Chunk{DocumentID: domain.DocumentID(r.DocumentID), Index: r.Idx, Title: r.Title, Text: r.Text})
+		after = domain.ChunkRef{Document: domain.DocumentID(r.DocumentID), Index: r.Idx}
+	}
+	var left int64
+	if err := rest(after).Count(&left).Error; err != nil {
+		return nil, 0, translate(err, "count chunks")
+	}
+	return out, int(left), nil
+}

@@ -101,6 +101,8 @@ func (b backend) stores() porttest.Stores {
 		Conversations: sqlstore.NewConversationStore(b.gdb),
 		Usage:         sqlstore.NewUsageStore(b.gdb),
 		Audit:         sqlstore.NewAuditLog(b.gdb),
+		ChunkScanner:  sqlstore.NewChunkStore(b.gdb),
+		Reindex:       sqlstore.NewReindexStore(b.gdb),
 		APIKeys:       sqlstore.NewAPIKeyStore(b.gdb),
 	}
 }

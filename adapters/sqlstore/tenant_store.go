@@ -37,6 +37,8 @@ type tenantRow struct {
 	RequestsPerMinute    int       `gorm:"column:requests_per_minute"`
 	MonthlyTokenQuota    int64     `gorm:"column:monthly_token_quota"`
 	MaxConcurrentStreams int       `gorm:"column:max_concurrent_streams"`
+	VectorsEpoch         int       `gorm:"column:vectors_epoch"`
+	VectorsReady         bool      `gorm:"column:vectors_ready"`
 	CreatedAt            time.Time `gorm:"column:created_at;autoCreateTime:false"`
 	UpdatedAt            time.Time `gorm:"column:updated_at;autoUpdateTime:false"`
 }
@@ -81,6 +83,7 @@ func tenantRowFrom(t domain.Tenant, s ports.SecretSealer) (tenantRow, error) {
 		RequestsPerMinute: t.Limits.RequestsPerMinute, MonthlyTokenQuota: t.Limits.MonthlyTokenQuota,
 		MaxConcurrentStreams: t.Limits.MaxConcurrentStreams,
 		CreatedAt:            dbTime(t.CreatedAt), UpdatedAt: dbTime(t.UpdatedAt),
+		VectorsEpoch: t.Vectors.Epoch, VectorsReady: t.Vectors.Ready,
 	}
 	for _, f := range r.sealedFields(&t) {
 		if !f.val.IsSet() {
@@ -105,6 +108,7 @@ func (r tenantRow) toDomain(s ports.SecretSealer) (domain.Tenant, error) {
 			Temperature: r.LLMTemperature, MaxTokens: r.LLMMaxTokens},
 		Limits: domain.Limits{RequestsPerMinute: r.RequestsPerMinute, MonthlyTokenQuota: r.MonthlyTokenQuota,
 			MaxConcurrentStreams: r.MaxConcurrentStreams},
+		Vectors:   domain.VectorState{Epoch: r.VectorsEpoch, Ready: r.VectorsReady},
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 	for _, f := range r.sealedFields(&t) {
@@ -223,7 +227,7 @@ func (s *TenantStore) Delete(ctx context.Context, id domain.TenantID) error {
 		}
 		// The foreign keys cascade too; deleting explicitly keeps the contract even on a
 		// connection opened without SQLite's foreign_keys pragma.
-		for _, table := range []string{"refresh_tokens", "messages", "conversations", "chunks", "documents", "usage_records"} {
+		for _, table := range []string{"refresh_tokens", "messages", "conversations", "chunks", "documents", "usage_records", "reindex_jobs"} {
 			if err := tx.Exec("DELETE FROM "+table+" WHERE tenant_id = ?", tid).Error; err != nil {
 				return err
 			}

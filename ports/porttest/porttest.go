@@ -40,6 +40,8 @@ type Stores struct {
 	Conversations ports.ConversationStore
 	Usage         ports.UsageStore
 	Audit         ports.AuditLog
+	Reindex       ports.ReindexStore
+	ChunkScanner  ports.ChunkScanner
 	APIKeys       ports.APIKeyStore
 }
 
@@ -59,6 +61,8 @@ func Storage(t *testing.T, newStores NewStores) {
 	t.Run("ConversationStore", func(t *testing.T) { ConversationStore(t, newStores) })
 	t.Run("UsageStore", func(t *testing.T) { UsageStore(t, newStores) })
 	t.Run("AuditLog", func(t *testing.T) { AuditLog(t, newStores) })
+	t.Run("ChunksAfter", func(t *testing.T) { ChunksAfter(t, newStores) })
+	t.Run("ReindexStore", func(t *testing.T) { ReindexStore(t, newStores) })
 	t.Run("APIKeyStore", func(t *testing.T) { APIKeyStore(t, newStores) })
 }
 
