@@ -79,10 +79,15 @@ table "tenants" {
   }
   column "llm_temperature" {
     type    = double_precision
+    null    = true
     default = 0
   }
   column "llm_max_tokens" {
     type = integer
+  }
+  column "llm_max_tokens_param" {
+    type    = text
+    default = "auto"
   }
   column "llm_api_key" {
     type = bytea

@@ -65,7 +65,7 @@ func (v *vendors) ChatModel(t domain.Tenant) (ports.ChatModel, error) {
 		return v.answerer, nil
 	case domain.LLMOpenAI:
 		return openai.NewChatModel(openai.ChatConfig{BaseURL: t.LLMBaseURL(), APIKey: t.LLM.APIKey, HTTPClient: v.http,
-			IdleTimeout: v.modelIdle, Timeout: v.modelMax})
+			IdleTimeout: v.modelIdle, Timeout: v.modelMax, MaxCompletionTokens: t.LLM.SendsMaxCompletionTokens()})
 	}
 	return nil, unknownProvider("llm.provider", t.LLM.Provider)
 }

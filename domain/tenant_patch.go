@@ -21,12 +21,16 @@ type TenantPatch struct {
 	LLMProvider    *string
 	LLMBaseURL     *string
 	LLMModel       *string
-	LLMTemperature *float64
-	LLMMaxTokens   *int
-	LLMAPIKey      *Secret
-	RequestsPerMin *int
-	MonthlyQuota   *int64
-	MaxStreams     *int
+	// LLMTemperature sets the temperature; LLMTemperatureUnset removes it.
+	LLMTemperature      *float64
+	LLMTemperatureUnset bool
+	// LLMMaxTokens sets the answer limit; 0 removes it.
+	LLMMaxTokens      *int
+	LLMMaxTokensParam *string
+	LLMAPIKey         *Secret
+	RequestsPerMin    *int
+	MonthlyQuota      *int64
+	MaxStreams        *int
 }
 
 // TenantAdminFields are what a tenant admin may change on their own tenant: the system
@@ -61,8 +65,9 @@ func (p TenantPatch) Fields() []string {
 	add(p.LLMProvider != nil, "llm.provider")
 	add(p.LLMBaseURL != nil, "llm.base_url")
 	add(p.LLMModel != nil, "llm.model")
-	add(p.LLMTemperature != nil, "llm.temperature")
+	add(p.LLMTemperature != nil || p.LLMTemperatureUnset, "llm.temperature")
 	add(p.LLMMaxTokens != nil, "llm.max_tokens")
+	add(p.LLMMaxTokensParam != nil, "llm.max_tokens_param")
 	add(p.LLMAPIKey != nil, "llm.api_key")
 	add(p.RequestsPerMin != nil, "limits.requests_per_minute")
 	add(p.MonthlyQuota != nil, "limits.monthly_token_quota")
@@ -120,8 +125,13 @@ func (p TenantPatch) Apply(t *Tenant) error {
 	setVal(&t.LLM.Provider, p.LLMProvider)
 	setVal(&t.LLM.BaseURL, p.LLMBaseURL)
 	setVal(&t.LLM.Model, p.LLMModel)
-	setVal(&t.LLM.Temperature, p.LLMTemperature)
+	if p.LLMTemperatureUnset {
+		t.LLM.Temperature = nil
+	} else if p.LLMTemperature != nil {
+		t.LLM.Temperature = ptrTo(*p.LLMTemperature)
+	}
 	setVal(&t.LLM.MaxTokens, p.LLMMaxTokens)
+	setVal(&t.LLM.MaxTokensParam, p.LLMMaxTokensParam)
 	setVal(&t.LLM.APIKey, p.LLMAPIKey)
 	setVal(&t.Limits.RequestsPerMinute, p.RequestsPerMin)
 	setVal(&t.Limits.MonthlyTokenQuota, p.MonthlyQuota)

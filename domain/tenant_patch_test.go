@@ -120,7 +120,7 @@ func TestTenantPatchApply(t *testing.T) {
 			assert.Equal(t, domain.RetrievalSettings{TopK: 8, MinScore: 0.25}, got.Retrieval)
 			assert.Equal(t, domain.VectorStoreSettings{Provider: domain.VectorPinecone, IndexHost: "https://idx.example", Namespace: "acme-v2", APIKey: "pc-key-123456789"}, got.VectorStore)
 			assert.Equal(t, domain.EmbedderSettings{Provider: domain.EmbedderOpenAI, Model: "text-embedding-3-small", Dimensions: 1536, APIKey: "emb-key-123456789"}, got.Embedder)
-			assert.Equal(t, domain.LLMSettings{Provider: domain.LLMOpenAI, BaseURL: "https://llm.example/v1", Model: "gpt-x", Temperature: 0.7, MaxTokens: 1024, APIKey: "sk-key-123456789"}, got.LLM)
+			assert.Equal(t, domain.LLMSettings{Provider: domain.LLMOpenAI, BaseURL: "https://llm.example/v1", Model: "gpt-x", Temperature: p(0.7), MaxTokens: 1024, MaxTokensParam: domain.MaxTokensParamAuto, APIKey: "sk-key-123456789"}, got.LLM)
 			assert.Equal(t, domain.Limits{RequestsPerMinute: 60, MonthlyTokenQuota: 1_000_000, MaxConcurrentStreams: 4}, got.Limits)
 			assert.Equal(t, domain.TenantID("acme"), got.ID, "the id is not patchable")
 		}},
@@ -130,6 +130,12 @@ func TestTenantPatchApply(t *testing.T) {
 		{name: "zero limits mean unlimited", patch: domain.TenantPatch{RequestsPerMin: p(0), MonthlyQuota: p(int64(0)), MaxStreams: p(0)}, check: func(t *testing.T, got domain.Tenant) {
 			assert.Equal(t, domain.Limits{}, got.Limits)
 		}},
+		{name: "unset temperature and limit", patch: domain.TenantPatch{LLMTemperatureUnset: true, LLMMaxTokens: p(0), LLMMaxTokensParam: p("max_completion_tokens")},
+			check: func(t *testing.T, got domain.Tenant) {
+				assert.Nil(t, got.LLM.Temperature)
+				assert.Zero(t, got.LLM.MaxTokens)
+				assert.Equal(t, domain.MaxTokensParamMaxCompletionTokens, got.LLM.MaxTokensParam)
+			}},
 		{name: "invalid result", patch: domain.TenantPatch{TopK: p(0), LLMTemperature: p(3.0), VectorProvider: p(domain.VectorPinecone)},
 			wantFields: []string{"retrieval.top_k", "llm.temperature", "vector_store.index_host"}},
 	}

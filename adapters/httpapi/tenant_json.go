@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/tenantry/tenantry/domain"
@@ -44,13 +45,15 @@ type embedderJSON struct {
 }
 
 type llmJSON struct {
-	Provider    string  `json:"provider"`
-	BaseURL     string  `json:"base_url"`
-	Model       string  `json:"model"`
-	Temperature float64 `json:"temperature"`
-	MaxTokens   int     `json:"max_tokens"`
-	APIKeySet   bool    `json:"api_key_set"`
-	APIKeyLast4 string  `json:"api_key_last4"`
+	Provider    string   `json:"provider"`
+	BaseURL     string   `json:"base_url"`
+	Model       string   `json:"model"`
+	Temperature *float64 `json:"temperature"`
+	// MaxTokens is null when no limit is sent.
+	MaxTokens      *int   `json:"max_tokens"`
+	MaxTokensParam string `json:"max_tokens_param"`
+	APIKeySet      bool   `json:"api_key_set"`
+	APIKeyLast4    string `json:"api_key_last4"`
 }
 
 type limitsJSON struct {
@@ -77,7 +80,8 @@ func toTenantJSON(t domain.Tenant) tenantJSON {
 		},
 		LLM: llmJSON{
 			Provider: t.LLM.Provider, BaseURL: t.LLM.BaseURL, Model: t.LLM.Model, Temperature: t.LLM.Temperature,
-			MaxTokens: t.LLM.MaxTokens, APIKeySet: t.LLM.APIKey.IsSet(), APIKeyLast4: t.LLM.APIKey.Last4(),
+			MaxTokens: positiveOrNull(t.LLM.MaxTokens), MaxTokensParam: cmp.Or(t.LLM.MaxTokensParam, domain.MaxTokensParamAuto),
+			APIKeySet: t.LLM.APIKey.IsSet(), APIKeyLast4: t.LLM.APIKey.Last4(),
 		},
 		Limits: limitsJSON{
 			RequestsPerMinute: t.Limits.RequestsPerMinute, MaxConcurrentStreams: t.Limits.MaxConcurrentStreams,
@@ -85,4 +89,11 @@ func toTenantJSON(t domain.Tenant) tenantJSON {
 		},
 		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
 	}
+}
+
+func positiveOrNull(n int) *int {
+	if n <= 0 {
+		return nil
+	}
+	return &n
 }

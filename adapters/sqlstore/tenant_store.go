@@ -30,8 +30,9 @@ type tenantRow struct {
 	LLMProvider          string    `gorm:"column:llm_provider"`
 	LLMBaseURL           string    `gorm:"column:llm_base_url"`
 	LLMModel             string    `gorm:"column:llm_model"`
-	LLMTemperature       float64   `gorm:"column:llm_temperature"`
+	LLMTemperature       *float64  `gorm:"column:llm_temperature"`
 	LLMMaxTokens         int       `gorm:"column:llm_max_tokens"`
+	LLMMaxTokensParam    string    `gorm:"column:llm_max_tokens_param"`
 	LLMAPIKey            nullBytes `gorm:"column:llm_api_key"`
 	RequestsPerMinute    int       `gorm:"column:requests_per_minute"`
 	MonthlyTokenQuota    int64     `gorm:"column:monthly_token_quota"`
@@ -76,7 +77,7 @@ func tenantRowFrom(t domain.Tenant, s ports.SecretSealer) (tenantRow, error) {
 		VectorProvider: t.VectorStore.Provider, VectorIndexHost: t.VectorStore.IndexHost, VectorNamespace: t.VectorStore.Namespace,
 		EmbedderProvider: t.Embedder.Provider, EmbedderModel: t.Embedder.Model, EmbedderDimensions: t.Embedder.Dimensions,
 		LLMProvider: t.LLM.Provider, LLMBaseURL: t.LLM.BaseURL, LLMModel: t.LLM.Model,
-		LLMTemperature: t.LLM.Temperature, LLMMaxTokens: t.LLM.MaxTokens,
+		LLMTemperature: t.LLM.Temperature, LLMMaxTokens: t.LLM.MaxTokens, LLMMaxTokensParam: t.LLM.MaxTokensParam,
 		RequestsPerMinute: t.Limits.RequestsPerMinute, MonthlyTokenQuota: t.Limits.MonthlyTokenQuota,
 		MaxConcurrentStreams: t.Limits.MaxConcurrentStreams,
 		CreatedAt:            dbTime(t.CreatedAt), UpdatedAt: dbTime(t.UpdatedAt),
@@ -101,7 +102,7 @@ func (r tenantRow) toDomain(s ports.SecretSealer) (domain.Tenant, error) {
 		VectorStore: domain.VectorStoreSettings{Provider: r.VectorProvider, IndexHost: r.VectorIndexHost, Namespace: r.VectorNamespace},
 		Embedder:    domain.EmbedderSettings{Provider: r.EmbedderProvider, Model: r.EmbedderModel, Dimensions: r.EmbedderDimensions},
 		LLM: domain.LLMSettings{Provider: r.LLMProvider, BaseURL: r.LLMBaseURL, Model: r.LLMModel,
-			Temperature: r.LLMTemperature, MaxTokens: r.LLMMaxTokens},
+			Temperature: r.LLMTemperature, MaxTokens: r.LLMMaxTokens, MaxTokensParam: r.LLMMaxTokensParam},
 		Limits: domain.Limits{RequestsPerMinute: r.RequestsPerMinute, MonthlyTokenQuota: r.MonthlyTokenQuota,
 			MaxConcurrentStreams: r.MaxConcurrentStreams},
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
