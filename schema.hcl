@@ -63,6 +63,10 @@ table "tenants" {
   column "embedder_dimensions" {
     type = integer
   }
+  column "embedder_send_dimensions" {
+    type    = boolean
+    default = true
+  }
   column "embedder_api_key" {
     type = bytea
     null = true

@@ -178,6 +178,7 @@ func tenantUpdateCommand(stdio IO, env func() (Config, error), schemaHCL []byte)
 	f.String("embedder", "", "hashing, openai or pinecone")
 	f.String("embedder-model", "", "the embedding model")
 	f.Int("embedder-dimensions", 0, "embedding dimensions")
+	f.Bool("embedder-send-dimensions", true, "send the dimensions to the embedding model (=false for models without Matryoshka training, e.g. bge-m3 on vLLM)")
 	f.Bool("embedder-api-key-stdin", false, "read the embedder API key from stdin")
 	f.String("llm-provider", "", "extractive or openai")
 	f.String("llm-base-url", "", "OpenAI-compatible base URL (https://, or http:// with TENANTRY_ALLOW_HTTP_VENDORS=true)")
@@ -223,6 +224,10 @@ func tenantPatchFromFlags(f *pflag.FlagSet, stdio IO) (domain.TenantPatch, error
 	str("embedder", &p.EmbedderName)
 	str("embedder-model", &p.EmbedderModel)
 	integer("embedder-dimensions", &p.EmbedderDims)
+	if f.Changed("embedder-send-dimensions") {
+		v, _ := f.GetBool("embedder-send-dimensions")
+		p.EmbedderSendDims = &v
+	}
 	str("llm-provider", &p.LLMProvider)
 	str("llm-base-url", &p.LLMBaseURL)
 	str("llm-model", &p.LLMModel)

@@ -32,14 +32,15 @@ func (v *vendors) Embedder(t domain.Tenant) (ports.Embedder, error) {
 		return hashing.New(t.Embedder.Dimensions), nil
 	case domain.EmbedderOpenAI:
 		// The embedder shares the chat model's base URL (llm.base_url). "dimensions" is
-		// sent except to text-embedding-ada-002, which refuses it; the adapter checks
-		// every returned vector's length either way.
+		// sent as embedder.send_dimensions says, and never to text-embedding-ada-002,
+		// which refuses it; the adapter checks every returned vector's length either way.
 		return openai.NewEmbedder(openai.EmbedderConfig{BaseURL: t.LLMBaseURL(), APIKey: t.Embedder.APIKey,
-			Model: t.Embedder.Model, Dimensions: t.Embedder.Dimensions, OmitDimensions: t.Embedder.Model == "text-embedding-ada-002",
-			HTTPClient: v.http})
+			Model: t.Embedder.Model, Dimensions: t.Embedder.Dimensions,
+			OmitDimensions: !t.Embedder.SendDimensions || t.Embedder.Model == "text-embedding-ada-002",
+			HTTPClient:     v.http})
 	case domain.EmbedderPinecone:
 		return pinecone.NewEmbedder(pinecone.EmbedderConfig{APIKey: t.Embedder.APIKey, Model: t.Embedder.Model,
-			Dimensions: t.Embedder.Dimensions, HTTPClient: v.http})
+			Dimensions: t.Embedder.Dimensions, OmitDimension: !t.Embedder.SendDimensions, HTTPClient: v.http})
 	}
 	return nil, unknownProvider("embedder.provider", t.Embedder.Provider)
 }

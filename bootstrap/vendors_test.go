@@ -484,3 +484,25 @@ func TestVendorConfigurationIsCheckedBeforeItIsStored(t *testing.T) {
 		`{"vector_store":{"provider":"embedded"},"embedder":{"dimensions":384}}`))
 	assert.Len(t, pc2.CallsTo(http.MethodPost, "/describe_index_stats"), checks)
 }
+
+func TestVendorSendDimensionsOffServesAModelWithoutMatryoshka(t *testing.T) {
+	t.Parallel()
+	sk := vtKey("sk", "acme")
+	ai := openaitest.New(t, openaitest.Options{APIKey: sk, EmbeddingDims: vtDims, NoMatryoshka: true, Reply: []string{"Thirty days [1]."}})
+	e := vtNewEnv(t, nil)
+	acme := e.tenant(t, "acme", fmt.Sprintf(`{
+		"embedder":{"provider":"openai","model":"BAAI/bge-m3","dimensions":%d,"send_dimensions":false,"api_key":%q},
+		"llm":{"provider":"openai","base_url":%q,"model":%q,"api_key":%q}}`, vtDims, sk, ai.URL, vtModel, sk))
+
+	e.ingest(t, acme, "Refunds", vtAcmeDoc)
+	got := e.chat(t, acme, vtQuestion)
+
+	require.Nil(t, got.Error, "%v", got.Error)
+	assert.Contains(t, vtSourceTexts(got), "ACMEDOC")
+	require.NotEmpty(t, ai.EmbeddingRequests())
+	for _, r := range ai.EmbeddingRequests() {
+		assert.Nil(t, r.Dimensions, "dimensions went to a model that refuses it")
+	}
+	tenant := e.want(t, http.StatusOK, e.send(t, http.MethodGet, "/tenant", acme, ""))
+	assert.Equal(t, false, tenant["embedder"].(map[string]any)["send_dimensions"])
+}

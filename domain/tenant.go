@@ -103,7 +103,11 @@ type EmbedderSettings struct {
 	Provider   string
 	Model      string
 	Dimensions int
-	APIKey     Secret
+	// SendDimensions asks the model for Dimensions values per vector. Off, the model's
+	// native size is used (and must equal Dimensions): models without Matryoshka
+	// training refuse the request parameter (vLLM serving bge-m3, for one).
+	SendDimensions bool
+	APIKey         Secret
 }
 
 // LLMSettings select and configure a tenant's chat model.
@@ -198,7 +202,7 @@ func NewTenant(id TenantID, name string, now time.Time) (Tenant, error) {
 		SystemPrompt: DefaultSystemPrompt,
 		Retrieval:    RetrievalSettings{TopK: DefaultTopK},
 		VectorStore:  VectorStoreSettings{Provider: VectorEmbedded, Namespace: string(id)},
-		Embedder:     EmbedderSettings{Provider: EmbedderHashing, Model: "hashing-v1", Dimensions: DefaultDimensions},
+		Embedder:     EmbedderSettings{Provider: EmbedderHashing, Model: "hashing-v1", Dimensions: DefaultDimensions, SendDimensions: true},
 		LLM: LLMSettings{Provider: LLMExtractive, Model: "extractive", Temperature: ptrTo(DefaultTemperature),
 			MaxTokens: DefaultMaxTokens, MaxTokensParam: MaxTokensParamAuto},
 		CreatedAt: now.UTC(),

@@ -17,10 +17,12 @@ type TenantPatch struct {
 	EmbedderName   *string
 	EmbedderModel  *string
 	EmbedderDims   *int
-	EmbedderAPIKey *Secret
-	LLMProvider    *string
-	LLMBaseURL     *string
-	LLMModel       *string
+	// EmbedderSendDims switches sending the dimensions to the embedding model.
+	EmbedderSendDims *bool
+	EmbedderAPIKey   *Secret
+	LLMProvider      *string
+	LLMBaseURL       *string
+	LLMModel         *string
 	// LLMTemperature sets the temperature; LLMTemperatureUnset removes it.
 	LLMTemperature      *float64
 	LLMTemperatureUnset bool
@@ -61,6 +63,7 @@ func (p TenantPatch) Fields() []string {
 	add(p.EmbedderName != nil, "embedder.provider")
 	add(p.EmbedderModel != nil, "embedder.model")
 	add(p.EmbedderDims != nil, "embedder.dimensions")
+	add(p.EmbedderSendDims != nil, "embedder.send_dimensions")
 	add(p.EmbedderAPIKey != nil, "embedder.api_key")
 	add(p.LLMProvider != nil, "llm.provider")
 	add(p.LLMBaseURL != nil, "llm.base_url")
@@ -121,6 +124,7 @@ func (p TenantPatch) Apply(t *Tenant) error {
 	setVal(&t.Embedder.Provider, p.EmbedderName)
 	setVal(&t.Embedder.Model, p.EmbedderModel)
 	setVal(&t.Embedder.Dimensions, p.EmbedderDims)
+	setVal(&t.Embedder.SendDimensions, p.EmbedderSendDims)
 	setVal(&t.Embedder.APIKey, p.EmbedderAPIKey)
 	setVal(&t.LLM.Provider, p.LLMProvider)
 	setVal(&t.LLM.BaseURL, p.LLMBaseURL)

@@ -34,7 +34,7 @@ func TestTenantRepresentation(t *testing.T) {
 	assert.ElementsMatch(t, []string{"id", "name", "status", "system_prompt", "retrieval", "vector_store", "embedder", "llm", "limits", "created_at", "updated_at"}, keys(got))
 	assert.ElementsMatch(t, []string{"top_k", "min_score"}, keys(got["retrieval"]))
 	assert.ElementsMatch(t, []string{"provider", "index_host", "namespace", "api_key_set", "api_key_last4"}, keys(got["vector_store"]))
-	assert.ElementsMatch(t, []string{"provider", "model", "dimensions", "api_key_set", "api_key_last4"}, keys(got["embedder"]))
+	assert.ElementsMatch(t, []string{"provider", "model", "dimensions", "send_dimensions", "api_key_set", "api_key_last4"}, keys(got["embedder"]))
 	assert.ElementsMatch(t, []string{"provider", "base_url", "model", "temperature", "max_tokens", "max_tokens_param", "api_key_set", "api_key_last4"}, keys(got["llm"]))
 	assert.ElementsMatch(t, []string{"requests_per_minute", "max_concurrent_streams", "monthly_token_quota"}, keys(got["limits"]))
 	llm := got["llm"].(map[string]any)

@@ -230,7 +230,8 @@ func parseTenantPatch(body []byte) (domain.TenantPatch, error) {
 		}, keyRO...),
 		"embedder": r.nested(map[string]fieldSetter{
 			"provider": r.str(&p.EmbedderName), "model": r.str(&p.EmbedderModel),
-			"dimensions": r.integer(&p.EmbedderDims), "api_key": r.secret(&p.EmbedderAPIKey),
+			"dimensions": r.integer(&p.EmbedderDims), "send_dimensions": r.boolean(&p.EmbedderSendDims),
+			"api_key": r.secret(&p.EmbedderAPIKey),
 		}, keyRO...),
 		"llm": r.nested(map[string]fieldSetter{
 			"provider": r.str(&p.LLMProvider), "base_url": r.str(&p.LLMBaseURL), "model": r.str(&p.LLMModel),

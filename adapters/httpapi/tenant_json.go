@@ -37,11 +37,13 @@ type vectorStoreJSON struct {
 }
 
 type embedderJSON struct {
-	Provider    string `json:"provider"`
-	Model       string `json:"model"`
-	Dimensions  int    `json:"dimensions"`
-	APIKeySet   bool   `json:"api_key_set"`
-	APIKeyLast4 string `json:"api_key_last4"`
+	Provider   string `json:"provider"`
+	Model      string `json:"model"`
+	Dimensions int    `json:"dimensions"`
+	// SendDimensions says whether dimensions goes to the model with every request.
+	SendDimensions bool   `json:"send_dimensions"`
+	APIKeySet      bool   `json:"api_key_set"`
+	APIKeyLast4    string `json:"api_key_last4"`
 }
 
 type llmJSON struct {
@@ -76,7 +78,7 @@ func toTenantJSON(t domain.Tenant) tenantJSON {
 		},
 		Embedder: embedderJSON{
 			Provider: t.Embedder.Provider, Model: t.Embedder.Model, Dimensions: t.Embedder.Dimensions,
-			APIKeySet: t.Embedder.APIKey.IsSet(), APIKeyLast4: t.Embedder.APIKey.Last4(),
+			SendDimensions: t.Embedder.SendDimensions, APIKeySet: t.Embedder.APIKey.IsSet(), APIKeyLast4: t.Embedder.APIKey.Last4(),
 		},
 		LLM: llmJSON{
 			Provider: t.LLM.Provider, BaseURL: t.LLM.BaseURL, Model: t.LLM.Model, Temperature: t.LLM.Temperature,

@@ -26,6 +26,7 @@ type tenantRow struct {
 	EmbedderProvider     string    `gorm:"column:embedder_provider"`
 	EmbedderModel        string    `gorm:"column:embedder_model"`
 	EmbedderDimensions   int       `gorm:"column:embedder_dimensions"`
+	EmbedderSendDims     bool      `gorm:"column:embedder_send_dimensions"`
 	EmbedderAPIKey       nullBytes `gorm:"column:embedder_api_key"`
 	LLMProvider          string    `gorm:"column:llm_provider"`
 	LLMBaseURL           string    `gorm:"column:llm_base_url"`
@@ -76,7 +77,8 @@ func tenantRowFrom(t domain.Tenant, s ports.SecretSealer) (tenantRow, error) {
 		RetrievalTopK: t.Retrieval.TopK, RetrievalMinScore: t.Retrieval.MinScore,
 		VectorProvider: t.VectorStore.Provider, VectorIndexHost: t.VectorStore.IndexHost, VectorNamespace: t.VectorStore.Namespace,
 		EmbedderProvider: t.Embedder.Provider, EmbedderModel: t.Embedder.Model, EmbedderDimensions: t.Embedder.Dimensions,
-		LLMProvider: t.LLM.Provider, LLMBaseURL: t.LLM.BaseURL, LLMModel: t.LLM.Model,
+		EmbedderSendDims: t.Embedder.SendDimensions,
+		LLMProvider:      t.LLM.Provider, LLMBaseURL: t.LLM.BaseURL, LLMModel: t.LLM.Model,
 		LLMTemperature: t.LLM.Temperature, LLMMaxTokens: t.LLM.MaxTokens, LLMMaxTokensParam: t.LLM.MaxTokensParam,
 		RequestsPerMinute: t.Limits.RequestsPerMinute, MonthlyTokenQuota: t.Limits.MonthlyTokenQuota,
 		MaxConcurrentStreams: t.Limits.MaxConcurrentStreams,
@@ -100,7 +102,8 @@ func (r tenantRow) toDomain(s ports.SecretSealer) (domain.Tenant, error) {
 		ID: domain.TenantID(r.ID), Name: r.Name, Status: domain.TenantStatus(r.Status), SystemPrompt: r.SystemPrompt,
 		Retrieval:   domain.RetrievalSettings{TopK: r.RetrievalTopK, MinScore: r.RetrievalMinScore},
 		VectorStore: domain.VectorStoreSettings{Provider: r.VectorProvider, IndexHost: r.VectorIndexHost, Namespace: r.VectorNamespace},
-		Embedder:    domain.EmbedderSettings{Provider: r.EmbedderProvider, Model: r.EmbedderModel, Dimensions: r.EmbedderDimensions},
+		Embedder: domain.EmbedderSettings{Provider: r.EmbedderProvider, Model: r.EmbedderModel, Dimensions: r.EmbedderDimensions,
+			SendDimensions: r.EmbedderSendDims},
 		LLM: domain.LLMSettings{Provider: r.LLMProvider, BaseURL: r.LLMBaseURL, Model: r.LLMModel,
 			Temperature: r.LLMTemperature, MaxTokens: r.LLMMaxTokens, MaxTokensParam: r.LLMMaxTokensParam},
 		Limits: domain.Limits{RequestsPerMinute: r.RequestsPerMinute, MonthlyTokenQuota: r.MonthlyTokenQuota,

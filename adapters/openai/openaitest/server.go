@@ -47,6 +47,10 @@ type Options struct {
 	NullChoicesInUsage bool
 	// EmbeddingDims is the vector length when a request names no dimensions (default 8).
 	EmbeddingDims int
+	// NoMatryoshka serves an embedding model without Matryoshka training as vLLM does
+	// (bge-m3, for one): a request naming dimensions gets vLLM's 400 and is recorded as
+	// a violation.
+	NoMatryoshka bool
 }
 
 // Fault makes matching requests fail. Exactly one way of failing should be set.
