@@ -189,7 +189,7 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 		Reports:   application.NewReports(usage, st.Audit, now),
 		Ready:     o.Ready,
 		JWKS:      func(context.Context) ([]byte, error) { return keys.JWKS(), nil },
-		Discovery: httpapi.Discovery{Issuer: cfg.PublicURL, SigningAlgorithms: []string{keys.Algorithm()}},
+		Discovery: httpapi.Discovery{Issuer: cfg.PublicURL},
 		Metrics:   metrics,
 		Streams:   httpapi.NewStreams(),
 	}

@@ -93,8 +93,8 @@ type Deps struct {
 	Ready func(ctx context.Context) error
 	// JWKS returns the public key set as JSON for GET /.well-known/jwks.json.
 	JWKS func(ctx context.Context) ([]byte, error)
-	// Discovery fills GET /.well-known/openid-configuration; an empty Issuer leaves
-	// the route out.
+	// Discovery fills GET /.well-known/oauth-authorization-server (RFC 8414); an empty
+	// Issuer leaves the route out.
 	Discovery Discovery
 	// Metrics, when set, counts requests and serves GET /metrics.
 	Metrics *Metrics
@@ -157,7 +157,7 @@ func registerAuth(e *echo.Echo, d Deps, log *zap.Logger) {
 		e.GET("/.well-known/jwks.json", jwks(d.JWKS))
 	}
 	if d.Discovery.Issuer != "" {
-		e.GET("/.well-known/openid-configuration", openIDConfiguration(d.Discovery))
+		e.GET("/.well-known/oauth-authorization-server", authorizationServerMetadata(d.Discovery))
 	}
 }
 
