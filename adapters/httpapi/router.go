@@ -122,7 +122,8 @@ func New(cfg Config, d Deps) *echo.Echo {
 		http.MethodPost + " /auth/token":  0,
 		http.MethodPost + " /auth/revoke": 0,
 	}
-	e.Use(requestID(), requestLog(log), recoverPanic(), securityHeaders(cfg.ContentSecurityPolicy),
+	e.Pre(headAsGet)
+	e.Use(restoreHead, requestID(), requestLog(log), recoverPanic(), securityHeaders(cfg.ContentSecurityPolicy),
 		bodyLimit(func(c echo.Context) int64 {
 			if n, ok := limits[c.Request().Method+" "+c.Path()]; ok {
 				return n
