@@ -68,6 +68,10 @@ table "tenants" {
   column "embedder_dimensions" {
     type = integer
   }
+  column "embedder_send_dimensions" {
+    type    = boolean
+    default = true
+  }
   column "embedder_api_key" {
     type = bytea
     null = true
@@ -84,10 +88,15 @@ table "tenants" {
   }
   column "llm_temperature" {
     type    = double_precision
+    null    = true
     default = 0
   }
   column "llm_max_tokens" {
     type = integer
+  }
+  column "llm_max_tokens_param" {
+    type    = text
+    default = "auto"
   }
   column "llm_api_key" {
     type = bytea

@@ -90,7 +90,7 @@ func (s *StreamChat) admit(ctx context.Context, in *ChatInput) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("load usage: %w", err)
 	}
-	if err := t.CheckQuota(used); err != nil {
+	if err := t.CheckQuota(used, now); err != nil {
 		return nil, err
 	}
 	return s.d.Slots.Acquire(ctx, "streams:"+string(t.ID), t.Limits.MaxConcurrentStreams)

@@ -73,6 +73,8 @@ func violations(pkgs []listedPackage, isStd func(string) bool) []string {
 				bad = "only httpapi may import application"
 			case layer != "adapter" && layer != "bootstrap" && layer != "main" && hasAnyPrefix(imp, frameworks):
 				bad = "zap, GORM, Echo and JWX belong in adapters and bootstrap only"
+			case strings.HasPrefix(imp, "github.com/lestrrat-go/jwx") && adapterOf(p.ImportPath) != "adapters/jwtauth":
+				bad = "JWX stays inside adapters/jwtauth, so that a move to jwx/v3 changes one package"
 			}
 			if bad != "" {
 				out = append(out, p.ImportPath+" imports "+imp+": "+bad)
@@ -145,6 +147,8 @@ func TestArchitectureRuleCatchesPlantedImports(t *testing.T) {
 		{"adapter imports adapter", listedPackage{ImportPath: module + "/adapters/sqlstore", Imports: []string{module + "/adapters/cache"}}, "never import each other"},
 		{"adapter imports bootstrap", listedPackage{ImportPath: module + "/adapters/memory", Imports: []string{module + "/bootstrap"}}, "only main may import bootstrap"},
 		{"pinecone imports application", listedPackage{ImportPath: module + "/adapters/pinecone", Imports: []string{module + "/application"}}, "only httpapi"},
+		{"bootstrap imports jwx", listedPackage{ImportPath: module + "/bootstrap", Imports: []string{"github.com/lestrrat-go/jwx/v2/jwk"}}, "inside adapters/jwtauth"},
+		{"httpapi imports jwx", listedPackage{ImportPath: module + "/adapters/httpapi", Imports: []string{"github.com/lestrrat-go/jwx/v2/jwt"}}, "inside adapters/jwtauth"},
 		{"porttest imports echo", listedPackage{ImportPath: module + "/ports/porttest", Imports: []string{"github.com/labstack/echo/v4"}}, "adapters and bootstrap only"},
 	}
 	for _, tc := range tests {
@@ -158,6 +162,7 @@ func TestArchitectureRuleCatchesPlantedImports(t *testing.T) {
 		{ImportPath: module + "/adapters/httpapi", Imports: []string{module + "/application", module + "/adapters/httpapi/internal/x", "github.com/labstack/echo/v4"}},
 		{ImportPath: module, Imports: []string{module + "/bootstrap"}},
 		{ImportPath: module + "/application", Imports: []string{module + "/domain", module + "/ports", "context"}},
+		{ImportPath: module + "/adapters/jwtauth", Imports: []string{"github.com/lestrrat-go/jwx/v2/jwt"}},
 	}
 	assert.Empty(t, violations(ok, isStd))
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -24,7 +25,9 @@ Configuration comes from environment variables (see README.md). Without DATABASE
 DATABASE_PUBLIC_URL) tenantry uses an embedded SQLite database in $TENANTRY_DATA_DIR.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       versionLine(debug.ReadBuildInfo()),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	env := func() (Config, error) { return LoadConfig(stdio.Getenv) }
 	root.AddCommand(
 		serveCommand(stdio, env, schemaHCL),

@@ -223,7 +223,7 @@ func TestE2EOAuth2PasswordAndRefreshFlow(t *testing.T) {
 // fetchJWKS follows the discovery document to the key set, as a relying party would.
 func fetchJWKS(t *testing.T, s *server) (discovery map[string]any, raw []byte, set jose.JSONWebKeySet) {
 	t.Helper()
-	r := s.get(t, nil, "/.well-known/openid-configuration", "")
+	r := s.get(t, nil, "/.well-known/oauth-authorization-server", "")
 	require.Equal(t, http.StatusOK, r.status)
 	discovery = r.json(t)
 	jwksURI, _ := discovery["jwks_uri"].(string)
@@ -280,7 +280,7 @@ func TestE2EJWKSVerifiesWithIndependentJOSELibraries(t *testing.T) {
 	assert.Equal(t, issuer+"/.well-known/jwks.json", discovery["jwks_uri"])
 	assert.Equal(t, issuer+"/auth/token", discovery["token_endpoint"])
 	assert.ElementsMatch(t, []any{"password", "refresh_token"}, discovery["grant_types_supported"])
-	assert.Equal(t, []any{"ES256"}, discovery["id_token_signing_alg_values_supported"])
+	assert.Equal(t, []any{}, discovery["response_types_supported"], "RFC 8414 metadata: no authorization endpoint")
 	require.Len(t, set.Keys, 1)
 	assert.Equal(t, "ES256", set.Keys[0].Algorithm)
 	assert.Equal(t, "sig", set.Keys[0].Use)

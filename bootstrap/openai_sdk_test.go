@@ -167,6 +167,13 @@ type sdkOutput struct {
 // base URL and the admin's access token.
 func sdkServer(t *testing.T) (baseURL, token string) {
 	t.Helper()
+	return sdkServerWith(t, nil, nil)
+}
+
+// sdkServerWith is sdkServer with edit applied to acme before it is stored, and wrap
+// (when set) around the router.
+func sdkServerWith(t *testing.T, edit func(*domain.Tenant), wrap func(http.Handler) http.Handler) (baseURL, token string) {
+	t.Helper()
 	ctx := t.Context()
 	cfg, err := LoadConfig(func(k string) string {
 		return map[string]string{"TENANTRY_PUBLIC_URL": "http://127.0.0.1"}[k]
@@ -179,7 +186,11 @@ func sdkServer(t *testing.T) (baseURL, token string) {
 	st := MemoryStores(memory.NewDB())
 	api, err := Router(ctx, cfg, st, RouterOptions{Log: zap.NewNop(), Sealer: keyring})
 	require.NoError(t, err)
-	srv := httptest.NewServer(api.Handler)
+	var handler http.Handler = api.Handler
+	if wrap != nil {
+		handler = wrap(handler)
+	}
+	srv := httptest.NewServer(handler)
 	t.Cleanup(func() {
 		srv.Close()
 		_ = api.Close()
@@ -189,6 +200,9 @@ func sdkServer(t *testing.T) (baseURL, token string) {
 	for _, id := range []domain.TenantID{"acme", "globex"} {
 		tn, err := domain.NewTenant(id, string(id), now)
 		require.NoError(t, err)
+		if id == "acme" && edit != nil {
+			edit(&tn)
+		}
 		require.NoError(t, st.Tenants.Create(ctx, tn))
 	}
 	hash, err := passwords.New(passwords.Config{}).Hash(ctx, sdkPassword)

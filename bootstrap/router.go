@@ -254,7 +254,7 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 		Reindex:   jobs.uc,
 		Ready:     o.Ready,
 		JWKS:      func(context.Context) ([]byte, error) { return keys.JWKS(), nil },
-		Discovery: httpapi.Discovery{Issuer: cfg.PublicURL, SigningAlgorithms: []string{keys.Algorithm()}},
+		Discovery: httpapi.Discovery{Issuer: cfg.PublicURL},
 		Metrics:   metrics,
 	}
 	h := httpapi.New(httpConfig(cfg), deps)

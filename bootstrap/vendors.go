@@ -22,6 +22,8 @@ type vendors struct {
 	http      *http.Client
 	modelIdle time.Duration
 	modelMax  time.Duration
+	// inferenceHost serves Pinecone Inference; empty is Pinecone's own.
+	inferenceHost string
 }
 
 var _ ports.Vendors = (*vendors)(nil)
@@ -32,16 +34,21 @@ func (v *vendors) Embedder(t domain.Tenant) (ports.Embedder, error) {
 		return hashing.New(t.Embedder.Dimensions), nil
 	case domain.EmbedderOpenAI:
 		// The embedder shares the chat model's base URL (llm.base_url). "dimensions" is
-		// sent except to text-embedding-ada-002, which refuses it; the adapter checks
-		// every returned vector's length either way.
+		// sent as embedder.send_dimensions says, and never to text-embedding-ada-002,
+		// which refuses it; the adapter checks every returned vector's length either way.
 		return openai.NewEmbedder(openai.EmbedderConfig{BaseURL: t.LLMBaseURL(), APIKey: t.Embedder.APIKey,
-			Model: t.Embedder.Model, Dimensions: t.Embedder.Dimensions, OmitDimensions: t.Embedder.Model == "text-embedding-ada-002",
-			HTTPClient: v.http})
+			Model: t.Embedder.Model, Dimensions: t.Embedder.Dimensions,
+			OmitDimensions: !t.Embedder.SendDimensions || t.Embedder.Model == "text-embedding-ada-002",
+			HTTPClient:     v.http})
 	case domain.EmbedderPinecone:
-		return pinecone.NewEmbedder(pinecone.EmbedderConfig{APIKey: t.Embedder.APIKey, Model: t.Embedder.Model,
-			Dimensions: t.Embedder.Dimensions, HTTPClient: v.http})
+		return v.pineconeEmbedder(t)
 	}
 	return nil, unknownProvider("embedder.provider", t.Embedder.Provider)
+}
+
+func (v *vendors) pineconeEmbedder(t domain.Tenant) (*pinecone.Embedder, error) {
+	return pinecone.NewEmbedder(pinecone.EmbedderConfig{Host: v.inferenceHost, APIKey: t.Embedder.APIKey, Model: t.Embedder.Model,
+		Dimensions: t.Embedder.Dimensions, OmitDimension: !t.Embedder.SendDimensions, HTTPClient: v.http})
 }
 
 func (v *vendors) VectorIndex(t domain.Tenant) (ports.VectorIndex, error) {
@@ -65,18 +72,29 @@ func (v *vendors) ChatModel(t domain.Tenant) (ports.ChatModel, error) {
 		return v.answerer, nil
 	case domain.LLMOpenAI:
 		return openai.NewChatModel(openai.ChatConfig{BaseURL: t.LLMBaseURL(), APIKey: t.LLM.APIKey, HTTPClient: v.http,
-			IdleTimeout: v.modelIdle, Timeout: v.modelMax})
+			IdleTimeout: v.modelIdle, Timeout: v.modelMax, MaxCompletionTokens: t.LLM.SendsMaxCompletionTokens()})
 	}
 	return nil, unknownProvider("llm.provider", t.LLM.Provider)
 }
 
-// Check implements ports.Vendors. Only a Pinecone vector store is asked
-// (describe_index_stats: the key, and the index dimension against the embedder's).
-// The embedded index and the hashing, extractive and OpenAI-compatible providers are
-// not called: an embeddings or chat call would spend the tenant's tokens, and a wrong
-// model key or embedding size shows at the first use as vendor_key_rejected or
-// embedding_dimension_mismatch.
+// Check implements ports.Vendors. Only Pinecone is asked, at calls that cost nothing:
+// Inference's model description for a Pinecone embedder (the key, the model, and the
+// dimension against what the model produces), and a Pinecone vector store's
+// describe_index_stats (the key, a dense vector index, and its dimension against the
+// embedder's). The embedded index and the hashing, extractive and OpenAI-compatible
+// providers are not called: an embeddings or chat call would spend the tenant's
+// tokens, and a wrong model key or embedding size shows at the first use as
+// vendor_key_rejected or embedding_dimension_mismatch.
 func (v *vendors) Check(ctx context.Context, t domain.Tenant) error {
+	if t.Embedder.Provider == domain.EmbedderPinecone {
+		e, err := v.pineconeEmbedder(t)
+		if err != nil {
+			return err
+		}
+		if err := e.Validate(ctx); err != nil {
+			return err
+		}
+	}
 	if t.VectorStore.Provider != domain.VectorPinecone {
 		return nil
 	}

@@ -484,3 +484,48 @@ func TestVendorConfigurationIsCheckedBeforeItIsStored(t *testing.T) {
 		`{"vector_store":{"provider":"embedded"},"embedder":{"dimensions":384}}`))
 	assert.Len(t, pc2.CallsTo(http.MethodPost, "/describe_index_stats"), checks)
 }
+
+func TestVendorSendDimensionsOffServesAModelWithoutMatryoshka(t *testing.T) {
+	t.Parallel()
+	sk := vtKey("sk", "acme")
+	ai := openaitest.New(t, openaitest.Options{APIKey: sk, EmbeddingDims: vtDims, NoMatryoshka: true, Reply: []string{"Thirty days [1]."}})
+	e := vtNewEnv(t, nil)
+	acme := e.tenant(t, "acme", fmt.Sprintf(`{
+		"embedder":{"provider":"openai","model":"BAAI/bge-m3","dimensions":%d,"send_dimensions":false,"api_key":%q},
+		"llm":{"provider":"openai","base_url":%q,"model":%q,"api_key":%q}}`, vtDims, sk, ai.URL, vtModel, sk))
+
+	e.ingest(t, acme, "Refunds", vtAcmeDoc)
+	got := e.chat(t, acme, vtQuestion)
+
+	require.Nil(t, got.Error, "%v", got.Error)
+	assert.Contains(t, vtSourceTexts(got), "ACMEDOC")
+	require.NotEmpty(t, ai.EmbeddingRequests())
+	for _, r := range ai.EmbeddingRequests() {
+		assert.Nil(t, r.Dimensions, "dimensions went to a model that refuses it")
+	}
+	tenant := e.want(t, http.StatusOK, e.send(t, http.MethodGet, "/tenant", acme, ""))
+	assert.Equal(t, false, tenant["embedder"].(map[string]any)["send_dimensions"])
+}
+
+func TestVendorCheckAsksPineconeInferenceAboutTheModel(t *testing.T) {
+	t.Parallel()
+	key := vtKey("pcsk", "acme")
+	pc := pineconetest.New(t, vtDims, key)
+	v := &vendors{http: newVendorHTTPClient(), inferenceHost: pc.URL}
+	tenant := func(model string, dims int, send bool) domain.Tenant {
+		tn, err := domain.NewTenant("acme", "Acme", time.Now())
+		require.NoError(t, err)
+		tn.Embedder = domain.EmbedderSettings{Provider: domain.EmbedderPinecone, Model: model, Dimensions: dims, SendDimensions: send, APIKey: domain.Secret(key)}
+		return tn
+	}
+
+	require.NoError(t, v.Check(t.Context(), tenant("llama-text-embed-v2", 512, true)))
+	err := v.Check(t.Context(), tenant("llama-text-embed-v2", 512, false))
+	require.Equal(t, domain.KindInvalid, domain.KindOf(err), "%v", err)
+	assert.Equal(t, "embedder.dimensions", domain.AsError(err).Fields[0].Field)
+	err = v.Check(t.Context(), tenant("no-such-model", 512, true))
+	require.Equal(t, domain.KindInvalid, domain.KindOf(err), "%v", err)
+	assert.Equal(t, "embedder.model", domain.AsError(err).Fields[0].Field)
+	assert.Len(t, pc.CallsTo(http.MethodGet, "/models/llama-text-embed-v2"), 2)
+	assert.Empty(t, pc.CallsTo(http.MethodPost, "/embed"), "checking spends no tokens")
+}

@@ -109,9 +109,11 @@ type ChatMessage struct {
 
 // ChatParams configure one model call.
 type ChatParams struct {
-	Model       string
-	Temperature float64
-	MaxTokens   int
+	Model string
+	// Temperature is nil when the model's own default applies.
+	Temperature *float64
+	// MaxTokens bounds the answer when positive.
+	MaxTokens int
 	// Passages are the retrieved references, also embedded in Messages; offline models
 	// that answer from them directly read them here.
 	Passages []Passage

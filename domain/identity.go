@@ -1,6 +1,9 @@
 package domain
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // SigningKey is an asymmetric key that signs access tokens. Private holds the private
 // key sealed (encrypted) by the key's owner; Public holds the public JWK as JSON.
@@ -105,10 +108,12 @@ func (t Tenant) QuotaLeft(used UsageTotals) int64 {
 	return left
 }
 
-// CheckQuota fails with ErrQuotaExceeded when the period's quota is used up.
-func (t Tenant) CheckQuota(used UsageTotals) error {
+// CheckQuota fails with ErrQuotaExceeded when the period's quota is used up, telling
+// the client to retry when the next calendar month (UTC) begins.
+func (t Tenant) CheckQuota(used UsageTotals, now time.Time) error {
 	if t.QuotaLeft(used) == 0 {
-		return ErrQuotaExceeded
+		next := MonthStart(now).AddDate(0, 1, 0)
+		return ErrQuotaExceeded.WithRetryAfter(int(math.Ceil(next.Sub(now).Seconds())))
 	}
 	return nil
 }

@@ -163,10 +163,12 @@ func TestQuota(t *testing.T) {
 			used := domain.UsageTotals{PromptTokens: tc.prompt, CompletionTokens: tc.complete}
 
 			assert.Equal(t, tc.wantLeft, tn.QuotaLeft(used))
-			err := tn.CheckQuota(used)
+			now := time.Date(2026, 2, 27, 23, 59, 30, 0, time.UTC)
+			err := tn.CheckQuota(used, now)
 			if tc.wantError {
 				assert.ErrorIs(t, err, domain.ErrQuotaExceeded)
 				assert.Equal(t, domain.KindRateLimited, domain.KindOf(err))
+				assert.Equal(t, 24*3600+30, domain.AsError(err).RetryAfterSeconds, "until March 1st, 00:00 UTC")
 				return
 			}
 			assert.NoError(t, err)

@@ -137,17 +137,60 @@ type EmbedderSettings struct {
 	Provider   string
 	Model      string
 	Dimensions int
-	APIKey     Secret
+	// SendDimensions asks the model for Dimensions values per vector. Off, the model's
+	// native size is used (and must equal Dimensions): models without Matryoshka
+	// training refuse the request parameter (vLLM serving bge-m3, for one).
+	SendDimensions bool
+	APIKey         Secret
 }
 
 // LLMSettings select and configure a tenant's chat model.
 type LLMSettings struct {
-	Provider    string
-	BaseURL     string
-	Model       string
-	Temperature float64
-	MaxTokens   int
-	APIKey      Secret
+	Provider string
+	BaseURL  string
+	Model    string
+	// Temperature is sent when set; nil leaves it to the model (reasoning models accept
+	// only their default).
+	Temperature *float64
+	// MaxTokens bounds an answer when positive; 0 sends no limit.
+	MaxTokens int
+	// MaxTokensParam names the request field that carries MaxTokens: one of the
+	// MaxTokensParam* values ("" is MaxTokensParamAuto).
+	MaxTokensParam string
+	APIKey         Secret
+}
+
+// Values of LLMSettings.MaxTokensParam.
+const (
+	// MaxTokensParamAuto sends max_completion_tokens to OpenAI and Azure OpenAI, whose
+	// reasoning and GPT-5 models refuse max_tokens, and max_tokens to every other server.
+	MaxTokensParamAuto = "auto"
+	// MaxTokensParamMaxTokens is the field every OpenAI-compatible server understands.
+	MaxTokensParamMaxTokens = "max_tokens"
+	// MaxTokensParamMaxCompletionTokens is the field OpenAI's current API documents.
+	MaxTokensParamMaxCompletionTokens = "max_completion_tokens"
+)
+
+// SendsMaxCompletionTokens reports whether the limit goes out as max_completion_tokens:
+// as MaxTokensParam says, or under "auto" when the base URL is OpenAI's own API
+// (api.openai.com, also the default) or an Azure OpenAI resource.
+func (l LLMSettings) SendsMaxCompletionTokens() bool {
+	switch l.MaxTokensParam {
+	case MaxTokensParamMaxTokens:
+		return false
+	case MaxTokensParamMaxCompletionTokens:
+		return true
+	}
+	if l.BaseURL == "" {
+		return true
+	}
+	u, err := url.Parse(l.BaseURL)
+	if err != nil {
+		return false
+	}
+	host := strings.ToLower(u.Hostname())
+	return host == "api.openai.com" || strings.HasSuffix(host, ".openai.azure.com") ||
+		strings.HasSuffix(host, ".cognitiveservices.azure.com") || strings.HasSuffix(host, ".services.ai.azure.com")
 }
 
 // Limits bound what one tenant may consume. Zero means unlimited.
@@ -194,11 +237,12 @@ func NewTenant(id TenantID, name string, now time.Time) (Tenant, error) {
 		SystemPrompt: DefaultSystemPrompt,
 		Retrieval:    RetrievalSettings{TopK: DefaultTopK},
 		VectorStore:  VectorStoreSettings{Provider: VectorEmbedded, Namespace: string(id)},
-		Embedder:     EmbedderSettings{Provider: EmbedderHashing, Model: "hashing-v1", Dimensions: DefaultDimensions},
-		LLM:          LLMSettings{Provider: LLMExtractive, Model: "extractive", Temperature: DefaultTemperature, MaxTokens: DefaultMaxTokens},
-		Vectors:      VectorState{Ready: true}, // no documents yet: nothing to build
-		CreatedAt:    now.UTC(),
-		UpdatedAt:    now.UTC(),
+		Embedder:     EmbedderSettings{Provider: EmbedderHashing, Model: "hashing-v1", Dimensions: DefaultDimensions, SendDimensions: true},
+		LLM: LLMSettings{Provider: LLMExtractive, Model: "extractive", Temperature: ptrTo(DefaultTemperature),
+			MaxTokens: DefaultMaxTokens, MaxTokensParam: MaxTokensParamAuto},
+		Vectors:   VectorState{Ready: true}, // no documents yet: nothing to build
+		CreatedAt: now.UTC(),
+		UpdatedAt: now.UTC(),
 	}
 	if err := t.Validate(); err != nil {
 		return Tenant{}, err
@@ -295,11 +339,16 @@ func (t Tenant) validateVendors() []FieldError {
 	if t.LLM.Model == "" || len(t.LLM.Model) > 200 {
 		add("llm.model", "must be 1-200 characters")
 	}
-	if t.LLM.Temperature < 0 || t.LLM.Temperature > 2 {
-		add("llm.temperature", "must be between 0 and 2")
+	if tp := t.LLM.Temperature; tp != nil && !(*tp >= 0 && *tp <= 2) {
+		add("llm.temperature", "must be between 0 and 2, or null")
 	}
-	if t.LLM.MaxTokens < 1 || t.LLM.MaxTokens > 200_000 {
-		add("llm.max_tokens", "must be between 1 and 200000")
+	if t.LLM.MaxTokens < 0 || t.LLM.MaxTokens > 200_000 {
+		add("llm.max_tokens", "must be between 1 and 200000, or null")
+	}
+	switch t.LLM.MaxTokensParam {
+	case "", MaxTokensParamAuto, MaxTokensParamMaxTokens, MaxTokensParamMaxCompletionTokens:
+	default:
+		add("llm.max_tokens_param", "must be auto, max_tokens or max_completion_tokens")
 	}
 	return fs
 }
@@ -357,3 +406,5 @@ func (t Tenant) LLMBaseURL() string {
 // AssistantID is the model name under which the tenant's assistant is offered on the
 // OpenAI-compatible endpoint.
 func (t Tenant) AssistantID() string { return fmt.Sprintf("tenantry-%s", t.ID) }
+
+func ptrTo[T any](v T) *T { return &v }

@@ -21,16 +21,22 @@ type TenantPatch struct {
 	EmbedderName   *string
 	EmbedderModel  *string
 	EmbedderDims   *int
-	EmbedderAPIKey *Secret
-	LLMProvider    *string
-	LLMBaseURL     *string
-	LLMModel       *string
-	LLMTemperature *float64
-	LLMMaxTokens   *int
-	LLMAPIKey      *Secret
-	RequestsPerMin *int
-	MonthlyQuota   *int64
-	MaxStreams     *int
+	// EmbedderSendDims switches sending the dimensions to the embedding model.
+	EmbedderSendDims *bool
+	EmbedderAPIKey   *Secret
+	LLMProvider      *string
+	LLMBaseURL       *string
+	LLMModel         *string
+	// LLMTemperature sets the temperature; LLMTemperatureUnset removes it.
+	LLMTemperature      *float64
+	LLMTemperatureUnset bool
+	// LLMMaxTokens sets the answer limit; 0 removes it.
+	LLMMaxTokens      *int
+	LLMMaxTokensParam *string
+	LLMAPIKey         *Secret
+	RequestsPerMin    *int
+	MonthlyQuota      *int64
+	MaxStreams        *int
 }
 
 // TenantAdminFields are what a tenant admin may change on their own tenant: the system
@@ -62,12 +68,14 @@ func (p TenantPatch) Fields() []string {
 	add(p.EmbedderName != nil, "embedder.provider")
 	add(p.EmbedderModel != nil, "embedder.model")
 	add(p.EmbedderDims != nil, "embedder.dimensions")
+	add(p.EmbedderSendDims != nil, "embedder.send_dimensions")
 	add(p.EmbedderAPIKey != nil, "embedder.api_key")
 	add(p.LLMProvider != nil, "llm.provider")
 	add(p.LLMBaseURL != nil, "llm.base_url")
 	add(p.LLMModel != nil, "llm.model")
-	add(p.LLMTemperature != nil, "llm.temperature")
+	add(p.LLMTemperature != nil || p.LLMTemperatureUnset, "llm.temperature")
 	add(p.LLMMaxTokens != nil, "llm.max_tokens")
+	add(p.LLMMaxTokensParam != nil, "llm.max_tokens_param")
 	add(p.LLMAPIKey != nil, "llm.api_key")
 	add(p.RequestsPerMin != nil, "limits.requests_per_minute")
 	add(p.MonthlyQuota != nil, "limits.monthly_token_quota")
@@ -131,12 +139,18 @@ func (p TenantPatch) Apply(t *Tenant) error {
 	setVal(&t.Embedder.Provider, p.EmbedderName)
 	setVal(&t.Embedder.Model, p.EmbedderModel)
 	setVal(&t.Embedder.Dimensions, p.EmbedderDims)
+	setVal(&t.Embedder.SendDimensions, p.EmbedderSendDims)
 	setVal(&t.Embedder.APIKey, p.EmbedderAPIKey)
 	setVal(&t.LLM.Provider, p.LLMProvider)
 	setVal(&t.LLM.BaseURL, p.LLMBaseURL)
 	setVal(&t.LLM.Model, p.LLMModel)
-	setVal(&t.LLM.Temperature, p.LLMTemperature)
+	if p.LLMTemperatureUnset {
+		t.LLM.Temperature = nil
+	} else if p.LLMTemperature != nil {
+		t.LLM.Temperature = ptrTo(*p.LLMTemperature)
+	}
 	setVal(&t.LLM.MaxTokens, p.LLMMaxTokens)
+	setVal(&t.LLM.MaxTokensParam, p.LLMMaxTokensParam)
 	setVal(&t.LLM.APIKey, p.LLMAPIKey)
 	setVal(&t.Limits.RequestsPerMinute, p.RequestsPerMin)
 	setVal(&t.Limits.MonthlyTokenQuota, p.MonthlyQuota)

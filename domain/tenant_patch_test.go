@@ -19,7 +19,7 @@ func fullPatch() domain.TenantPatch {
 		TopK: p(8), MinScore: p(0.25),
 		VectorProvider: p(domain.VectorPinecone), IndexHost: p("https://idx.example"), Namespace: p("acme-v2"),
 		VectorAPIKey: p(domain.Secret("pc-key-123456789")), EmbedderName: p(domain.EmbedderOpenAI), EmbedderModel: p("text-embedding-3-small"),
-		EmbedderDims: p(1536), EmbedderAPIKey: p(domain.Secret("emb-key-123456789")), LLMProvider: p(domain.LLMOpenAI),
+		EmbedderDims: p(1536), EmbedderSendDims: p(false), EmbedderAPIKey: p(domain.Secret("emb-key-123456789")), LLMProvider: p(domain.LLMOpenAI),
 		LLMBaseURL: p("https://llm.example/v1"), LLMModel: p("gpt-x"), LLMTemperature: p(0.7), LLMMaxTokens: p(1024),
 		LLMAPIKey: p(domain.Secret("sk-key-123456789")), RequestsPerMin: p(60), MonthlyQuota: p(int64(1_000_000)), MaxStreams: p(4),
 	}
@@ -40,7 +40,7 @@ func TestTenantPatchFields(t *testing.T) {
 		{name: "every field", patch: fullPatch(), want: []string{
 			"name", "status", "system_prompt", "retrieval.top_k", "retrieval.min_score",
 			"vector_store.provider", "vector_store.index_host", "vector_store.namespace", "vector_store.api_key",
-			"embedder.provider", "embedder.model", "embedder.dimensions", "embedder.api_key",
+			"embedder.provider", "embedder.model", "embedder.dimensions", "embedder.send_dimensions", "embedder.api_key",
 			"llm.provider", "llm.base_url", "llm.model", "llm.temperature", "llm.max_tokens", "llm.api_key",
 			"limits.requests_per_minute", "limits.monthly_token_quota", "limits.max_concurrent_streams",
 		}},
@@ -79,7 +79,7 @@ func TestTenantPatchAllowedFor(t *testing.T) {
 			wantErr: domain.ErrForbidden, wantFields: []string{"vector_store.index_host", "llm.base_url", "limits.requests_per_minute", "limits.max_concurrent_streams"}},
 		{name: "tenant admin, everything", who: principal(domain.RoleTenantAdmin, "acme"), target: "acme", patch: fullPatch(), wantErr: domain.ErrForbidden,
 			wantFields: []string{"name", "status", "vector_store.provider", "vector_store.index_host", "vector_store.namespace",
-				"embedder.provider", "embedder.model", "embedder.dimensions", "llm.provider", "llm.base_url", "llm.model",
+				"embedder.provider", "embedder.model", "embedder.dimensions", "embedder.send_dimensions", "llm.provider", "llm.base_url", "llm.model",
 				"llm.temperature", "llm.max_tokens", "limits.requests_per_minute", "limits.monthly_token_quota", "limits.max_concurrent_streams"}},
 	}
 	for _, tc := range tests {
@@ -120,8 +120,8 @@ func TestTenantPatchApply(t *testing.T) {
 			assert.Equal(t, "Be brief.", got.SystemPrompt)
 			assert.Equal(t, domain.RetrievalSettings{TopK: 8, MinScore: 0.25}, got.Retrieval)
 			assert.Equal(t, domain.VectorStoreSettings{Provider: domain.VectorPinecone, IndexHost: "https://idx.example", Namespace: "acme-v2", APIKey: "pc-key-123456789"}, got.VectorStore)
-			assert.Equal(t, domain.EmbedderSettings{Provider: domain.EmbedderOpenAI, Model: "text-embedding-3-small", Dimensions: 1536, APIKey: "emb-key-123456789"}, got.Embedder)
-			assert.Equal(t, domain.LLMSettings{Provider: domain.LLMOpenAI, BaseURL: "https://llm.example/v1", Model: "gpt-x", Temperature: 0.7, MaxTokens: 1024, APIKey: "sk-key-123456789"}, got.LLM)
+			assert.Equal(t, domain.EmbedderSettings{Provider: domain.EmbedderOpenAI, Model: "text-embedding-3-small", Dimensions: 1536, SendDimensions: false, APIKey: "emb-key-123456789"}, got.Embedder)
+			assert.Equal(t, domain.LLMSettings{Provider: domain.LLMOpenAI, BaseURL: "https://llm.example/v1", Model: "gpt-x", Temperature: p(0.7), MaxTokens: 1024, MaxTokensParam: domain.MaxTokensParamAuto, APIKey: "sk-key-123456789"}, got.LLM)
 			assert.Equal(t, domain.Limits{RequestsPerMinute: 60, MonthlyTokenQuota: 1_000_000, MaxConcurrentStreams: 4}, got.Limits)
 			assert.Equal(t, domain.TenantID("acme"), got.ID, "the id is not patchable")
 		}},
@@ -131,6 +131,12 @@ func TestTenantPatchApply(t *testing.T) {
 		{name: "zero limits mean unlimited", patch: domain.TenantPatch{RequestsPerMin: p(0), MonthlyQuota: p(int64(0)), MaxStreams: p(0)}, check: func(t *testing.T, got domain.Tenant) {
 			assert.Equal(t, domain.Limits{}, got.Limits)
 		}},
+		{name: "unset temperature and limit", patch: domain.TenantPatch{LLMTemperatureUnset: true, LLMMaxTokens: p(0), LLMMaxTokensParam: p("max_completion_tokens")},
+			check: func(t *testing.T, got domain.Tenant) {
+				assert.Nil(t, got.LLM.Temperature)
+				assert.Zero(t, got.LLM.MaxTokens)
+				assert.Equal(t, domain.MaxTokensParamMaxCompletionTokens, got.LLM.MaxTokensParam)
+			}},
 		{name: "invalid result", patch: domain.TenantPatch{TopK: p(0), LLMTemperature: p(3.0), VectorProvider: p(domain.VectorPinecone)},
 			wantFields: []string{"retrieval.top_k", "llm.temperature", "vector_store.index_host"}},
 	}

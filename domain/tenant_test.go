@@ -131,9 +131,12 @@ func TestTenantValidate(t *testing.T) {
 		{name: "llm base url not http", change: func(t *domain.Tenant) { t.LLM.BaseURL = "ftp://llm.example" }, wantFields: []string{"llm.base_url"}},
 		{name: "llm base url without host", change: func(t *domain.Tenant) { t.LLM.BaseURL = "https://" }, wantFields: []string{"llm.base_url"}},
 		{name: "empty llm model", change: func(t *domain.Tenant) { t.LLM.Model = "" }, wantFields: []string{"llm.model"}},
-		{name: "negative temperature", change: func(t *domain.Tenant) { t.LLM.Temperature = -0.1 }, wantFields: []string{"llm.temperature"}},
-		{name: "temperature above 2", change: func(t *domain.Tenant) { t.LLM.Temperature = 2.1 }, wantFields: []string{"llm.temperature"}},
-		{name: "max tokens zero", change: func(t *domain.Tenant) { t.LLM.MaxTokens = 0 }, wantFields: []string{"llm.max_tokens"}},
+		{name: "negative temperature", change: func(t *domain.Tenant) { t.LLM.Temperature = p(-0.1) }, wantFields: []string{"llm.temperature"}},
+		{name: "temperature above 2", change: func(t *domain.Tenant) { t.LLM.Temperature = p(2.1) }, wantFields: []string{"llm.temperature"}},
+		{name: "no temperature is valid", change: func(t *domain.Tenant) { t.LLM.Temperature = nil }},
+		{name: "max tokens zero is no limit", change: func(t *domain.Tenant) { t.LLM.MaxTokens = 0 }},
+		{name: "negative max tokens", change: func(t *domain.Tenant) { t.LLM.MaxTokens = -1 }, wantFields: []string{"llm.max_tokens"}},
+		{name: "unknown max tokens param", change: func(t *domain.Tenant) { t.LLM.MaxTokensParam = "max_output_tokens" }, wantFields: []string{"llm.max_tokens_param"}},
 		{name: "max tokens too large", change: func(t *domain.Tenant) { t.LLM.MaxTokens = 200_001 }, wantFields: []string{"llm.max_tokens"}},
 		{name: "negative requests per minute", change: func(t *domain.Tenant) { t.Limits.RequestsPerMinute = -1 }, wantFields: []string{"limits.requests_per_minute"}},
 		{name: "huge requests per minute", change: func(t *domain.Tenant) { t.Limits.RequestsPerMinute = 1_000_001 }, wantFields: []string{"limits.requests_per_minute"}},
@@ -301,6 +304,32 @@ func TestSecretHelpers(t *testing.T) {
 			assert.Equal(t, tc.wantSet, tc.s.IsSet())
 			assert.Equal(t, tc.wantLast4, tc.s.Last4())
 			assert.Equal(t, tc.wantStr, tc.s.String())
+		})
+	}
+}
+
+func TestLLMSendsMaxCompletionTokens(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		llm     domain.LLMSettings
+		wantNew bool
+	}{
+		{name: "auto, default base URL is OpenAI", llm: domain.LLMSettings{MaxTokensParam: domain.MaxTokensParamAuto}, wantNew: true},
+		{name: "empty param is auto", llm: domain.LLMSettings{BaseURL: "https://api.openai.com/v1"}, wantNew: true},
+		{name: "auto, Azure OpenAI", llm: domain.LLMSettings{BaseURL: "https://acme.openai.azure.com/openai/v1", MaxTokensParam: "auto"}, wantNew: true},
+		{name: "auto, Azure AI Foundry", llm: domain.LLMSettings{BaseURL: "https://acme.services.ai.azure.com/openai/v1"}, wantNew: true},
+		{name: "auto, Azure cognitive services host", llm: domain.LLMSettings{BaseURL: "https://ACME.cognitiveservices.azure.com/openai/v1"}, wantNew: true},
+		{name: "auto, vLLM", llm: domain.LLMSettings{BaseURL: "http://vllm:8000/v1"}},
+		{name: "auto, Ollama", llm: domain.LLMSettings{BaseURL: "http://localhost:11434/v1"}},
+		{name: "auto, a lookalike host", llm: domain.LLMSettings{BaseURL: "https://api.openai.com.evil.example/v1"}},
+		{name: "forced on", llm: domain.LLMSettings{BaseURL: "http://vllm:8000/v1", MaxTokensParam: domain.MaxTokensParamMaxCompletionTokens}, wantNew: true},
+		{name: "forced off", llm: domain.LLMSettings{BaseURL: "https://api.openai.com/v1", MaxTokensParam: domain.MaxTokensParamMaxTokens}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, tc.wantNew, tc.llm.SendsMaxCompletionTokens())
 		})
 	}
 }

@@ -94,8 +94,10 @@ type Vendors interface {
 	// ChatModel returns the tenant's chat model.
 	ChatModel(t domain.Tenant) (ChatModel, error)
 	// Check asks the tenant's vendors whether configuration t works, before it is
-	// stored: for a Pinecone vector store, that the key is accepted and the index's
-	// dimension equals t.Embedder.Dimensions. A rejected key or a mismatch is
+	// stored: for a Pinecone vector store, that the key is accepted and the index is a
+	// dense vector index whose dimension equals t.Embedder.Dimensions; for a Pinecone
+	// Inference embedder, that the key is accepted and the model is a dense embedding
+	// model producing t.Embedder.Dimensions values. A rejected key or a mismatch is
 	// KindInvalid listing the field to fix; a vendor that cannot be reached keeps its
 	// kind (KindUnavailable, KindRateLimited). Providers with nothing to check return
 	// nil. It only reads, with t's own keys, and is safe for concurrent use.

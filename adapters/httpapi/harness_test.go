@@ -294,7 +294,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		JWKS: func(context.Context) ([]byte, error) {
 			return []byte(`{"keys":[{"kty":"EC","crv":"P-256","kid":"k1","x":"x","y":"y","alg":"ES256","use":"sig"}]}`), nil
 		},
-		Discovery: httpapi.Discovery{Issuer: "https://tenantry.example", SigningAlgorithms: []string{"ES256"}},
+		Discovery: httpapi.Discovery{Issuer: "https://tenantry.example"},
 	}
 	cfg := httpapi.Config{MaxBodyBytes: 64 << 10, MaxDocumentBytes: 32 << 10}
 	for _, o := range opts {

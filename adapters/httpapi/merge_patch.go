@@ -156,6 +156,21 @@ func (r *patchReader) float(dst **float64) fieldSetter {
 	}
 }
 
+// nullable lets null through set: it removes the value, recorded in unset, or (unset nil)
+// stores the setter's zero value through a literal 0.
+func (r *patchReader) nullable(set fieldSetter, unset *bool) fieldSetter {
+	return func(path string, raw json.RawMessage) {
+		switch {
+		case !isNull(raw):
+			set(path, raw)
+		case unset != nil:
+			*unset = true
+		default:
+			set(path, json.RawMessage("0"))
+		}
+	}
+}
+
 func (r *patchReader) boolean(dst **bool) fieldSetter {
 	return func(path string, raw json.RawMessage) {
 		var b bool
@@ -215,11 +230,13 @@ func parseTenantPatch(body []byte) (domain.TenantPatch, error) {
 		}, keyRO...),
 		"embedder": r.nested(map[string]fieldSetter{
 			"provider": r.str(&p.EmbedderName), "model": r.str(&p.EmbedderModel),
-			"dimensions": r.integer(&p.EmbedderDims), "api_key": r.secret(&p.EmbedderAPIKey),
+			"dimensions": r.integer(&p.EmbedderDims), "send_dimensions": r.boolean(&p.EmbedderSendDims),
+			"api_key": r.secret(&p.EmbedderAPIKey),
 		}, keyRO...),
 		"llm": r.nested(map[string]fieldSetter{
 			"provider": r.str(&p.LLMProvider), "base_url": r.str(&p.LLMBaseURL), "model": r.str(&p.LLMModel),
-			"temperature": r.float(&p.LLMTemperature), "max_tokens": r.integer(&p.LLMMaxTokens),
+			"temperature": r.nullable(r.float(&p.LLMTemperature), &p.LLMTemperatureUnset),
+			"max_tokens":  r.nullable(r.integer(&p.LLMMaxTokens), nil), "max_tokens_param": r.str(&p.LLMMaxTokensParam),
 			"api_key": r.secret(&p.LLMAPIKey),
 		}, keyRO...),
 		"limits": r.nested(map[string]fieldSetter{

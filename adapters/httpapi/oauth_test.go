@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -228,14 +229,55 @@ func TestWellKnown(t *testing.T) {
 	assert.Equal(t, "application/json", rec.Header().Get("Content-Type"))
 	assert.Contains(t, rec.Body.String(), `"kid":"k1"`)
 
-	rec = ev.do(http.MethodGet, "/.well-known/openid-configuration", nil)
+	rec = ev.do(http.MethodGet, "/.well-known/oauth-authorization-server", nil)
 	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "application/json", rec.Header().Get("Content-Type"))
 	var doc map[string]any
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &doc))
-	assert.Equal(t, "https://tenantry.example", doc["issuer"])
+	requireRFC8414Metadata(t, doc, "https://tenantry.example")
 	assert.Equal(t, "https://tenantry.example/.well-known/jwks.json", doc["jwks_uri"])
 	assert.Equal(t, "https://tenantry.example/auth/token", doc["token_endpoint"])
+	assert.Equal(t, "https://tenantry.example/auth/revoke", doc["revocation_endpoint"])
 	assert.ElementsMatch(t, []any{"password", "refresh_token"}, doc["grant_types_supported"])
-	assert.Equal(t, []any{"ES256"}, doc["id_token_signing_alg_values_supported"])
 	assert.Equal(t, []any{"none"}, doc["token_endpoint_auth_methods_supported"])
+
+	rec = ev.do(http.MethodGet, "/.well-known/openid-configuration", nil)
+	assert.Equal(t, http.StatusNotFound, rec.Code, "tenantry issues no ID tokens, so it claims no OpenID Provider metadata")
+}
+
+// requireRFC8414Metadata checks doc against RFC 8414 section 2 and 3: the REQUIRED
+// fields, the ones REQUIRED unless a condition holds, absolute https URLs, and an
+// issuer equal to the one the metadata was fetched for.
+func requireRFC8414Metadata(t *testing.T, doc map[string]any, issuer string) {
+	t.Helper()
+	assert.Equal(t, issuer, doc["issuer"], "issuer (REQUIRED) is the URL the metadata was fetched for")
+	rt, ok := doc["response_types_supported"].([]any)
+	require.True(t, ok, "response_types_supported is REQUIRED: %v", doc["response_types_supported"])
+	grants, ok := doc["grant_types_supported"].([]any)
+	require.True(t, ok, "grant_types_supported must be stated: its default (authorization_code, implicit) is not what tenantry supports")
+	usesAuthorizationEndpoint := slices.Contains(grants, any("authorization_code")) || slices.Contains(grants, any("implicit"))
+	if usesAuthorizationEndpoint {
+		assert.NotEmpty(t, doc["authorization_endpoint"], "authorization_endpoint is REQUIRED when a grant uses it")
+		assert.NotEmpty(t, rt)
+	} else {
+		assert.NotContains(t, doc, "authorization_endpoint")
+		assert.Empty(t, rt, "no authorization endpoint, so no response types")
+	}
+	onlyImplicit := len(grants) == 1 && grants[0] == "implicit"
+	if !onlyImplicit {
+		assert.NotEmpty(t, doc["token_endpoint"], "token_endpoint is REQUIRED unless only the implicit grant is supported")
+	}
+	for _, k := range []string{"issuer", "token_endpoint", "jwks_uri", "revocation_endpoint", "authorization_endpoint", "service_documentation"} {
+		v, present := doc[k]
+		if !present {
+			continue
+		}
+		u, err := url.Parse(v.(string))
+		require.NoError(t, err, k)
+		assert.Equal(t, "https", u.Scheme, k)
+		assert.NotEmpty(t, u.Host, k)
+		if k == "issuer" {
+			assert.Empty(t, u.RawQuery+u.Fragment, "the issuer has no query or fragment")
+		}
+	}
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"iter"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -41,7 +40,7 @@ func registerOpenAI(e *echo.Echo, d Deps, st *streamer) {
 	if d.Authenticate == nil || d.ResolveTenant == nil || d.Chat == nil {
 		return
 	}
-	scoped := routes{e: e}.with(bearerAuth(d.Authenticate), tenantScope(d.ResolveTenant))
+	scoped := routes{e: e}.with(bearerAuth(d.Authenticate), tenantScope(d.ResolveTenant), rateLimitPolicy)
 	h := openAIHandlers{streamer: st, chat: d.Chat}
 	scoped.add(http.MethodPost, "/v1/chat/completions", h.completions)
 	scoped.add(http.MethodGet, "/v1/models", h.models)
@@ -306,9 +305,8 @@ func openAIErrorHandler(pr problems, next echo.HTTPErrorHandler) echo.HTTPErrorH
 		if prob.Status == http.StatusUnauthorized {
 			h.Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 		}
-		if prob.retryAfter > 0 && (prob.Status == http.StatusTooManyRequests || prob.Status == http.StatusServiceUnavailable) {
-			h.Set("Retry-After", strconv.Itoa(prob.retryAfter))
-		}
+		setRetryHeaders(h, prob)
+		setRateLimitReset(h, prob)
 		h.Set("Cache-Control", "no-store")
 		_ = writeJSON(c, prob.Status, mimeJSON, toOpenAIError(prob))
 	}

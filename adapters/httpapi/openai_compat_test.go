@@ -6,9 +6,11 @@ import (
 	"iter"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -452,4 +454,64 @@ func TestOpenAIErrorsBeforeTheStreamAreOrdinaryResponses(t *testing.T) {
 			"Authorization", "Bearer "+tok, "Content-Type", "application/json")
 		requireOpenAIError(t, rec, http.StatusServiceUnavailable, "server_error", "unavailable")
 	}
+}
+
+func TestOpenAIQuotaExceededIsNotRetryableAndStatesItsReset(t *testing.T) {
+	ev := newEnv(t)
+	tok := ev.token("acme-member")
+	require.NoError(t, ev.db.Usage().Record(t.Context(), domain.UsageRecord{TenantID: "acme", UserID: "u-acme-member", Model: "m",
+		PromptTokens: 10, CompletionTokens: 5, At: timeNow()}))
+	_, err := ev.db.Tenants().Update(t.Context(), "acme", func(tn *domain.Tenant) error {
+		tn.Limits.MonthlyTokenQuota, tn.Limits.RequestsPerMinute = 10, 60
+		return nil
+	})
+	require.NoError(t, err)
+
+	for _, stream := range []string{"true", "false"} {
+		rec := ev.do(http.MethodPost, "/v1/chat/completions",
+			strings.NewReader(`{"model":"tenantry-acme","stream":`+stream+`,"messages":[{"role":"user","content":"hi"}]}`),
+			"Authorization", "Bearer "+tok, "Content-Type", "application/json")
+
+		requireOpenAIError(t, rec, http.StatusTooManyRequests, "insufficient_quota", "quota_exceeded")
+		h := rec.Header()
+		assert.Equal(t, "false", h.Get("X-Should-Retry"))
+		wait, err := strconv.Atoi(h.Get("Retry-After"))
+		require.NoError(t, err, "Retry-After %q", h.Get("Retry-After"))
+		next := domain.MonthStart(timeNow()).AddDate(0, 1, 0)
+		assert.InDelta(t, time.Until(next).Seconds(), wait, 5, "Retry-After points at the next month")
+		assert.Equal(t, strconv.Itoa(wait)+"s", h.Get("X-Ratelimit-Reset-Tokens"))
+		assert.Equal(t, "0", h.Get("X-Ratelimit-Remaining-Tokens"))
+		assert.Equal(t, "60", h.Get("X-Ratelimit-Limit-Requests"))
+		assert.Equal(t, `"requests";q=60;w=60`, h.Get("RateLimit-Policy"))
+	}
+}
+
+func TestOpenAIRateLimitHeaders(t *testing.T) {
+	ev := newEnv(t)
+	tok := ev.token("acme-member")
+	_, err := ev.db.Tenants().Update(t.Context(), "acme", func(tn *domain.Tenant) error { tn.Limits.RequestsPerMinute = 1; return nil })
+	require.NoError(t, err)
+	ask := func() *httptest.ResponseRecorder {
+		return ev.do(http.MethodPost, "/v1/chat/completions",
+			strings.NewReader(`{"model":"tenantry-acme","messages":[{"role":"user","content":"hi"}]}`),
+			"Authorization", "Bearer "+tok, "Content-Type", "application/json")
+	}
+
+	first := ask()
+	require.Equal(t, http.StatusOK, first.Code, first.Body.String())
+	assert.Equal(t, "1", first.Header().Get("X-Ratelimit-Limit-Requests"))
+	second := ask()
+
+	requireOpenAIError(t, second, http.StatusTooManyRequests, "rate_limit_error", "rate_limited")
+	h := second.Header()
+	assert.Empty(t, h.Get("X-Should-Retry"), "a per-minute limit is worth the SDK's retry")
+	assert.Equal(t, "0", h.Get("X-Ratelimit-Remaining-Requests"))
+	assert.Equal(t, h.Get("Retry-After")+"s", h.Get("X-Ratelimit-Reset-Requests"))
+	assert.Equal(t, `"requests";r=0;t=`+h.Get("Retry-After"), h.Get("RateLimit"))
+	models := ev.do(http.MethodGet, "/v1/models", nil, "Authorization", "Bearer "+tok)
+	assert.Equal(t, `"requests";q=1;w=60`, models.Header().Get("RateLimit-Policy"))
+
+	other := ev.do(http.MethodGet, "/v1/models", nil, "Authorization", "Bearer "+ev.token("globex-admin"))
+	require.Equal(t, http.StatusOK, other.Code)
+	assert.Empty(t, other.Header().Get("X-Ratelimit-Limit-Requests"), "an unlimited tenant states no limit")
 }

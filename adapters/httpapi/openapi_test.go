@@ -310,7 +310,7 @@ func specCases() []specCase {
 		{name: "metrics with a wrong token", method: "GET", path: "/metrics", auth: "Bearer nope", wantStatus: 401},
 		{name: "metrics without a token", method: "GET", path: "/metrics", wantStatus: 401},
 		{name: "jwks", method: "GET", path: "/.well-known/jwks.json", wantStatus: 200},
-		{name: "discovery", method: "GET", path: "/.well-known/openid-configuration", wantStatus: 200},
+		{name: "discovery", method: "GET", path: "/.well-known/oauth-authorization-server", wantStatus: 200},
 
 		{name: "console", method: "GET", path: "/", wantStatus: 200, check: captureHeader("etag", "ETag")},
 		{name: "console unchanged", method: "GET", path: "/", headers: map[string]string{"If-None-Match": "{etag}"}, wantStatus: 304},

@@ -151,11 +151,27 @@ func writeProblem(c echo.Context, pr problem) {
 	if pr.Status == http.StatusUnauthorized {
 		h.Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 	}
-	if pr.retryAfter > 0 && (pr.Status == http.StatusTooManyRequests || pr.Status == http.StatusServiceUnavailable) {
-		h.Set("Retry-After", strconv.Itoa(pr.retryAfter))
-	}
+	setRetryHeaders(h, pr)
 	h.Set("Cache-Control", "no-store")
 	writeJSON(c, pr.Status, mimeProblem, pr)
+}
+
+// notRetryable are the 429 codes that an immediate retry cannot cure: the OpenAI SDKs
+// retry every 429 unless told otherwise by x-should-retry.
+var notRetryable = map[string]bool{domain.ErrQuotaExceeded.Code: true, domain.ErrTooManyStreams.Code: true}
+
+// setRetryHeaders says when (Retry-After, when known) and whether (x-should-retry) the
+// request of a 429 or 503 may be repeated.
+func setRetryHeaders(h http.Header, pr problem) {
+	if pr.Status != http.StatusTooManyRequests && pr.Status != http.StatusServiceUnavailable {
+		return
+	}
+	if pr.retryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(pr.retryAfter))
+	}
+	if notRetryable[pr.Code] {
+		h.Set("X-Should-Retry", "false")
+	}
 }
 
 // fromError classifies err. Domain errors keep their code and safe detail; Echo's own

@@ -147,7 +147,9 @@ func TestDomainKindsMapToStatuses(t *testing.T) {
 		wantStatus int
 		wantCode   string
 		retryAfter string
-		wwwAuth    bool
+		// noRetry: the OpenAI SDKs must not retry (x-should-retry: false).
+		noRetry bool
+		wwwAuth bool
 	}{
 		{name: "invalid", err: domain.Invalid(domain.FieldError{Field: "x", Message: "bad"}), wantStatus: 400, wantCode: "invalid_request"},
 		{name: "unauthenticated", err: domain.ErrInvalidToken, wantStatus: 401, wantCode: "invalid_token", wwwAuth: true},
@@ -155,6 +157,8 @@ func TestDomainKindsMapToStatuses(t *testing.T) {
 		{name: "not found", err: domain.ErrNotFound, wantStatus: 404, wantCode: "not_found"},
 		{name: "conflict", err: domain.ErrConflict, wantStatus: 409, wantCode: "conflict"},
 		{name: "rate limited", err: domain.ErrRateLimited.WithRetryAfter(7), wantStatus: 429, wantCode: "rate_limited", retryAfter: "7"},
+		{name: "quota exceeded", err: domain.ErrQuotaExceeded.WithRetryAfter(86400), wantStatus: 429, wantCode: "quota_exceeded", retryAfter: "86400", noRetry: true},
+		{name: "too many streams", err: domain.ErrTooManyStreams, wantStatus: 429, wantCode: "too_many_streams", noRetry: true},
 		{name: "unavailable", err: domain.ErrBusy.WithRetryAfter(3), wantStatus: 503, wantCode: "busy", retryAfter: "3"},
 		{name: "too large", err: domain.E(domain.KindTooLarge, "too_large", "big", nil), wantStatus: 413, wantCode: "too_large"},
 		{name: "unsupported media", err: domain.E(domain.KindUnsupportedMedia, "unsupported_media_type", "no", nil), wantStatus: 415, wantCode: "unsupported_media_type"},
@@ -172,6 +176,7 @@ func TestDomainKindsMapToStatuses(t *testing.T) {
 			rec := ev.do(http.MethodGet, "/.well-known/jwks.json", nil)
 			p := requireProblem(t, rec, tc.wantStatus, tc.wantCode)
 			assert.Equal(t, tc.retryAfter, rec.Header().Get("Retry-After"))
+			assert.Equal(t, map[bool]string{true: "false"}[tc.noRetry], rec.Header().Get("X-Should-Retry"))
 			if tc.wwwAuth {
 				assert.Equal(t, `Bearer error="invalid_token"`, rec.Header().Get("WWW-Authenticate"))
 			}

@@ -101,8 +101,8 @@ type Deps struct {
 	Ready func(ctx context.Context) error
 	// JWKS returns the public key set as JSON for GET /.well-known/jwks.json.
 	JWKS func(ctx context.Context) ([]byte, error)
-	// Discovery fills GET /.well-known/openid-configuration; an empty Issuer leaves
-	// the route out.
+	// Discovery fills GET /.well-known/oauth-authorization-server (RFC 8414); an empty
+	// Issuer leaves the route out.
 	Discovery Discovery
 	// Metrics, when set, counts requests and serves GET /metrics.
 	Metrics *Metrics
@@ -132,7 +132,8 @@ func New(cfg Config, d Deps) *echo.Echo {
 		http.MethodPost + " /auth/token":  0,
 		http.MethodPost + " /auth/revoke": 0,
 	}
-	e.Use(requestID(), requestLog(log), recoverPanic(), securityHeaders(cfg.ContentSecurityPolicy),
+	e.Pre(headAsGet)
+	e.Use(restoreHead, requestID(), requestLog(log), recoverPanic(), securityHeaders(cfg.ContentSecurityPolicy),
 		bodyLimit(func(c echo.Context) int64 {
 			if n, ok := limits[c.Request().Method+" "+c.Path()]; ok {
 				return n
@@ -163,7 +164,7 @@ func registerAuth(e *echo.Echo, d Deps, log *zap.Logger) {
 		e.GET("/.well-known/jwks.json", jwks(d.JWKS))
 	}
 	if d.Discovery.Issuer != "" {
-		e.GET("/.well-known/openid-configuration", openIDConfiguration(d.Discovery))
+		e.GET("/.well-known/oauth-authorization-server", authorizationServerMetadata(d.Discovery))
 	}
 }
 

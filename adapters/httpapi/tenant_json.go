@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/tenantry/tenantry/domain"
@@ -39,21 +40,25 @@ type vectorStoreJSON struct {
 }
 
 type embedderJSON struct {
-	Provider    string `json:"provider"`
-	Model       string `json:"model"`
-	Dimensions  int    `json:"dimensions"`
-	APIKeySet   bool   `json:"api_key_set"`
-	APIKeyLast4 string `json:"api_key_last4"`
+	Provider   string `json:"provider"`
+	Model      string `json:"model"`
+	Dimensions int    `json:"dimensions"`
+	// SendDimensions says whether dimensions goes to the model with every request.
+	SendDimensions bool   `json:"send_dimensions"`
+	APIKeySet      bool   `json:"api_key_set"`
+	APIKeyLast4    string `json:"api_key_last4"`
 }
 
 type llmJSON struct {
-	Provider    string  `json:"provider"`
-	BaseURL     string  `json:"base_url"`
-	Model       string  `json:"model"`
-	Temperature float64 `json:"temperature"`
-	MaxTokens   int     `json:"max_tokens"`
-	APIKeySet   bool    `json:"api_key_set"`
-	APIKeyLast4 string  `json:"api_key_last4"`
+	Provider    string   `json:"provider"`
+	BaseURL     string   `json:"base_url"`
+	Model       string   `json:"model"`
+	Temperature *float64 `json:"temperature"`
+	// MaxTokens is null when no limit is sent.
+	MaxTokens      *int   `json:"max_tokens"`
+	MaxTokensParam string `json:"max_tokens_param"`
+	APIKeySet      bool   `json:"api_key_set"`
+	APIKeyLast4    string `json:"api_key_last4"`
 }
 
 type limitsJSON struct {
@@ -77,11 +82,12 @@ func toTenantJSON(t domain.Tenant) tenantJSON {
 		},
 		Embedder: embedderJSON{
 			Provider: t.Embedder.Provider, Model: t.Embedder.Model, Dimensions: t.Embedder.Dimensions,
-			APIKeySet: t.Embedder.APIKey.IsSet(), APIKeyLast4: t.Embedder.APIKey.Last4(),
+			SendDimensions: t.Embedder.SendDimensions, APIKeySet: t.Embedder.APIKey.IsSet(), APIKeyLast4: t.Embedder.APIKey.Last4(),
 		},
 		LLM: llmJSON{
 			Provider: t.LLM.Provider, BaseURL: t.LLM.BaseURL, Model: t.LLM.Model, Temperature: t.LLM.Temperature,
-			MaxTokens: t.LLM.MaxTokens, APIKeySet: t.LLM.APIKey.IsSet(), APIKeyLast4: t.LLM.APIKey.Last4(),
+			MaxTokens: positiveOrNull(t.LLM.MaxTokens), MaxTokensParam: cmp.Or(t.LLM.MaxTokensParam, domain.MaxTokensParamAuto),
+			APIKeySet: t.LLM.APIKey.IsSet(), APIKeyLast4: t.LLM.APIKey.Last4(),
 		},
 		Limits: limitsJSON{
 			RequestsPerMinute: t.Limits.RequestsPerMinute, MaxConcurrentStreams: t.Limits.MaxConcurrentStreams,
@@ -89,4 +95,11 @@ func toTenantJSON(t domain.Tenant) tenantJSON {
 		},
 		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
 	}
+}
+
+func positiveOrNull(n int) *int {
+	if n <= 0 {
+		return nil
+	}
+	return &n
 }

@@ -8,38 +8,43 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// Discovery is what GET /.well-known/openid-configuration publishes.
+// Discovery is what GET /.well-known/oauth-authorization-server publishes: the RFC 8414
+// metadata of tenantry's token issuer. tenantry issues access and refresh tokens only,
+// no ID tokens, so it publishes no OpenID Connect discovery document.
 type Discovery struct {
 	// Issuer is the tokens' iss, the public base URL; the other endpoints hang off it.
 	Issuer string
-	// SigningAlgorithms are the JWS algorithms of the access tokens, e.g. ["ES256"].
-	SigningAlgorithms []string
 }
 
-type discoveryDoc struct {
+// authServerMetadata is RFC 8414's authorization server metadata. Fields that are
+// REQUIRED there are always present; grant_types_supported and the auth methods are
+// stated because their defaults (authorization_code and implicit, client_secret_basic)
+// would be wrong. tenantry has no authorization endpoint: no grant it supports uses one,
+// so that field is omitted and response_types_supported is empty.
+type authServerMetadata struct {
 	Issuer                            string   `json:"issuer"`
-	JWKSURI                           string   `json:"jwks_uri"`
 	TokenEndpoint                     string   `json:"token_endpoint"`
-	RevocationEndpoint                string   `json:"revocation_endpoint"`
+	JWKSURI                           string   `json:"jwks_uri"`
+	ResponseTypesSupported            []string `json:"response_types_supported"`
 	GrantTypesSupported               []string `json:"grant_types_supported"`
-	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+	RevocationEndpoint                string   `json:"revocation_endpoint"`
 	RevocationEndpointAuthMethods     []string `json:"revocation_endpoint_auth_methods_supported"`
-	SubjectTypesSupported             []string `json:"subject_types_supported"`
+	ServiceDocumentation              string   `json:"service_documentation"`
 }
 
-func openIDConfiguration(d Discovery) echo.HandlerFunc {
+func authorizationServerMetadata(d Discovery) echo.HandlerFunc {
 	base := strings.TrimRight(d.Issuer, "/")
-	doc := discoveryDoc{
+	doc := authServerMetadata{
 		Issuer:                            d.Issuer,
-		JWKSURI:                           base + "/.well-known/jwks.json",
 		TokenEndpoint:                     base + "/auth/token",
-		RevocationEndpoint:                base + "/auth/revoke",
+		JWKSURI:                           base + "/.well-known/jwks.json",
+		ResponseTypesSupported:            []string{},
 		GrantTypesSupported:               []string{"password", "refresh_token"},
-		IDTokenSigningAlgValuesSupported:  append([]string{}, d.SigningAlgorithms...),
 		TokenEndpointAuthMethodsSupported: []string{"none"},
+		RevocationEndpoint:                base + "/auth/revoke",
 		RevocationEndpointAuthMethods:     []string{"none"},
-		SubjectTypesSupported:             []string{"public"},
+		ServiceDocumentation:              base + "/openapi.json",
 	}
 	return func(c echo.Context) error {
 		c.Response().Header().Set("Cache-Control", "public, max-age=3600")

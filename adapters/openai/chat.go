@@ -43,9 +43,10 @@ type ChatConfig struct {
 	// connection errors, 429 with a short Retry-After) is retried (default 0: a
 	// person is waiting, and the error says when to retry).
 	MaxRetries int
-	// MaxCompletionTokens sends the token limit as max_completion_tokens, which newer
-	// OpenAI models require, instead of max_tokens, which every compatible server
-	// understands.
+	// MaxCompletionTokens sends the token limit as max_completion_tokens, which OpenAI's
+	// reasoning and GPT-5 models require (they answer 400 to max_tokens), instead of
+	// max_tokens, which every compatible server understands
+	// (domain.LLMSettings.SendsMaxCompletionTokens decides it per tenant).
 	MaxCompletionTokens bool
 }
 
@@ -169,8 +170,10 @@ func (m *ChatModel) params(msgs []domain.ChatMessage, p domain.ChatParams) (sdk.
 	out := sdk.ChatCompletionNewParams{
 		Model:         p.Model,
 		Messages:      make([]sdk.ChatCompletionMessageParamUnion, 0, len(msgs)),
-		Temperature:   sdk.Float(p.Temperature),
 		StreamOptions: sdk.ChatCompletionStreamOptionsParam{IncludeUsage: sdk.Bool(true)},
+	}
+	if p.Temperature != nil {
+		out.Temperature = sdk.Float(*p.Temperature)
 	}
 	if p.MaxTokens > 0 {
 		if m.maxTokens {

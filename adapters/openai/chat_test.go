@@ -29,7 +29,7 @@ var conversation = []domain.ChatMessage{
 	{Role: domain.MessageUser, Content: "Anything else?"},
 }
 
-var params = domain.ChatParams{Model: "gpt-4o-mini", Temperature: 0.2, MaxTokens: 256}
+var params = domain.ChatParams{Model: "gpt-4o-mini", Temperature: ptr(0.2), MaxTokens: 256}
 
 // newHTTPClient gives each test its own transport, closed when the test ends, so that
 // idle keep-alive connections do not outlive it.
@@ -122,6 +122,52 @@ func TestStreamCanSendMaxCompletionTokens(t *testing.T) {
 	req := srv.ChatRequests()[0]
 	assert.Nil(t, req.MaxTokens)
 	assert.Equal(t, ptr(256), req.MaxCompletionTokens)
+}
+
+// OpenAI's reasoning and GPT-5 models answer 400 to max_tokens and to a temperature
+// other than their default; the fake refuses both as OpenAI does.
+func TestStreamToReasoningModels(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name          string
+		completion    bool
+		params        domain.ChatParams
+		wantRefused   string
+		wantMax       *int
+		wantCompleted *int
+	}{
+		{name: "gpt-5 with max_completion_tokens and no temperature", completion: true,
+			params: domain.ChatParams{Model: "gpt-5-mini", MaxTokens: 300}, wantCompleted: ptr(300)},
+		{name: "o3 with neither limit nor temperature",
+			params: domain.ChatParams{Model: "o3"}},
+		{name: "gpt-5 refuses max_tokens",
+			params: domain.ChatParams{Model: "gpt-5", MaxTokens: 300}, wantRefused: "'max_tokens' is not supported", wantMax: ptr(300)},
+		{name: "o4-mini refuses a temperature", completion: true,
+			params: domain.ChatParams{Model: "o4-mini", Temperature: ptr(0.2), MaxTokens: 300}, wantRefused: "'temperature' does not support 0.2", wantCompleted: ptr(300)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := openaitest.New(t, openaitest.Options{APIKey: tenantKey})
+			m := newChat(t, srv, tenantKey, func(c *openai.ChatConfig) { c.MaxCompletionTokens = tc.completion })
+
+			got := collect(m.Stream(t.Context(), conversation, tc.params))
+
+			req := srv.ChatRequests()[0]
+			assert.Equal(t, tc.wantMax, req.MaxTokens)
+			assert.Equal(t, tc.wantCompleted, req.MaxCompletionTokens)
+			if tc.wantRefused == "" {
+				require.NoError(t, got.err)
+				assert.Nil(t, req.Temperature, "an unset temperature is not sent")
+				return
+			}
+			require.Error(t, got.err)
+			assert.Equal(t, domain.KindInvalid, domain.KindOf(got.err), "OpenAI's 400: %v", got.err)
+			violations := srv.TakeViolations()
+			require.Len(t, violations, 1)
+			assert.Contains(t, violations[0], tc.wantRefused)
+		})
+	}
 }
 
 func TestStreamReadsUsageWhenChoicesIsNull(t *testing.T) {

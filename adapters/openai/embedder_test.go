@@ -66,6 +66,21 @@ func TestEmbedCanOmitDimensions(t *testing.T) {
 	assert.Empty(t, srv.EmbeddingRequests()[0].Authorization)
 }
 
+func TestEmbedModelWithoutMatryoshkaRefusesDimensions(t *testing.T) {
+	t.Parallel()
+	srv := openaitest.New(t, openaitest.Options{APIKey: tenantKey, EmbeddingDims: 8, NoMatryoshka: true})
+	sending := newEmbedder(t, srv, tenantKey, 8, func(c *openai.EmbedderConfig) { c.Model = "BAAI/bge-m3" })
+	omitting := newEmbedder(t, srv, tenantKey, 8, func(c *openai.EmbedderConfig) { c.Model = "BAAI/bge-m3"; c.OmitDimensions = true })
+
+	_, err := sending.Embed(t.Context(), []string{"hello"})
+	requireCode(t, err, domain.KindInvalid, openai.CodeInvalid)
+	assert.Equal(t, []string{"embeddings: dimensions sent to BAAI/bge-m3"}, srv.TakeViolations())
+	got, err := omitting.Embed(t.Context(), []string{"hello"})
+
+	require.NoError(t, err)
+	assert.Equal(t, [][]float32{openaitest.Vector("hello", 8)}, got)
+}
+
 func TestEmbedDimensionMismatchIsInvalid(t *testing.T) {
 	t.Parallel()
 	srv := openaitest.New(t, openaitest.Options{APIKey: tenantKey, EmbeddingDims: 8})

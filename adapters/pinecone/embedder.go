@@ -2,8 +2,11 @@ package pinecone
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
 	"time"
 
 	"github.com/tenantry/tenantry/domain"
@@ -151,4 +154,56 @@ func (e *Embedder) embedBatch(ctx context.Context, texts []string, inputType str
 		vecs[i] = d.Values
 	}
 	return vecs, nil
+}
+
+// modelInfo is the part of Inference's model description (GET /models/{model}) that
+// Validate reads.
+type modelInfo struct {
+	Type                string `json:"type"`
+	VectorType          string `json:"vector_type"`
+	DefaultDimension    int    `json:"default_dimension"`
+	SupportedDimensions []int  `json:"supported_dimensions"`
+}
+
+// Validate checks, when a tenant configures Pinecone Inference, that the key is
+// accepted and that the model is a hosted dense embedding model able to produce
+// Dimensions values: one of its supported dimensions when the dimension is sent, its
+// default one otherwise. It asks GET /models/{model}, which embeds nothing and costs
+// nothing. A wrong key, model or dimension is KindInvalid naming the field to fix; an
+// unreachable Pinecone keeps its own kind.
+func (e *Embedder) Validate(ctx context.Context) error {
+	var m modelInfo
+	err := e.http.do(ctx, call{method: http.MethodGet, path: "/models/" + url.PathEscape(e.model)}, &m)
+	var ae *apiError
+	switch de := domain.AsError(err); {
+	case err == nil:
+	case de != nil && de.Code == "vendor_key_rejected":
+		return invalidWith(err, "embedder.api_key", "was rejected by Pinecone")
+	case errors.As(err, &ae) && ae.Status == http.StatusNotFound:
+		return invalidWith(err, "embedder.model", fmt.Sprintf("%q is not a model Pinecone Inference hosts", e.model))
+	default:
+		return err
+	}
+	if m.Type != "embed" || m.VectorType != "dense" {
+		return domain.Invalid(domain.FieldError{Field: "embedder.model",
+			Message: fmt.Sprintf("%q is a Pinecone %s model with %s vectors; tenantry needs a dense embedding model", e.model, m.Type, m.VectorType)})
+	}
+	if e.omitDim || len(m.SupportedDimensions) == 0 {
+		if e.dims != m.DefaultDimension {
+			return domain.Invalid(domain.FieldError{Field: "embedder.dimensions",
+				Message: fmt.Sprintf("is %d but %s produces %d dimensions", e.dims, e.model, m.DefaultDimension)})
+		}
+		return nil
+	}
+	if !slices.Contains(m.SupportedDimensions, e.dims) {
+		return domain.Invalid(domain.FieldError{Field: "embedder.dimensions",
+			Message: fmt.Sprintf("is %d but %s supports %v", e.dims, e.model, m.SupportedDimensions)})
+	}
+	return nil
+}
+
+func invalidWith(cause error, field, msg string) error {
+	inv := domain.Invalid(domain.FieldError{Field: field, Message: msg})
+	inv.Err = cause
+	return inv
 }

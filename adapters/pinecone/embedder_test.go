@@ -1,6 +1,7 @@
 package pinecone_test
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"testing"
@@ -146,4 +147,50 @@ func TestNewEmbedderChecksItsConfiguration(t *testing.T) {
 	require.NotNil(t, de)
 	assert.Equal(t, domain.KindInvalid, de.Kind)
 	assert.Len(t, de.Fields, 3, "key, model and dimensions")
+}
+
+func TestEmbedderValidateAsksTheModelDescription(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		model     string
+		key       string
+		dims      int
+		omitDim   bool
+		wantField string
+		wantMsg   string
+	}{
+		{name: "a supported dimension", model: "llama-text-embed-v2", dims: 768},
+		{name: "the default dimension, not sent", model: "llama-text-embed-v2", dims: 1024, omitDim: true},
+		{name: "a fixed-size model at its size", model: "multilingual-e5-large", dims: 1024},
+		{name: "an unsupported dimension", model: "llama-text-embed-v2", dims: 1536, wantField: "embedder.dimensions", wantMsg: "supports [384 512 768 1024 2048]"},
+		{name: "not sent, not the default", model: "llama-text-embed-v2", dims: 768, omitDim: true, wantField: "embedder.dimensions", wantMsg: "produces 1024 dimensions"},
+		{name: "a fixed-size model at another size", model: "multilingual-e5-large", dims: 384, wantField: "embedder.dimensions", wantMsg: "supports [1024]"},
+		{name: "an unknown model", model: "text-embedding-3-small", dims: 1536, wantField: "embedder.model", wantMsg: "not a model Pinecone Inference hosts"},
+		{name: "a sparse model", model: "pinecone-sparse-english-v0", dims: 1024, wantField: "embedder.model", wantMsg: "sparse vectors"},
+		{name: "a reranker", model: "bge-reranker-v2-m3", dims: 1024, wantField: "embedder.model", wantMsg: "rerank model"},
+		{name: "a rejected key", model: "llama-text-embed-v2", key: keyB, dims: 1024, wantField: "embedder.api_key", wantMsg: "rejected"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := pineconetest.New(t, dims, keyA)
+			key := cmp.Or(tc.key, keyA)
+			e := newEmbedder(t, srv, key, tc.dims, func(c *pinecone.EmbedderConfig) { c.Model = tc.model; c.OmitDimension = tc.omitDim })
+
+			err := e.Validate(t.Context())
+
+			calls := srv.CallsTo(http.MethodGet, "/models/"+tc.model)
+			require.Len(t, calls, 1, "one free describe call, no embedding")
+			assert.Empty(t, srv.CallsTo(http.MethodPost, "/embed"))
+			if tc.wantField == "" {
+				require.NoError(t, err)
+				return
+			}
+			de := requireCode(t, err, domain.KindInvalid, "invalid_request")
+			require.Len(t, de.Fields, 1)
+			assert.Equal(t, tc.wantField, de.Fields[0].Field)
+			assert.Contains(t, de.Fields[0].Message, tc.wantMsg)
+		})
+	}
 }

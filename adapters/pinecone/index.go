@@ -222,11 +222,14 @@ func (x *Index) DescribeIndexStats(ctx context.Context) (dimension int, totalVec
 }
 
 // Validate checks, when a tenant configures Pinecone, that the key is accepted and
-// that the index holds dense vectors of wantDims dimensions. A rejected key or a
-// dimension mismatch is KindInvalid naming the field to fix; an unreachable index
+// that the index is a dense vector index of wantDims dimensions. A rejected key, an
+// index of another kind (sparse, or a document index, which refuses the Vectors API)
+// or a dimension mismatch is KindInvalid naming the field to fix; an unreachable index
 // keeps its own kind.
 func (x *Index) Validate(ctx context.Context, wantDims int) error {
-	dim, _, err := x.DescribeIndexStats(ctx)
+	var stats statsResponse
+	err := x.http.do(ctx, call{method: http.MethodPost, path: "/describe_index_stats", body: struct{}{}}, &stats)
+	dim := stats.Dimension
 	if err != nil {
 		if de := domain.AsError(err); de != nil && de.Code == "vendor_key_rejected" {
 			inv := domain.Invalid(domain.FieldError{Field: "vector_store.api_key", Message: "was rejected by Pinecone for this index"})
@@ -235,9 +238,13 @@ func (x *Index) Validate(ctx context.Context, wantDims int) error {
 		}
 		return err
 	}
-	if dim <= 0 {
+	if (stats.VectorType != "" && stats.VectorType != "dense") || dim <= 0 {
+		kind := "without a dense dimension"
+		if stats.VectorType != "" && stats.VectorType != "dense" {
+			kind = "of vector type " + stats.VectorType
+		}
 		return domain.Invalid(domain.FieldError{Field: "vector_store.index_host",
-			Message: "names a Pinecone index without a dense dimension; use a dense index"})
+			Message: "names a Pinecone index " + kind + "; tenantry needs a dense vector index (not a sparse or document index)"})
 	}
 	if dim != wantDims {
 		return domain.Invalid(domain.FieldError{Field: "embedder.dimensions",

@@ -434,6 +434,31 @@ func TestDescribeIndexStatsAndValidate(t *testing.T) {
 	assert.Equal(t, "vendor_key_rejected", domain.AsError(de.Err).Code, "the cause keeps the vendor failure")
 }
 
+func TestValidateRefusesAnIndexThatIsNotADenseVectorIndex(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []string{"sparse", "document"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			srv := pineconetest.New(t, dims, keyA)
+			srv.SetVectorType(kind)
+			x := newIndex(t, srv, "acme", keyA, "acme")
+
+			de := requireCode(t, x.Validate(t.Context(), dims), domain.KindInvalid, "invalid_request")
+
+			require.Len(t, de.Fields, 1)
+			assert.Equal(t, "vector_store.index_host", de.Fields[0].Field)
+			assert.Contains(t, de.Fields[0].Message, "of vector type "+kind)
+			assert.Contains(t, de.Fields[0].Message, "needs a dense vector index")
+		})
+	}
+}
+
+func TestAPIVersionIsOnePineconeServes(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, "2025-10", pinecone.APIVersion)
+	assert.Contains(t, pineconetest.APIVersions, pinecone.APIVersion)
+}
+
 func TestNewIndexChecksItsConfiguration(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

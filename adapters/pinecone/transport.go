@@ -15,9 +15,10 @@ import (
 	"github.com/tenantry/tenantry/domain"
 )
 
-// APIVersion is the Pinecone API version pinned on every request. 2025-04 is the first
-// version documenting DELETE /namespaces/{namespace} for serverless indexes.
-const APIVersion = "2025-04"
+// APIVersion is the Pinecone API version pinned on every request, the one place it is
+// named. Pinecone supports a stable version for 12 months after its release; 2025-10 is
+// the version Pinecone's own SDKs pin, and documents every call this package makes.
+const APIVersion = "2025-10"
 
 // DefaultInferenceHost is Pinecone's control-plane host, which serves Inference.
 const DefaultInferenceHost = "https://api.pinecone.io"

@@ -83,6 +83,9 @@ type listResponse struct {
 type statsResponse struct {
 	Dimension        int   `json:"dimension"`
 	TotalVectorCount int64 `json:"totalVectorCount"`
+	// VectorType is "dense" or "sparse"; an index that states none is judged by its
+	// dimension.
+	VectorType string `json:"vectorType"`
 }
 
 // vectorID is the id of chunk index i of document d.

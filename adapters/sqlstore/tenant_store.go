@@ -27,12 +27,14 @@ type tenantRow struct {
 	EmbedderProvider     string    `gorm:"column:embedder_provider"`
 	EmbedderModel        string    `gorm:"column:embedder_model"`
 	EmbedderDimensions   int       `gorm:"column:embedder_dimensions"`
+	EmbedderSendDims     bool      `gorm:"column:embedder_send_dimensions"`
 	EmbedderAPIKey       nullBytes `gorm:"column:embedder_api_key"`
 	LLMProvider          string    `gorm:"column:llm_provider"`
 	LLMBaseURL           string    `gorm:"column:llm_base_url"`
 	LLMModel             string    `gorm:"column:llm_model"`
-	LLMTemperature       float64   `gorm:"column:llm_temperature"`
+	LLMTemperature       *float64  `gorm:"column:llm_temperature"`
 	LLMMaxTokens         int       `gorm:"column:llm_max_tokens"`
+	LLMMaxTokensParam    string    `gorm:"column:llm_max_tokens_param"`
 	LLMAPIKey            nullBytes `gorm:"column:llm_api_key"`
 	RequestsPerMinute    int       `gorm:"column:requests_per_minute"`
 	MonthlyTokenQuota    int64     `gorm:"column:monthly_token_quota"`
@@ -78,8 +80,9 @@ func tenantRowFrom(t domain.Tenant, s ports.SecretSealer) (tenantRow, error) {
 		RetrievalTopK: t.Retrieval.TopK, RetrievalMinScore: t.Retrieval.MinScore, RetrievalMode: t.Retrieval.Mode,
 		VectorProvider: t.VectorStore.Provider, VectorIndexHost: t.VectorStore.IndexHost, VectorNamespace: t.VectorStore.Namespace,
 		EmbedderProvider: t.Embedder.Provider, EmbedderModel: t.Embedder.Model, EmbedderDimensions: t.Embedder.Dimensions,
-		LLMProvider: t.LLM.Provider, LLMBaseURL: t.LLM.BaseURL, LLMModel: t.LLM.Model,
-		LLMTemperature: t.LLM.Temperature, LLMMaxTokens: t.LLM.MaxTokens,
+		EmbedderSendDims: t.Embedder.SendDimensions,
+		LLMProvider:      t.LLM.Provider, LLMBaseURL: t.LLM.BaseURL, LLMModel: t.LLM.Model,
+		LLMTemperature: t.LLM.Temperature, LLMMaxTokens: t.LLM.MaxTokens, LLMMaxTokensParam: t.LLM.MaxTokensParam,
 		RequestsPerMinute: t.Limits.RequestsPerMinute, MonthlyTokenQuota: t.Limits.MonthlyTokenQuota,
 		MaxConcurrentStreams: t.Limits.MaxConcurrentStreams,
 		CreatedAt:            dbTime(t.CreatedAt), UpdatedAt: dbTime(t.UpdatedAt),
@@ -103,9 +106,10 @@ func (r tenantRow) toDomain(s ports.SecretSealer) (domain.Tenant, error) {
 		ID: domain.TenantID(r.ID), Name: r.Name, Status: domain.TenantStatus(r.Status), SystemPrompt: r.SystemPrompt,
 		Retrieval:   domain.RetrievalSettings{TopK: r.RetrievalTopK, MinScore: r.RetrievalMinScore, Mode: r.RetrievalMode},
 		VectorStore: domain.VectorStoreSettings{Provider: r.VectorProvider, IndexHost: r.VectorIndexHost, Namespace: r.VectorNamespace},
-		Embedder:    domain.EmbedderSettings{Provider: r.EmbedderProvider, Model: r.EmbedderModel, Dimensions: r.EmbedderDimensions},
+		Embedder: domain.EmbedderSettings{Provider: r.EmbedderProvider, Model: r.EmbedderModel, Dimensions: r.EmbedderDimensions,
+			SendDimensions: r.EmbedderSendDims},
 		LLM: domain.LLMSettings{Provider: r.LLMProvider, BaseURL: r.LLMBaseURL, Model: r.LLMModel,
-			Temperature: r.LLMTemperature, MaxTokens: r.LLMMaxTokens},
+			Temperature: r.LLMTemperature, MaxTokens: r.LLMMaxTokens, MaxTokensParam: r.LLMMaxTokensParam},
 		Limits: domain.Limits{RequestsPerMinute: r.RequestsPerMinute, MonthlyTokenQuota: r.MonthlyTokenQuota,
 			MaxConcurrentStreams: r.MaxConcurrentStreams},
 		Vectors:   domain.VectorState{Epoch: r.VectorsEpoch, Ready: r.VectorsReady},

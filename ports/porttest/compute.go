@@ -82,7 +82,7 @@ func chatRequest() ([]domain.ChatMessage, domain.ChatParams) {
 		{Role: domain.MessageSystem, Content: "Answer using the reference passages and cite them as [n].\n[1] " + passages[0].Text + "\n[2] " + passages[1].Text},
 		{Role: domain.MessageUser, Content: "How do I book travel and when are expenses reimbursed?"},
 	}
-	return msgs, domain.ChatParams{Model: "test-model", Temperature: 0.2, MaxTokens: 256, Passages: passages}
+	return msgs, domain.ChatParams{Model: "test-model", Temperature: ptr(0.2), MaxTokens: 256, Passages: passages}
 }
 
 // promptly bounds how long a cancelled or abandoned stream may take to end.

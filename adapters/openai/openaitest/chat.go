@@ -36,6 +36,10 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, raw []byte) {
 		s.violate(w, http.StatusBadRequest, "chat: %s", msg)
 		return
 	}
+	if param, code, msg := refusedByModel(req); msg != "" {
+		s.refuse(w, param, code, msg)
+		return
+	}
 	if !s.authorized(w, r) {
 		return
 	}
@@ -73,6 +77,34 @@ func checkChat(req ChatRequest) string {
 		}
 	}
 	return ""
+}
+
+// reasoningModel reports whether OpenAI serves model as a reasoning model (the o-series
+// and the GPT-5 family), which refuses max_tokens and any temperature but the default.
+func reasoningModel(model string) bool {
+	for _, prefix := range []string{"o1", "o3", "o4", "gpt-5"} {
+		if model == prefix || strings.HasPrefix(model, prefix+"-") || strings.HasPrefix(model, prefix+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// refusedByModel is OpenAI's 400 for parameters the requested model does not take, with
+// the param, code and message OpenAI answers.
+func refusedByModel(req ChatRequest) (param, code, msg string) {
+	if !reasoningModel(req.Model) {
+		return "", "", ""
+	}
+	switch {
+	case req.MaxTokens != nil:
+		return "max_tokens", "unsupported_parameter",
+			"Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead."
+	case req.Temperature != nil && *req.Temperature != 1:
+		return "temperature", "unsupported_value",
+			fmt.Sprintf("Unsupported value: 'temperature' does not support %v with this model. Only the default (1) value is supported.", *req.Temperature)
+	}
+	return "", "", ""
 }
 
 // stream writes the completion as server-sent events, failing as f says.

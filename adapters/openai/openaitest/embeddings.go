@@ -2,6 +2,7 @@ package openaitest
 
 import (
 	"encoding/json"
+	"fmt"
 	"hash/fnv"
 	"math"
 	"net/http"
@@ -50,6 +51,10 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request, raw []byte) 
 	if failStatus(w, s.fault("/embeddings")) {
 		return
 	}
+	if b.Dimensions != nil && s.opts.NoMatryoshka {
+		s.refuseDimensions(w, b.Model)
+		return
+	}
 	dims := s.opts.EmbeddingDims
 	if b.Dimensions != nil {
 		dims = *b.Dimensions
@@ -63,6 +68,18 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request, raw []byte) 
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"object": "list", "data": data, "model": b.Model,
 		"usage": map[string]int{"prompt_tokens": tokens, "total_tokens": tokens}})
+}
+
+// refuseDimensions answers as vLLM does when a request asks a model without Matryoshka
+// training for a size of its own: 400, whatever the size asked.
+func (s *Server) refuseDimensions(w http.ResponseWriter, model string) {
+	msg := fmt.Sprintf("Model %q does not support matryoshka representation, changing output dimensions will lead to poor results.", model)
+	s.mu.Lock()
+	s.violations = append(s.violations, "embeddings: dimensions sent to "+model)
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusBadRequest)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"message": msg, "type": "BadRequestError", "param": nil, "code": http.StatusBadRequest}})
 }
 
 // Vector is the embedding the server returns for text: a normalised bag of hashed

@@ -7,7 +7,10 @@
 //
 // Requests that break the API as tenantry must use it (wrong path or method, missing
 // stream or include_usage, unknown fields, an ambient OpenAI-Organization header) are
-// answered 400 and fail the test at cleanup.
+// answered 400 and fail the test at cleanup. So are requests OpenAI refuses for the
+// model they name: max_tokens, or a temperature other than 1, to a reasoning model (o1,
+// o3, o4-mini, the GPT-5 family), answered with OpenAI's unsupported_parameter and
+// unsupported_value errors.
 //
 // It imports only the standard library and is meant for tests only.
 package openaitest
@@ -44,6 +47,10 @@ type Options struct {
 	NullChoicesInUsage bool
 	// EmbeddingDims is the vector length when a request names no dimensions (default 8).
 	EmbeddingDims int
+	// NoMatryoshka serves an embedding model without Matryoshka training as vLLM does
+	// (bge-m3, for one): a request naming dimensions gets vLLM's 400 and is recorded as
+	// a violation.
+	NoMatryoshka bool
 }
 
 // Fault makes matching requests fail. Exactly one way of failing should be set.
@@ -265,6 +272,17 @@ func (s *Server) violate(w http.ResponseWriter, status int, format string, args 
 	s.violations = append(s.violations, msg)
 	s.mu.Unlock()
 	writeError(w, status, "invalid_request_error", msg)
+}
+
+// refuse answers a request OpenAI refuses as OpenAI does (400 naming the parameter),
+// and records it as a violation: tenantry must not send what the model refuses.
+func (s *Server) refuse(w http.ResponseWriter, param, code, msg string) {
+	s.mu.Lock()
+	s.violations = append(s.violations, "chat: "+msg)
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusBadRequest)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"message": msg, "type": "invalid_request_error", "param": param, "code": code}})
 }
 
 // writeError writes OpenAI's error body.

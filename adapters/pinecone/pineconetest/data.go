@@ -42,6 +42,8 @@ func (s *Server) route(x *exchange) {
 		want, h = http.MethodDelete, s.deleteNamespace
 	case p == "/embed":
 		h = s.embed
+	case strings.HasPrefix(p, "/models/"):
+		want, h = http.MethodGet, s.describeModel
 	default:
 		s.violate(x, http.StatusNotFound, "no such Pinecone endpoint: %s %s", x.r.Method, p)
 		return
@@ -318,9 +320,13 @@ func (s *Server) stats(x *exchange) {
 			total += len(recs)
 		}
 	}
+	vt := s.vectorType
 	s.mu.Unlock()
-	s.reply(x, http.StatusOK, map[string]any{"namespaces": namespaces, "dimension": s.dim, "indexFullness": 0,
-		"totalVectorCount": total, "metric": "cosine", "vectorType": "dense"})
+	out := map[string]any{"namespaces": namespaces, "indexFullness": 0, "totalVectorCount": total, "metric": "cosine", "vectorType": vt}
+	if vt == "dense" {
+		out["dimension"] = s.dim
+	}
+	s.reply(x, http.StatusOK, out)
 }
 
 func (s *Server) deleteNamespace(x *exchange) {

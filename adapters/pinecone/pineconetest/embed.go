@@ -4,6 +4,7 @@ import (
 	"hash/fnv"
 	"math"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -89,4 +90,43 @@ func Vector(text string, dims int) []float32 {
 		}
 	}
 	return v
+}
+
+// Model is a model description as Inference's GET /models/{model} returns it.
+type Model struct {
+	Model               string `json:"model"`
+	Type                string `json:"type"`
+	VectorType          string `json:"vector_type"`
+	DefaultDimension    int    `json:"default_dimension,omitempty"`
+	SupportedDimensions []int  `json:"supported_dimensions,omitempty"`
+	MaxBatchSize        int    `json:"max_batch_size"`
+}
+
+// Models are the hosted models the server describes, as Pinecone documents them: a
+// Matryoshka model, a fixed-size one, a sparse one and a reranker.
+var Models = []Model{
+	{Model: "llama-text-embed-v2", Type: "embed", VectorType: "dense", DefaultDimension: 1024,
+		SupportedDimensions: []int{384, 512, 768, 1024, 2048}, MaxBatchSize: 96},
+	{Model: "multilingual-e5-large", Type: "embed", VectorType: "dense", DefaultDimension: 1024,
+		SupportedDimensions: []int{1024}, MaxBatchSize: 96},
+	{Model: "pinecone-sparse-english-v0", Type: "embed", VectorType: "sparse", MaxBatchSize: 96},
+	{Model: "bge-reranker-v2-m3", Type: "rerank", MaxBatchSize: 100},
+}
+
+// describeModel serves GET /models/{model}; an unknown model is the control plane's
+// 404 ({"error":{"code":"NOT_FOUND",...},"status":404}).
+func (s *Server) describeModel(x *exchange) {
+	name, err := url.PathUnescape(strings.TrimPrefix(x.r.URL.EscapedPath(), "/models/"))
+	if err != nil || name == "" || strings.Contains(name, "/") {
+		s.violate(x, http.StatusBadRequest, "describe model: bad path %q", x.r.URL.EscapedPath())
+		return
+	}
+	for _, m := range Models {
+		if m.Model == name {
+			s.reply(x, http.StatusOK, m)
+			return
+		}
+	}
+	s.reply(x, http.StatusNotFound, map[string]any{"error": map[string]any{"code": "NOT_FOUND",
+		"message": "Model '" + name + "' not found"}, "status": http.StatusNotFound})
 }

@@ -1,6 +1,6 @@
 // Package pineconetest is an in-process Pinecone for tests: an httptest server that
-// speaks the documented REST data plane of a serverless index (API version 2025-04)
-// and Inference's POST /embed, and checks the method, path, headers and JSON body of
+// speaks the documented REST data plane of a serverless index and Inference's
+// POST /embed and GET /models/{model} (API versions APIVersions), and checks the method, path, headers and JSON body of
 // every call as Pinecone documents them. Vectors are kept per (API key, namespace), so
 // a test can prove that one tenant's key and namespace never see another's.
 //
@@ -25,8 +25,10 @@ import (
 	"time"
 )
 
-// APIVersion is the only X-Pinecone-Api-Version the server accepts.
-const APIVersion = "2025-04"
+// APIVersions are the X-Pinecone-Api-Version values the server accepts: the stable
+// versions Pinecone serves in December 2026, each for 12 months after its release
+// (2025-04 and older are past that window and refused).
+var APIVersions = []string{"2025-10", "2026-04", "2026-07"}
 
 // Call is one request the server received.
 type Call struct {
@@ -68,6 +70,8 @@ type Server struct {
 
 	t   testing.TB
 	dim int
+	// vectorType is what describe_index_stats reports ("dense" unless SetVectorType).
+	vectorType string
 
 	mu         sync.Mutex
 	keys       map[string]bool
@@ -81,7 +85,7 @@ type Server struct {
 // closes it when the test ends, failing the test on protocol violations.
 func New(t testing.TB, dimension int, apiKeys ...string) *Server {
 	t.Helper()
-	s := &Server{t: t, dim: dimension, keys: map[string]bool{}, data: map[string]map[string]map[string]record{}}
+	s := &Server{t: t, dim: dimension, vectorType: "dense", keys: map[string]bool{}, data: map[string]map[string]map[string]record{}}
 	for _, k := range apiKeys {
 		s.keys[k] = true
 	}
@@ -94,6 +98,15 @@ func New(t testing.TB, dimension int, apiKeys ...string) *Server {
 		}
 	})
 	return s
+}
+
+// SetVectorType makes the index another kind than a dense vector index, as its
+// describe_index_stats shows: "sparse" reports no dimension, and so does any other
+// kind (a document index).
+func (s *Server) SetVectorType(vectorType string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.vectorType = vectorType
 }
 
 // Inject adds a fault; faults are matched in the order they were added.
@@ -233,8 +246,8 @@ func (s *Server) checkHeaders(x *exchange) bool {
 		s.violate(x, http.StatusUnauthorized, "missing Api-Key header on %s %s", x.r.Method, x.r.URL.Path)
 		return false
 	}
-	if v := x.r.Header.Get("X-Pinecone-Api-Version"); v != APIVersion {
-		s.violate(x, http.StatusBadRequest, "X-Pinecone-Api-Version is %q, want %q", v, APIVersion)
+	if v := x.r.Header.Get("X-Pinecone-Api-Version"); !slices.Contains(APIVersions, v) {
+		s.violate(x, http.StatusBadRequest, "X-Pinecone-Api-Version is %q, want one of %q", v, APIVersions)
 		return false
 	}
 	if h := x.r.Header.Get("Authorization"); h != "" {

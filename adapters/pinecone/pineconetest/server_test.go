@@ -16,7 +16,7 @@ import (
 func TestServerRefusesUndocumentedRequests(t *testing.T) {
 	t.Parallel()
 	const key = "pcsk_test"
-	good := http.Header{"Api-Key": {key}, "X-Pinecone-Api-Version": {pineconetest.APIVersion}, "Content-Type": {"application/json"}}
+	good := http.Header{"Api-Key": {key}, "X-Pinecone-Api-Version": {pineconetest.APIVersions[0]}, "Content-Type": {"application/json"}}
 	with := func(k, v string) http.Header {
 		h := good.Clone()
 		if v == "" {
@@ -37,6 +37,8 @@ func TestServerRefusesUndocumentedRequests(t *testing.T) {
 	}{
 		{name: "no version header", method: "POST", path: "/query", header: with("X-Pinecone-Api-Version", ""), body: `{"namespace":"a","topK":1,"vector":[1,0,0,0]}`, status: 400},
 		{name: "another version", method: "POST", path: "/query", header: with("X-Pinecone-Api-Version", "2024-07"), body: `{"namespace":"a","topK":1,"vector":[1,0,0,0]}`, status: 400},
+		{name: "2025-04, past its 12 months", method: "POST", path: "/query", header: with("X-Pinecone-Api-Version", "2025-04"), body: `{"namespace":"a","topK":1,"vector":[1,0,0,0]}`, status: 400},
+		{name: "describe model by POST", method: "POST", path: "/models/llama-text-embed-v2", header: good, body: `{}`, status: 405},
 		{name: "no key", method: "POST", path: "/query", header: with("Api-Key", ""), body: `{"namespace":"a","topK":1,"vector":[1,0,0,0]}`, status: 401},
 		{name: "bearer auth", method: "POST", path: "/query", header: with("Authorization", "Bearer x"), body: `{"namespace":"a","topK":1,"vector":[1,0,0,0]}`, status: 400},
 		{name: "not json", method: "POST", path: "/query", header: with("Content-Type", "text/plain"), body: `{}`, status: 400},
@@ -66,4 +68,19 @@ func TestServerRefusesUndocumentedRequests(t *testing.T) {
 			assert.Len(t, srv.TakeViolations(), 1)
 		})
 	}
+}
+
+func TestServerAcceptsEveryServedVersion(t *testing.T) {
+	t.Parallel()
+	srv := pineconetest.New(t, 4, "pcsk_test")
+	for _, v := range pineconetest.APIVersions {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/describe_index_stats", strings.NewReader(`{}`))
+		require.NoError(t, err)
+		req.Header = http.Header{"Api-Key": {"pcsk_test"}, "X-Pinecone-Api-Version": {v}, "Content-Type": {"application/json"}}
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		_ = res.Body.Close()
+		assert.Equal(t, http.StatusOK, res.StatusCode, v)
+	}
+	assert.Empty(t, srv.Violations())
 }
