@@ -70,31 +70,30 @@ func (t *table[K, V]) shardOf(k K) *shard[K, V] {
 
 // peek returns the value stored for k if it has not expired (nil otherwise), without
 // counting the lookup. The value must not be changed.
-func (t *table[K, V]) peek(k K) *V {
-	sh := t.shardOf(k)
-	now := t.clock()
-	sh.mu.RLock()
-	e := sh.entries[k]
-	sh.mu.RUnlock()
-	if e != nil && now < e.expires {
-		return &e.v
-	}
-	return nil
-}
+func (t *table[K, V]) peek(k K) *V { return t.lookup(t.shardOf(k), k) }
 
 // get returns the value stored for k if it has not expired (nil otherwise), and counts
 // the lookup. The value must not be changed.
 func (t *table[K, V]) get(k K) *V {
 	sh := t.shardOf(k)
+	v := t.lookup(sh, k)
+	if v != nil {
+		sh.stats.hit()
+	} else {
+		sh.stats.miss()
+	}
+	return v
+}
+
+// lookup returns the value stored for k in sh if it has not expired, or nil.
+func (t *table[K, V]) lookup(sh *shard[K, V], k K) *V {
 	now := t.clock()
 	sh.mu.RLock()
 	e := sh.entries[k]
 	sh.mu.RUnlock()
 	if e != nil && now < e.expires {
-		sh.stats.hit()
 		return &e.v
 	}
-	sh.stats.miss()
 	return nil
 }
 
