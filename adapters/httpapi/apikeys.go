@@ -93,15 +93,7 @@ func (h apiKeyHandlers) listAny(c echo.Context) error {
 }
 
 func (h apiKeyHandlers) list(c echo.Context, p domain.Principal, tenant domain.TenantID) error {
-	page, err := parsePage(c.QueryParams())
-	if err != nil {
-		return err
-	}
-	ks, err := h.keys.List(c.Request().Context(), p, tenant, page)
-	if err != nil {
-		return err
-	}
-	return sendJSON(c, http.StatusOK, newList(ks, page, toAPIKeyJSON))
+	return sendScopedList(c, p, tenant, h.keys.List, toAPIKeyJSON)
 }
 
 // revokeInTenant serves DELETE /tenant/api-keys/{id}; another tenant's key is 404.

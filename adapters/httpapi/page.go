@@ -71,6 +71,21 @@ func newList[T, D any](items []D, page domain.Page, conv func(D) T) listBody[T] 
 	return listBody[T]{Items: out, Limit: page.Limit, Offset: page.Offset}
 }
 
+// sendScopedList serves one page of a list that p reads in tenant's scope (every tenant
+// when tenant is empty and p may see them all): fetch reads the page, render turns each
+// item into its JSON form.
+func sendScopedList[T, J any](c echo.Context, p domain.Principal, tenant domain.TenantID, fetch func(context.Context, domain.Principal, domain.TenantID, domain.Page) ([]T, error), render func(T) J) error {
+	page, err := parsePage(c.QueryParams())
+	if err != nil {
+		return err
+	}
+	items, err := fetch(c.Request().Context(), p, tenant, page)
+	if err != nil {
+		return err
+	}
+	return sendJSON(c, http.StatusOK, newList(items, page, render))
+}
+
 // sendTenantList serves one page of a list of the caller's tenant: fetch reads the page,
 // render turns each item into its JSON form.
 func sendTenantList[T, J any](c echo.Context, fetch func(context.Context, domain.TenantContext, domain.Page) ([]T, error), render func(T) J) error {

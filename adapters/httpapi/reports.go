@@ -114,13 +114,5 @@ func (h reportHandlers) adminAudit(c echo.Context) error {
 }
 
 func (h reportHandlers) audit(c echo.Context, p domain.Principal, tenant domain.TenantID) error {
-	page, err := parsePage(c.QueryParams())
-	if err != nil {
-		return err
-	}
-	es, err := h.reports.Audit(c.Request().Context(), p, tenant, page)
-	if err != nil {
-		return err
-	}
-	return sendJSON(c, http.StatusOK, newList(es, page, toAuditJSON))
+	return sendScopedList(c, p, tenant, h.reports.Audit, toAuditJSON)
 }

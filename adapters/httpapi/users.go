@@ -215,15 +215,7 @@ func (h userHandlers) listInTenant(c echo.Context) error {
 }
 
 func (h userHandlers) list(c echo.Context, p domain.Principal, tenant domain.TenantID) error {
-	page, err := parsePage(c.QueryParams())
-	if err != nil {
-		return err
-	}
-	us, err := h.users.List(c.Request().Context(), p, tenant, page)
-	if err != nil {
-		return err
-	}
-	return sendJSON(c, http.StatusOK, newList(us, page, toUserJSON))
+	return sendScopedList(c, p, tenant, h.users.List, toUserJSON)
 }
 
 // patchAny serves PATCH /admin/users/{id}.
