@@ -465,6 +465,14 @@ func specCases() []specCase {
 		{name: "conversations, limit zero", method: "GET", path: "/conversations?limit=0", user: "acme-member", wantStatus: 400, badRequest: true},
 		{name: "conversation", method: "GET", path: "/conversations/{conv}", user: "acme-member", wantStatus: 200},
 		{name: "another user's conversation", method: "GET", path: "/conversations/{conv}", user: "acme-admin", wantStatus: 404},
+		{name: "rename conversation", method: "PATCH", path: "/conversations/{conv}", user: "acme-member", contentType: "application/merge-patch+json",
+			wantStatus: 200, body: `{"title":"Renamed"}`},
+		{name: "rename conversation to nothing", method: "PATCH", path: "/conversations/{conv}", user: "acme-member", wantStatus: 400, badRequest: true,
+			body: `{"title":""}`},
+		{name: "rename another user's conversation", method: "PATCH", path: "/conversations/{conv}", user: "acme-admin", wantStatus: 404,
+			body: `{"title":"Mine"}`},
+		{name: "delete another user's conversation", method: "DELETE", path: "/conversations/{conv}", user: "acme-admin", wantStatus: 404},
+		{name: "delete conversation", method: "DELETE", path: "/conversations/{conv}", user: "acme-member", wantStatus: 204},
 
 		// platform administration
 		{name: "list tenants", method: "GET", path: "/admin/tenants", user: "root", wantStatus: 200},
