@@ -317,6 +317,8 @@ func specCases() []specCase {
 		{name: "console script", method: "GET", path: "/console/app.js", wantStatus: 200},
 		{name: "console style", method: "GET", path: "/console/style.css", wantStatus: 200},
 		{name: "console icon", method: "GET", path: "/console/favicon.svg", wantStatus: 200},
+		{name: "console Markdown renderer", method: "GET", path: "/console/vendor/marked.esm.js", wantStatus: 200},
+		{name: "console vendor licence is not served", method: "GET", path: "/console/vendor/LICENSE.marked.md", wantStatus: 404},
 		{name: "console page only at /", method: "GET", path: "/console/index.html", wantStatus: 404},
 		{name: "unknown console file", method: "GET", path: "/console/missing.js", wantStatus: 404},
 

@@ -2,156 +2,37 @@
 // Tokens live in this tab only (memory, mirrored to sessionStorage so a reload keeps
 // the session); every DOM update uses text nodes, never markup strings.
 
-const $ = (sel, root = document) => root.querySelector(sel);
-
-// el builds an element: attributes (on* keys become listeners) and children
-// (strings become text nodes; null and false are skipped).
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === null || v === undefined || v === false) continue;
-    if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else if (k === "class") node.className = v;
-    else if (v === true) node.setAttribute(k, "");
-    else node.setAttribute(k, String(v));
-  }
-  for (const c of children.flat()) {
-    if (c === null || c === undefined || c === false) continue;
-    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return node;
-}
-
-function announce(text) {
-  const a = $("#announce");
-  a.textContent = "";
-  setTimeout(() => { a.textContent = text; }, 50);
-}
-
-// ---------------------------------------------------------------- API client
-
-const STORE_KEY = "tenantry.console.tokens";
-const auth = { access: "", refresh: "" };
-
-function loadTokens() {
-  try {
-    const t = JSON.parse(sessionStorage.getItem(STORE_KEY) || "{}");
-    auth.access = t.access || "";
-    auth.refresh = t.refresh || "";
-  } catch { /* a damaged entry is a logged-out tab */ }
-}
-
-function setTokens(body) {
-  auth.access = body.access_token || "";
-  if (body.refresh_token) auth.refresh = body.refresh_token;
-  try { sessionStorage.setItem(STORE_KEY, JSON.stringify(auth)); } catch { /* storage off: memory only */ }
-}
-
-function clearTokens() {
-  auth.access = auth.refresh = "";
-  try { sessionStorage.removeItem(STORE_KEY); } catch { /* nothing stored */ }
-}
-
-class APIError extends Error {
-  constructor(message, status, fields = [], requestID = "") {
-    super(message);
-    this.status = status;
-    this.fields = fields;
-    this.requestID = requestID;
-  }
-}
-
-// problemError reads an RFC 9457 problem (or an OAuth error) into an APIError whose
-// message is the server's detail.
-async function problemError(res) {
-  let message = `${res.status} ${res.statusText || "error"}`;
-  let fields = [];
-  try {
-    const p = await res.json();
-    message = p.detail || p.error_description || p.title || p.error || message;
-    if (Array.isArray(p.errors)) fields = p.errors.map((e) => `${e.field}: ${e.message}`);
-  } catch { /* not JSON: keep the status line */ }
-  return new APIError(message, res.status, fields, res.headers.get("X-Request-ID") || "");
-}
-
-let refreshing = null;
-
-// refreshTokens trades the refresh token for new tokens once, however many requests
-// are waiting for it.
-function refreshTokens() {
-  if (!auth.refresh) return Promise.resolve(false);
-  if (!refreshing) {
-    refreshing = (async () => {
-      try {
-        const res = await fetch("/auth/token", {
-          method: "POST",
-          headers: { "Content-Type": "application/x-www-form-urlencoded" },
-          body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: auth.refresh }),
-          cache: "no-store",
-        });
-        if (!res.ok) return false;
-        setTokens(await res.json());
-        return true;
-      } catch {
-        return false;
-      } finally {
-        setTimeout(() => { refreshing = null; }, 0);
-      }
-    })();
-  }
-  return refreshing;
-}
-
-// api sends one request with the access token; a 401 refreshes the tokens and retries
-// once, and a session that cannot be refreshed returns to the login form. opts.json is
-// sent as JSON (opts.type overrides the media type), opts.body as is.
-async function api(path, opts = {}, retried = false) {
-  const headers = new Headers(opts.headers || {});
-  if (auth.access) headers.set("Authorization", `Bearer ${auth.access}`);
-  let body = opts.body;
-  if (opts.json !== undefined) {
-    headers.set("Content-Type", opts.type || "application/json");
-    body = JSON.stringify(opts.json);
-  }
-  const res = await fetch(path, { method: opts.method || "GET", headers, body, signal: opts.signal, cache: "no-store" });
-  if (res.status === 401) {
-    if (!retried && (await refreshTokens())) return api(path, opts, true);
-    const err = await problemError(res);
-    sessionEnded("Your session has ended. Please log in again.");
-    throw err;
-  }
-  if (!res.ok) throw await problemError(res);
-  return res;
-}
-
-async function apiJSON(path, opts) {
-  const res = await api(path, opts);
-  return res.status === 204 ? null : res.json();
-}
-
-// showError fills a form's or view's error box with the detail and any field errors.
-function showError(box, err) {
-  if (!box) return;
-  box.replaceChildren(err.message || String(err));
-  if (err.fields && err.fields.length) box.append(el("ul", {}, err.fields.map((f) => el("li", {}, f))));
-  box.hidden = false;
-}
-
-function clearError(box) {
-  if (box) { box.hidden = true; box.replaceChildren(); }
-}
+import {
+  $, el, announce, auth, loadTokens, setTokens, clearTokens, APIError, problemError, api, apiJSON,
+  showError, clearError, pagedTable, formatBytes, formatDate, submitForm, session, upload,
+} from "./core.js";
+import { renderMarkdown } from "./markdown.js";
+import { setupAdmin } from "./admin.js";
 
 // ---------------------------------------------------------------- session and views
 
-const state = { me: null, view: "" };
+const state = { me: null, view: "", arg: "" };
 
 const roleNames = { member: "Member", tenant_admin: "Tenant admin", platform_admin: "Platform admin" };
 
+const tenantAdmin = (me) => Boolean(me.tenant) && (me.role === "tenant_admin" || me.role === "platform_admin");
+const platformAdmin = (me) => me.role === "platform_admin";
+
+// can says which views a user may open; the navigation shows only those.
 const can = {
   chat: (me) => Boolean(me.tenant),
-  documents: (me) => Boolean(me.tenant) && (me.role === "tenant_admin" || me.role === "platform_admin"),
-  users: (me) => Boolean(me.tenant) && (me.role === "tenant_admin" || me.role === "platform_admin"),
-  tenants: (me) => me.role === "platform_admin",
+  documents: tenantAdmin,
+  users: tenantAdmin,
+  apikeys: tenantAdmin,
+  settings: tenantAdmin,
+  usage: tenantAdmin,
+  audit: tenantAdmin,
+  tenants: platformAdmin,
+  tenant: platformAdmin,
+  allusers: platformAdmin,
+  platformusage: platformAdmin,
+  platformaudit: platformAdmin,
+  account: () => true,
 };
 
 const loaders = {};
@@ -164,8 +45,9 @@ function homeView(me) {
 
 function showView(name, focus = true) {
   for (const s of document.querySelectorAll("main > section.view")) s.hidden = s.id !== `view-${name}`;
+  const navName = name === "tenant" ? "tenants" : name;
   for (const a of document.querySelectorAll("#nav a")) {
-    if (a.dataset.view === name) a.setAttribute("aria-current", "page");
+    if (a.dataset.view === navName) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }
   state.view = name;
@@ -177,8 +59,11 @@ function showView(name, focus = true) {
 
 function route(focus = true) {
   if (!state.me) { showView("login", focus); return; }
-  let name = location.hash.slice(1) || homeView(state.me);
-  if (!(name in can)) name = homeView(state.me);
+  // #tenant/{id} opens one tenant's configuration.
+  const [view, ...rest] = location.hash.slice(1).split("/");
+  let name = view || homeView(state.me);
+  state.arg = decodeURIComponent(rest.join("/"));
+  if (!(name in can) || (name === "tenant" && !state.arg)) name = homeView(state.me);
   if (!can[name](state.me) && name !== "chat") name = "forbidden";
   showView(name, focus);
 }
@@ -190,6 +75,11 @@ function renderIdentity(me) {
   $("#whoami").hidden = false;
   $("#nav").hidden = false;
   for (const a of document.querySelectorAll("#nav a")) a.parentElement.hidden = !can[a.dataset.view](me);
+  for (const group of document.querySelectorAll("#nav ul")) {
+    const empty = [...group.children].every((li) => li.hidden);
+    group.hidden = empty;
+    group.previousElementSibling.hidden = empty;
+  }
   $("#no-tenant").hidden = Boolean(me.tenant);
   $(".chat-layout").hidden = !me.tenant;
   $("#users-tenant").textContent = me.tenant ? me.tenant.name : "";
@@ -200,6 +90,8 @@ async function startSession(focus) {
   renderIdentity(state.me);
   route(focus);
 }
+
+session.ended = sessionEnded;
 
 function sessionEnded(message) {
   clearTokens();
@@ -340,46 +232,46 @@ function toggleSource(button, passage) {
   passage.hidden = !open;
 }
 
-// appendCited appends text, turning its [n] citation markers into buttons that open
-// source n.
-function appendCited(target, msg, text) {
-  for (const part of text.split(/(\[\d+\])/)) {
-    const m = /^\[(\d+)\]$/.exec(part);
-    const button = m && $(`.source-btn[data-source="${m[1]}"]`, msg);
-    if (!button) { if (part) target.append(part); continue; }
-    target.append(el("button", {
-      type: "button", class: "cite", "aria-label": `Show source ${m[1]}`,
-      onclick: () => {
-        if (button.getAttribute("aria-expanded") !== "true") button.click();
-        button.focus();
-      },
-    }, part));
+// linkCitations turns the [n] markers in root's text (outside code and links) into
+// buttons that open source n of msg.
+function linkCitations(root, msg) {
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT, {
+    acceptNode: (n) => (n.parentElement.closest("code, pre, a") ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT),
+  });
+  const texts = [];
+  while (walker.nextNode()) texts.push(walker.currentNode);
+  for (const node of texts) {
+    const parts = node.data.split(/(\[\d+\])/);
+    if (parts.length === 1) continue;
+    node.replaceWith(...parts.filter(Boolean).map((part) => {
+      const m = /^\[(\d+)\]$/.exec(part);
+      const button = m && $(`.source-btn[data-source="${m[1]}"]`, msg);
+      if (!button) return part;
+      return el("button", {
+        type: "button", class: "cite", "aria-label": `Show source ${m[1]}`,
+        onclick: () => {
+          if (button.getAttribute("aria-expanded") !== "true") button.click();
+          button.focus();
+        },
+      }, part);
+    }));
   }
 }
 
-// renderAnswerText shows a finished answer: "> " lines as quotations, [n] markers as
+// renderAnswerText shows a finished answer as sanitised Markdown, its [n] markers as
 // links to their sources.
 function renderAnswerText(msg, text) {
   const target = $(".text", msg);
-  target.replaceChildren();
-  const lines = text.split("\n");
-  lines.forEach((line, i) => {
-    if (line.startsWith("> ")) {
-      const quote = el("span", { class: "quote" });
-      appendCited(quote, msg, line.slice(2));
-      target.append(quote);
-      return;
-    }
-    appendCited(target, msg, line);
-    if (i < lines.length - 1 && !(lines[i + 1] || "").startsWith("> ")) target.append("\n");
-  });
+  renderMarkdown(target, text);
+  target.classList.add("md");
+  linkCitations(target, msg);
 }
 
 function addMessage(role, text) {
   $("#chat-empty").hidden = true;
   const msg = el("li", { class: `msg ${role}` },
     el("p", { class: "who" }, role === "user" ? "You" : "Assistant"),
-    el("p", { class: "text" }, text));
+    el("div", { class: "text" }, text));
   $("#messages").append(msg);
   scrollMessages();
   return msg;
@@ -490,7 +382,7 @@ $("#chat-input").addEventListener("keydown", (ev) => {
 $("#chat-stop").addEventListener("click", () => { if (chat.controller) chat.controller.abort(); });
 
 function markCurrentConversation() {
-  for (const b of document.querySelectorAll("#conv-list button")) {
+  for (const b of document.querySelectorAll("#conv-list button[data-id]")) {
     if (b.dataset.id === chat.conversation) b.setAttribute("aria-current", "true");
     else b.removeAttribute("aria-current");
   }
@@ -501,13 +393,58 @@ async function loadConversations() {
   try {
     const list = await apiJSON("/conversations?limit=50");
     clearError(box);
-    $("#conv-list").replaceChildren(...list.items.map((c) => el("li", {},
-      el("button", { type: "button", "data-id": c.id, title: c.title, onclick: () => openConversation(c.id) }, c.title || "Untitled"))));
+    $("#conv-list").replaceChildren(...list.items.map(conversationItem));
     if (!list.items.length) $("#conv-list").append(el("li", { class: "empty" }, "None yet."));
     markCurrentConversation();
   } catch (err) {
     showError(box, err);
   }
+}
+
+// conversationItem is one entry of the list: open it, rename it in place, delete it.
+function conversationItem(c) {
+  const title = c.title || "Untitled";
+  const li = el("li", { class: "conv-item" });
+  const show = () => li.replaceChildren(
+    el("button", { type: "button", class: "conv-open", "data-id": c.id, title, onclick: () => openConversation(c.id) }, title),
+    el("span", { class: "conv-tools" },
+      el("button", { type: "button", class: "icon", "aria-label": `Rename ${title}`, title: "Rename", onclick: rename }, "✎"),
+      el("button", { type: "button", class: "icon danger-icon", "aria-label": `Delete ${title}`, title: "Delete", onclick: remove }, "🗑")));
+  function rename() {
+    const input = el("input", { type: "text", value: title, maxlength: 200, required: true, "aria-label": "New title" });
+    const form = el("form", { class: "conv-rename", method: "post" }, input,
+      el("button", { type: "submit", class: "small" }, "Save"),
+      el("button", { type: "button", class: "secondary small", onclick: () => { show(); markCurrentConversation(); } }, "Cancel"));
+    input.addEventListener("keydown", (ev) => { if (ev.key === "Escape") { show(); markCurrentConversation(); } });
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      try {
+        const renamed = await apiJSON(`/conversations/${encodeURIComponent(c.id)}`, {
+          method: "PATCH", json: { title: input.value }, type: "application/merge-patch+json",
+        });
+        announce(`Renamed to ${renamed.title}`);
+        await loadConversations();
+      } catch (err) {
+        showError($("#conv-panel .error"), err);
+      }
+    });
+    li.replaceChildren(form);
+    input.select();
+  }
+  async function remove() {
+    if (!confirm(`Delete the conversation “${title}”? Its messages are removed for good.`)) return;
+    try {
+      await api(`/conversations/${encodeURIComponent(c.id)}`, { method: "DELETE" });
+      if (chat.conversation === c.id) resetChat();
+      announce(`Deleted ${title}`);
+      await loadConversations();
+      $("#conv-new").focus();
+    } catch (err) {
+      showError($("#conv-panel .error"), err);
+    }
+  }
+  show();
+  return li;
 }
 
 async function openConversation(id) {
@@ -544,64 +481,6 @@ $("#conv-toggle").addEventListener("click", () => {
 
 loaders.chat = () => { if (state.me && state.me.tenant) loadConversations(); };
 
-// ---------------------------------------------------------------- paged tables
-
-// pagedTable loads a list endpoint 50 items at a time into a tbody, with a "Show more"
-// button while more may exist.
-function pagedTable({ path, rows, more, error, empty, row }) {
-  const limit = 50;
-  let offset = 0;
-  async function load(reset) {
-    if (reset) offset = 0;
-    try {
-      const sep = path.includes("?") ? "&" : "?";
-      const list = await apiJSON(`${path}${sep}limit=${limit}&offset=${offset}`);
-      clearError(error);
-      const trs = list.items.map(row);
-      if (reset) rows.replaceChildren(...trs);
-      else rows.append(...trs);
-      offset += list.items.length;
-      more.hidden = list.items.length < limit;
-      if (empty) empty.hidden = offset > 0;
-    } catch (err) {
-      showError(error, err);
-    }
-  }
-  more.addEventListener("click", () => load(false));
-  return load;
-}
-
-function formatBytes(n) {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} kB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
-}
-
-function formatDate(s) {
-  const d = new Date(s);
-  return Number.isNaN(d.getTime()) ? s : d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
-}
-
-// submitForm runs action on submit with the button disabled and errors shown in the
-// form's error box.
-function submitForm(form, action) {
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    const box = $(".error", form);
-    const button = $("button[type=submit]", form);
-    clearError(box);
-    button.disabled = true;
-    try {
-      await action(new FormData(form));
-      form.reset();
-    } catch (err) {
-      showError(box, err);
-    } finally {
-      button.disabled = false;
-    }
-  });
-}
-
 // ---------------------------------------------------------------- documents
 
 const loadDocuments = pagedTable({
@@ -629,12 +508,19 @@ const loadDocuments = pagedTable({
       },
     }, "Delete"))),
 });
-loaders.documents = () => loadDocuments(true);
+loaders.documents = () => { loaders.reindex(); return loadDocuments(true); };
 
 submitForm($("#upload-form"), async (fd) => {
   if (!fd.get("title")) fd.delete("title");
-  const doc = await apiJSON("/documents", { method: "POST", body: fd });
-  announce(`Added ${doc.title}, ${doc.chunks} passages`);
+  const bar = $("#upload-progress");
+  bar.value = 0;
+  bar.hidden = false;
+  try {
+    const doc = await upload("/documents", fd, (f) => { bar.value = Math.round(f * 100); });
+    announce(`Added ${doc.title}, ${doc.chunks} passages`);
+  } finally {
+    bar.hidden = true;
+  }
   await loadDocuments(true);
 });
 
@@ -705,7 +591,7 @@ const loadTenants = pagedTable({
       el("td", {}, t.name),
       el("td", { class: `status-${t.status}` }, suspended ? "Suspended" : "Active"),
       el("td", {}, formatDate(t.created_at)),
-      el("td", { class: "actions" }, el("button", {
+      el("td", { class: "actions" }, el("a", { class: "button-link small", href: `#tenant/${encodeURIComponent(t.id)}`, "aria-label": `Configure ${t.name}` }, "Configure"), el("button", {
         type: "button", class: suspended ? "secondary small" : "danger small",
         "aria-label": `${suspended ? "Activate" : "Suspend"} ${t.name}`,
         onclick: async () => {
@@ -727,6 +613,43 @@ submitForm($("#tenant-form"), async (fd) => {
   announce(`Created tenant ${t.name}`);
   await loadTenants(true);
 });
+
+// ---------------------------------------------------------------- account
+
+const passwordForm = $("#password-form");
+passwordForm.addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const box = $(".error", passwordForm);
+  const done = $("#password-done");
+  const button = $("button[type=submit]", passwordForm);
+  clearError(box);
+  done.hidden = true;
+  const fd = new FormData(passwordForm);
+  if (fd.get("new_password") !== fd.get("repeat")) {
+    showError(box, new Error("The new password and its repetition differ."));
+    $("#pw-repeat").focus();
+    return;
+  }
+  button.disabled = true;
+  try {
+    // Every refresh token of the user is revoked; this tab continues with the new
+    // tokens the answer carries.
+    const tokens = await apiJSON("/users/me/password", {
+      method: "POST", json: { current_password: fd.get("current_password"), new_password: fd.get("new_password") },
+    });
+    if (tokens && tokens.access_token) setTokens(tokens);
+    passwordForm.reset();
+    done.hidden = false;
+    announce("Password changed. Your other sessions were signed out.");
+  } catch (err) {
+    showError(box, err);
+  } finally {
+    button.disabled = false;
+  }
+});
+loaders.account = () => { $("#password-form input[name=username]").value = state.me ? state.me.email : ""; };
+
+setupAdmin(loaders, state);
 
 // ---------------------------------------------------------------- start
 
