@@ -17,6 +17,15 @@ import (
 	"github.com/tenantry/tenantry/adapters/httpapi"
 )
 
+// consoleShots are the screenshots console.cjs takes, one per page.
+var consoleShots = []string{"console-login.png", "console-chat.png", "console-markdown.png", "console-phone.png", "console-documents.png",
+	"console-users.png", "console-apikeys.png", "console-assistant.png", "console-usage.png", "console-audit.png", "console-account.png",
+	"console-tenants.png", "console-tenant.png", "console-allusers.png", "console-platform-usage.png", "console-platform-audit.png"}
+
+// consoleShotsDir is where the README's console tour finds the screenshots, outside
+// the embedded files.
+const consoleShotsDir = "adapters/httpapi/console/screenshots"
+
 const (
 	browserDir      = "testdata/console-browser"
 	browserChromium = "/usr/bin/chromium"
@@ -237,9 +246,7 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 	assert.Equal(t, map[string]string{"acme": "Acme Corporation/Suspended", "demo": "Demo Company/Active"}, tenants)
 	assertAdminPages(t, got)
-	for _, name := range []string{"console-chat.png", "console-phone.png", "console-tenants.png", "console-documents.png", "console-users.png",
-		"console-markdown.png", "console-apikeys.png", "console-assistant.png", "console-usage.png", "console-audit.png", "console-account.png",
-		"console-tenant.png", "console-allusers.png", "console-platform-usage.png", "console-platform-audit.png"} {
+	for _, name := range consoleShots {
 		st, err := os.Stat(filepath.Join(shots, name))
 		if assert.NoError(t, err) {
 			assert.Greater(t, st.Size(), int64(10_000), name)
@@ -308,4 +315,21 @@ func assertAdminPages(t *testing.T, got browserReport) {
 	assert.Len(t, got.AllUsers, 3, "and the API key's service identity")
 	assert.Contains(t, got.PlatformUsage, "demo")
 	assert.Contains(t, got.PlatformAudit, "tenant.delete")
+}
+
+// TestREADMEConsoleTourShowsTheBrowserTestsScreenshots: every screenshot the README's
+// console tour shows is one TestConsoleInChromium takes, and is in the repository.
+func TestREADMEConsoleTourShowsTheBrowserTestsScreenshots(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	refs := regexp.MustCompile(`\]\(`+regexp.QuoteMeta(consoleShotsDir)+`/([a-z-]+\.png)\)`).FindAllStringSubmatch(string(readme), -1)
+	require.NotEmpty(t, refs, "the README has a console tour")
+	for _, m := range refs {
+		assert.Contains(t, consoleShots, m[1])
+		st, err := os.Stat(filepath.Join("..", consoleShotsDir, m[1]))
+		if assert.NoError(t, err, m[1]) {
+			assert.Greater(t, st.Size(), int64(10_000), m[1])
+		}
+	}
 }

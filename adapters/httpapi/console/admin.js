@@ -10,13 +10,18 @@ const roleNames = { member: "Member", tenant_admin: "Tenant admin", platform_adm
 const mergePatch = "application/merge-patch+json";
 const number = (n) => Number(n || 0).toLocaleString();
 
-function auditRow(withTenant) {
+// shortID shows the start of a long id, with the whole id as its tooltip.
+function shortID(id) {
+  return id.length > 16 ? el("code", { title: id }, `${id.slice(0, 8)}…`) : el("code", {}, id);
+}
+
+function auditRow(withTenant, state) {
   return (e) => el("tr", {},
     el("td", { class: "nowrap" }, formatDate(e.at)),
     withTenant ? el("td", {}, e.tenant_id ? el("code", {}, e.tenant_id) : "platform") : null,
-    el("td", {}, e.actor),
+    el("td", {}, state.me && e.actor === state.me.id ? "you" : e.actor.includes(":") ? e.actor : shortID(e.actor)),
     el("td", {}, el("span", { class: "pill" }, e.action)),
-    el("td", {}, el("code", {}, e.target)),
+    el("td", {}, shortID(e.target)),
     el("td", {}, (e.changed || []).join(", ") || "—"));
 }
 
@@ -69,14 +74,22 @@ function setupAPIKeys(loaders) {
 
 // ---------------------------------------------------------------- assistant settings
 
+function describeLimits(l) {
+  return [
+    l.requests_per_minute ? `${number(l.requests_per_minute)} requests a minute` : "no request limit",
+    l.max_concurrent_streams ? `${number(l.max_concurrent_streams)} concurrent answers` : "no stream limit",
+    l.monthly_token_quota ? `${number(l.monthly_token_quota)} tokens a month` : "no token quota",
+  ].join(" · ");
+}
+
 function vendorFacts(t) {
   const rows = [
-    ["Language model", `${t.llm.provider}${t.llm.model ? ` · ${t.llm.model}` : ""}`, t.llm.provider === "openai" ? `key ${keyState(t.llm)}` : ""],
+    ["Language model", `${t.llm.provider}${t.llm.model && t.llm.model !== t.llm.provider ? ` · ${t.llm.model}` : ""}`, t.llm.provider === "openai" ? `key ${keyState(t.llm)}` : ""],
     ["Embedder", `${t.embedder.provider}${t.embedder.model ? ` · ${t.embedder.model}` : ""} · ${t.embedder.dimensions} dimensions`,
       t.embedder.provider !== "hashing" ? `key ${keyState(t.embedder)}` : ""],
     ["Vector store", t.vector_store.provider, t.vector_store.provider === "pinecone" ? `key ${keyState(t.vector_store)}` : ""],
     ["Retrieval", `${t.retrieval.mode}, top ${t.retrieval.top_k}`, ""],
-    ["Limits", `${t.limits.requests_per_minute || "no"} requests/min · ${t.limits.max_concurrent_streams || "any"} streams · ${t.limits.monthly_token_quota ? number(t.limits.monthly_token_quota) : "no"} token quota`, ""],
+    ["Limits", describeLimits(t.limits), ""],
   ];
   return rows.flatMap(([k, v, extra]) => [el("dt", {}, k), el("dd", {}, v, extra ? el("span", { class: "muted" }, ` (${extra})`) : null)]);
 }
@@ -279,7 +292,7 @@ function setupTenantConfig(loaders, state) {
 
 // ---------------------------------------------------------------- platform: users, usage, audit
 
-function setupPlatform(loaders) {
+function setupPlatform(loaders, state) {
   const filter = $("#allusers-tenant");
   const loadPage = pagedTable({
       path: () => `/admin/users${filter.value ? `?tenant_id=${encodeURIComponent(filter.value)}` : ""}`,
@@ -287,7 +300,7 @@ function setupPlatform(loaders) {
       row: (u) => el("tr", {},
         el("td", {}, u.email),
         el("td", {}, u.tenant_id ? el("code", {}, u.tenant_id) : el("span", { class: "muted" }, "none")),
-        el("td", {}, roleNames[u.role] || u.role),
+        el("td", { class: "role" }, roleNames[u.role] || u.role),
         el("td", { class: u.disabled ? "status-disabled" : "status-active" }, u.disabled ? "Disabled" : "Active"),
         el("td", { class: "actions" }, u.role === "platform_admin" ? "" : el("button", {
           type: "button", class: u.disabled ? "secondary small" : "danger small", "aria-label": `${u.disabled ? "Enable" : "Disable"} ${u.email}`,
@@ -334,7 +347,7 @@ function setupPlatform(loaders) {
 
   const loadAudit = pagedTable({
     path: "/admin/audit", rows: $("#platformaudit-rows"), more: $("#platformaudit-more"), error: $("#platformaudit-error"),
-    empty: $("#platformaudit-empty"), row: auditRow(true),
+    empty: $("#platformaudit-empty"), row: auditRow(true, state),
   });
   loaders.platformaudit = () => loadAudit(true);
 }
@@ -346,10 +359,10 @@ export function setupAdmin(loaders, state) {
   setupUsage(loaders);
   setupReindex(loaders);
   setupTenantConfig(loaders, state);
-  setupPlatform(loaders);
+  setupPlatform(loaders, state);
   const loadAudit = pagedTable({
     path: "/tenant/audit", rows: $("#audit-rows"), more: $("#audit-more"), error: $("#audit-error"), empty: $("#audit-empty"),
-    row: auditRow(false),
+    row: auditRow(false, state),
   });
   loaders.audit = () => loadAudit(true);
 }

@@ -409,7 +409,7 @@ function conversationItem(c) {
     el("button", { type: "button", class: "conv-open", "data-id": c.id, title, onclick: () => openConversation(c.id) }, title),
     el("span", { class: "conv-tools" },
       el("button", { type: "button", class: "icon", "aria-label": `Rename ${title}`, title: "Rename", onclick: rename }, "✎"),
-      el("button", { type: "button", class: "icon danger-icon", "aria-label": `Delete ${title}`, title: "Delete", onclick: remove }, "🗑")));
+      el("button", { type: "button", class: "icon danger-icon", "aria-label": `Delete ${title}`, title: "Delete", onclick: remove }, "×")));
   function rename() {
     const input = el("input", { type: "text", value: title, maxlength: 200, required: true, "aria-label": "New title" });
     const form = el("form", { class: "conv-rename", method: "post" }, input,

@@ -21,6 +21,12 @@ const timeout = 20000;
 
 const QUESTION = "How many days do I have to request a refund?";
 
+// shot saves the page at 1280x800 from the top of its scrolling content.
+async function shot(page, name) {
+  await page.evaluate(() => document.querySelector("main").scrollTo(0, 0));
+  await page.screenshot({ path: path.join(shots, name), fullPage: false });
+}
+
 async function main() {
   const out = { problems: [], steps: [] };
   const step = (name) => out.steps.push(name);
@@ -55,6 +61,7 @@ async function main() {
     out.csp = res.headers()["content-security-policy"] || "";
     const login = page.locator("#view-login");
     await login.getByRole("heading", { name: "Log in" }).waitFor();
+    await shot(page, "console-login.png");
     step("login form shown");
 
     // The skip link is the first stop of the keyboard.
@@ -134,7 +141,7 @@ async function main() {
     await last.click();
     out.lastSourceClosed = (await last.getAttribute("aria-expanded")) === "false" && !(await lastPassage.isVisible());
     out.conversations = await page.locator("#conv-list .conv-open").allTextContents();
-    await page.screenshot({ path: path.join(shots, "console-chat.png"), fullPage: true });
+    await shot(page, "console-chat.png");
     step("source opened");
 
     // A lost access token is renewed from the refresh token on the 401.
@@ -163,7 +170,7 @@ async function main() {
     await page.getByRole("button", { name: "Add document" }).click();
     await page.locator("#doc-rows tr", { hasText: "Holiday schedule" }).waitFor();
     out.documentsAfterAdd = await docRows.count();
-    await page.screenshot({ path: path.join(shots, "console-documents.png"), fullPage: true });
+    await shot(page, "console-documents.png");
     await page.getByRole("button", { name: "Delete Holiday schedule" }).click();
     await page.locator("#doc-rows tr", { hasText: "Holiday schedule" }).waitFor({ state: "detached" });
     out.documentsAfterDelete = await docRows.count();
@@ -221,7 +228,7 @@ async function main() {
       role: r.querySelector("select") ? r.querySelector("select").value : r.cells[1].textContent.trim(),
       status: r.cells[2].textContent.trim(),
     })));
-    await page.screenshot({ path: path.join(shots, "console-users.png"), fullPage: true });
+    await shot(page, "console-users.png");
     step("users");
 
     // Markdown: a document holding formatting and hostile markup, quoted by the model.
@@ -265,7 +272,7 @@ async function main() {
         dangerous: d.querySelectorAll("img, script, iframe, b, [onerror], [onclick]").length,
       };
     });
-    await page.screenshot({ path: path.join(shots, "console-markdown.png"), fullPage: false });
+    await shot(page, "console-markdown.png");
     step("markdown");
 
     // Conversations are renamed in place and deleted.
@@ -290,7 +297,7 @@ async function main() {
     const keyRow = page.locator("#apikey-rows tr", { hasText: "Nightly import" });
     await keyRow.waitFor();
     out.apiKey = { prefix: secret.slice(0, 4), length: secret.length, rowHasSecret: (await keyRow.textContent()).includes(secret) };
-    await page.screenshot({ path: path.join(shots, "console-apikeys.png"), fullPage: true });
+    await shot(page, "console-apikeys.png");
     await page.getByRole("button", { name: "Revoke Nightly import" }).click();
     await keyRow.locator("td", { hasText: "Revoked" }).waitFor();
     out.apiKey.status = (await keyRow.locator("td").nth(4).textContent()).trim();
@@ -308,19 +315,19 @@ async function main() {
     await page.locator("#usage-stats .stat").first().waitFor();
     out.usage = await page.locator("#usage-stats .stat").evaluateAll((els) => els.map((e) => ({
       label: e.querySelector(".stat-label").textContent, value: e.querySelector(".stat-value").textContent })));
-    await page.screenshot({ path: path.join(shots, "console-usage.png"), fullPage: true });
+    await shot(page, "console-usage.png");
     await page.getByRole("link", { name: "Assistant", exact: true }).click();
     await page.waitForFunction((p) => document.querySelector("#prompt-text").value === p, prompt);
     out.prompt = await page.locator("#prompt-text").inputValue();
     out.vendorFacts = await page.locator("#settings-vendors dt").allTextContents();
-    await page.screenshot({ path: path.join(shots, "console-assistant.png"), fullPage: true });
+    await shot(page, "console-assistant.png");
     step("assistant and usage");
 
     // The tenant's audit log lists the changes made above.
     await page.getByRole("link", { name: "Audit log", exact: true }).click();
     await page.locator("#audit-rows tr").first().waitFor();
     out.audit = await page.locator("#audit-rows tr td:nth-child(3)").allTextContents();
-    await page.screenshot({ path: path.join(shots, "console-audit.png"), fullPage: true });
+    await shot(page, "console-audit.png");
     step("audit");
 
     // Own password: a wrong current one is refused with the problem's detail, then changed.
@@ -336,7 +343,7 @@ async function main() {
     await account.getByRole("button", { name: "Change password" }).click();
     await page.locator("#password-done").waitFor({ state: "visible" });
     out.passwordChanged = true;
-    await page.screenshot({ path: path.join(shots, "console-account.png"), fullPage: true });
+    await shot(page, "console-account.png");
     step("password changed");
 
     // A phone-sized viewport: nothing scrolls sideways, the conversation list folds away.
@@ -380,7 +387,7 @@ async function main() {
     out.tenants = await page.locator("#tenant-rows tr").evaluateAll((rows) => rows.map((r) => ({
       id: r.cells[0].textContent.trim(), name: r.cells[1].textContent.trim(), status: r.cells[2].textContent.trim(),
     })));
-    await page.screenshot({ path: path.join(shots, "console-tenants.png"), fullPage: true });
+    await shot(page, "console-tenants.png");
     step("tenants");
 
     // Configure the tenant: a model with a write-only key, and limits; then delete it.
@@ -399,7 +406,7 @@ async function main() {
     out.keyInputAfter = await page.locator("#tc-llm-key").inputValue();
     out.pageHasKey = (await page.content()).includes("sk-console-test-secret-9876");
     out.limitAfter = await page.getByLabel("Requests per minute").inputValue();
-    await page.screenshot({ path: path.join(shots, "console-tenant.png"), fullPage: true });
+    await shot(page, "console-tenant.png");
     await page.getByRole("button", { name: "Delete tenant…" }).click();
     await page.getByRole("heading", { name: "Tenants", level: 1 }).waitFor();
     await page.locator("#tenant-rows tr", { hasText: "Acme Corporation" }).waitFor({ state: "detached" });
@@ -412,15 +419,15 @@ async function main() {
     await page.getByLabel("Tenant", { exact: true }).selectOption("demo");
     await page.waitForFunction(() => [...document.querySelectorAll("#allusers-rows tr td:nth-child(2)")].every((td) => td.textContent === "demo"));
     out.allUsers = await page.locator("#allusers-rows tr td:first-child").allTextContents();
-    await page.screenshot({ path: path.join(shots, "console-allusers.png"), fullPage: true });
+    await shot(page, "console-allusers.png");
     await page.getByRole("link", { name: "Platform usage", exact: true }).click();
     await page.locator("#platformusage-rows tr").first().waitFor();
     out.platformUsage = await page.locator("#platformusage-rows tr td:first-child").allTextContents();
-    await page.screenshot({ path: path.join(shots, "console-platform-usage.png"), fullPage: true });
+    await shot(page, "console-platform-usage.png");
     await page.getByRole("link", { name: "Platform audit", exact: true }).click();
     await page.locator("#platformaudit-rows tr").first().waitFor();
     out.platformAudit = await page.locator("#platformaudit-rows tr td:nth-child(4)").allTextContents();
-    await page.screenshot({ path: path.join(shots, "console-platform-audit.png"), fullPage: true });
+    await shot(page, "console-platform-audit.png");
     step("platform users, usage, audit");
 
   } finally {
