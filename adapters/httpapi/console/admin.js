@@ -94,7 +94,7 @@ function vendorFacts(t) {
   return rows.flatMap(([k, v, extra]) => [el("dt", {}, k), el("dd", {}, v, extra ? el("span", { class: "muted" }, ` (${extra})`) : null)]);
 }
 
-function setupSettings(loaders, state) {
+function setupSettings(loaders) {
   loaders.settings = async () => {
     const box = $("#prompt-form .error");
     try {
@@ -124,7 +124,6 @@ function setupSettings(loaders, state) {
       button.disabled = false;
     }
   });
-  void state;
 }
 
 // ---------------------------------------------------------------- usage
@@ -355,7 +354,7 @@ function setupPlatform(loaders, state) {
 // setupAdmin registers the administration views' loaders.
 export function setupAdmin(loaders, state) {
   setupAPIKeys(loaders);
-  setupSettings(loaders, state);
+  setupSettings(loaders);
   setupUsage(loaders);
   setupReindex(loaders);
   setupTenantConfig(loaders, state);
