@@ -31,6 +31,15 @@ export function announce(text) {
 
 // ---------------------------------------------------------------- API client
 
+// state is the signed-in user (me) and the open view with its argument (arg, as in
+// #tenant/{id}).
+export const state = { me: null, view: "", arg: "" };
+
+// loaders fill a view each time it opens; each page module registers its own.
+export const loaders = {};
+
+export const roleNames = { member: "Member", tenant_admin: "Tenant admin", platform_admin: "Platform admin" };
+
 // session.ended is called when the tokens cannot be refreshed; app.js sets it.
 export const session = { ended: () => {} };
 
