@@ -115,6 +115,7 @@ type browserReport struct {
 		Prefix       string `json:"prefix"`
 		Length       int    `json:"length"`
 		RowHasSecret bool   `json:"rowHasSecret"`
+		Expires      string `json:"expires"`
 		Status       string `json:"status"`
 	} `json:"apiKey"`
 	Prompt      string   `json:"prompt"`
@@ -293,6 +294,7 @@ func assertAdminPages(t *testing.T, got browserReport) {
 	assert.Greater(t, got.APIKey.Length, 30)
 	assert.False(t, got.APIKey.RowHasSecret, "the list shows the prefix only")
 	assert.Equal(t, "Revoked", got.APIKey.Status)
+	assert.Contains(t, got.APIKey.Expires, "2031", "the expiry chosen when creating it")
 	assert.Equal(t, "You are Demo Company's support assistant. Answer briefly and cite the documents.", got.Prompt)
 	assert.Equal(t, []string{"Language model", "Embedder", "Vector store", "Retrieval", "Limits"}, got.VendorFacts)
 	usage := map[string]string{}

@@ -114,6 +114,7 @@ function setupAPIKeys(loaders) {
       el("td", {}, el("code", {}, `${k.prefix}…`)),
       el("td", { class: "nowrap" }, formatDate(k.created_at)),
       el("td", { class: "nowrap" }, k.last_used_at ? formatDate(k.last_used_at) : "Never"),
+      el("td", { class: "nowrap" }, k.expires_at ? formatDate(k.expires_at) : "Never"),
       el("td", { class: k.revoked_at ? "status-disabled" : "status-active" }, k.revoked_at ? "Revoked" : "Active"),
       el("td", { class: "actions" }, k.revoked_at ? "" : el("button", {
         type: "button", class: "danger small", "aria-label": `Revoke ${k.name}`,
@@ -131,7 +132,9 @@ function setupAPIKeys(loaders) {
   });
   loaders.apikeys = () => { $("#apikey-created").hidden = true; return loadKeys(true); };
   submitForm($("#apikey-form"), async (fd) => {
-    const k = await apiJSON("/tenant/api-keys", { method: "POST", json: { name: fd.get("name") } });
+    const body = { name: fd.get("name") };
+    if (fd.get("expires")) body.expires_at = `${fd.get("expires")}T23:59:59Z`;
+    const k = await apiJSON("/tenant/api-keys", { method: "POST", json: body });
     $("#apikey-secret").textContent = k.key;
     $("#apikey-created").hidden = false;
     announce(`Created key ${k.name}. Copy it now: it is shown once.`);

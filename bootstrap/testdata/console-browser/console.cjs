@@ -291,16 +291,20 @@ async function main() {
     await page.getByRole("link", { name: "API keys", exact: true }).click();
     await page.getByRole("heading", { name: "API keys", level: 1 }).waitFor();
     await page.locator("#view-apikeys").getByLabel("Name", { exact: true }).fill("Nightly import");
+    await page.locator("#view-apikeys").getByLabel("Expires").fill("2031-01-31");
     await page.getByRole("button", { name: "Create key" }).click();
     await page.locator("#apikey-created").waitFor({ state: "visible" });
     const secret = (await page.locator("#apikey-secret").textContent()).trim();
     const keyRow = page.locator("#apikey-rows tr", { hasText: "Nightly import" });
     await keyRow.waitFor();
-    out.apiKey = { prefix: secret.slice(0, 4), length: secret.length, rowHasSecret: (await keyRow.textContent()).includes(secret) };
+    out.apiKey = {
+      prefix: secret.slice(0, 4), length: secret.length, rowHasSecret: (await keyRow.textContent()).includes(secret),
+      expires: (await keyRow.locator("td").nth(4).textContent()).trim(),
+    };
     await shot(page, "console-apikeys.png");
     await page.getByRole("button", { name: "Revoke Nightly import" }).click();
     await keyRow.locator("td", { hasText: "Revoked" }).waitFor();
-    out.apiKey.status = (await keyRow.locator("td").nth(4).textContent()).trim();
+    out.apiKey.status = (await keyRow.locator("td").nth(5).textContent()).trim();
     step("api keys");
 
     // The assistant's system prompt, saved and read back.
