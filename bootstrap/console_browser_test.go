@@ -313,8 +313,8 @@ func assertAdminPages(t *testing.T, got browserReport) {
 	assert.False(t, got.PageHasKey, "the key appears nowhere on the page")
 	assert.Equal(t, "120", got.LimitAfter)
 	assert.Equal(t, []string{"demo"}, got.TenantsAfterDelete)
-	assert.Subset(t, got.AllUsers, []string{"admin@demo.local", "bob@demo.local"})
-	assert.Len(t, got.AllUsers, 3, "and the API key's service identity")
+	assert.Subset(t, got.AllUsers, []string{"admin@demo.local", "bob@demo.local", "carol@demo.local"})
+	assert.Len(t, got.AllUsers, 4, "and the API key's service identity")
 	assert.Contains(t, got.PlatformUsage, "demo")
 	assert.Contains(t, got.PlatformAudit, "tenant.delete")
 }

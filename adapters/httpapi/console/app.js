@@ -1,6 +1,8 @@
-// tenantry console: plain JavaScript over the public HTTP API, no dependencies.
-// Tokens live in this tab only (memory, mirrored to sessionStorage so a reload keeps
-// the session); every DOM update uses text nodes, never markup strings.
+// tenantry console: plain JavaScript modules over the public HTTP API. The only
+// dependencies are the vendored Markdown renderer and sanitiser (markdown.js). Tokens
+// live in this tab only (memory, mirrored to sessionStorage so a reload keeps the
+// session); DOM updates use text nodes and elements, never markup strings. This module
+// holds the session, the routing between views and the navigation by role.
 
 import {
   $, announce, auth, loadTokens, setTokens, clearTokens, APIError, problemError, apiJSON, showError, clearError,

@@ -164,12 +164,21 @@ function setupPlatform(loaders, state) {
   });
   const loadUsers = () => loadPage(true);
   filter.addEventListener("change", loadUsers);
+  submitForm($("#alluser-form"), async (fd) => {
+    const u = await apiJSON("/admin/users", {
+      method: "POST", json: { email: fd.get("email"), password: fd.get("password"), role: fd.get("role"), tenant_id: fd.get("tenant_id") || null },
+    });
+    announce(`Added ${u.email}`);
+    await loadUsers();
+  });
   loaders.allusers = async () => {
     try {
       const list = await apiJSON("/admin/tenants?limit=100");
       const keep = filter.value;
       filter.replaceChildren(el("option", { value: "" }, "All tenants"),
         ...list.items.map((t) => el("option", { value: t.id, selected: t.id === keep }, `${t.name} (${t.id})`)));
+      $("#alluser-tenant").replaceChildren(el("option", { value: "" }, "None (platform admin)"),
+        ...list.items.map((t) => el("option", { value: t.id }, `${t.name} (${t.id})`)));
     } catch (err) {
       showError($("#allusers-error"), err);
     }

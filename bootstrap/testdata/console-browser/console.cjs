@@ -420,6 +420,13 @@ async function main() {
     // Users of any tenant, narrowed to one.
     await page.getByRole("link", { name: "All users", exact: true }).click();
     await page.locator("#allusers-rows tr").first().waitFor();
+    const allUsers = page.locator("#view-allusers");
+    await allUsers.getByLabel("Email").fill("carol@demo.local");
+    await allUsers.getByLabel("Initial password").fill("carol-Password-123");
+    await allUsers.getByLabel("In tenant").selectOption("demo");
+    await allUsers.getByLabel("Role", { exact: true }).selectOption("member");
+    await allUsers.getByRole("button", { name: "Add user" }).click();
+    await page.locator("#allusers-rows tr", { hasText: "carol@demo.local" }).waitFor();
     await page.getByLabel("Tenant", { exact: true }).selectOption("demo");
     await page.waitForFunction(() => [...document.querySelectorAll("#allusers-rows tr td:nth-child(2)")].every((td) => td.textContent === "demo"));
     out.allUsers = await page.locator("#allusers-rows tr td:first-child").allTextContents();
