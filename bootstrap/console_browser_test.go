@@ -130,6 +130,7 @@ type browserReport struct {
 	LLMKeyAfter        string   `json:"llmKeyAfter"`
 	KeyInputAfter      string   `json:"keyInputAfter"`
 	PageHasKey         bool     `json:"pageHasKey"`
+	PageHasKeyEnd      bool     `json:"pageHasKeyEnd"`
 	LimitAfter         string   `json:"limitAfter"`
 	TenantsAfterDelete []string `json:"tenantsAfterDelete"`
 	AllUsers           []string `json:"allUsers"`
@@ -308,9 +309,10 @@ func assertAdminPages(t *testing.T, got browserReport) {
 	assert.True(t, got.PasswordChanged)
 
 	assert.Equal(t, "(not set)", got.LLMKeyBefore)
-	assert.Equal(t, "(set, ends in 9876)", got.LLMKeyAfter)
+	assert.Equal(t, "(set)", got.LLMKeyAfter)
 	assert.Empty(t, got.KeyInputAfter, "a key is never filled back in")
 	assert.False(t, got.PageHasKey, "the key appears nowhere on the page")
+	assert.False(t, got.PageHasKeyEnd, "not even its last characters")
 	assert.Equal(t, "120", got.LimitAfter)
 	assert.Equal(t, []string{"demo"}, got.TenantsAfterDelete)
 	assert.Subset(t, got.AllUsers, []string{"admin@demo.local", "bob@demo.local", "carol@demo.local"})

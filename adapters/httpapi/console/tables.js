@@ -20,7 +20,8 @@ export function auditRow(withTenant, state) {
     el("td", {}, (e.changed || []).join(", ") || "—"));
 }
 
-// keyState says whether a vendor key is set, by its last four characters only.
+// keyState says whether a vendor key is set; keys are write-only, so no part of one
+// is shown.
 export function keyState(k) {
-  return k && k.api_key_set ? `set, ends in ${k.api_key_last4}` : "not set";
+  return k && k.api_key_set ? "set" : "not set";
 }

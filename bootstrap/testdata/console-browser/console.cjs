@@ -405,10 +405,11 @@ async function main() {
     await page.getByLabel("Requests per minute").fill("120");
     await page.getByLabel("Monthly token quota").fill("2000000");
     await page.getByRole("button", { name: "Save changes" }).click();
-    await page.waitForFunction(() => document.querySelector("#tc-llm-key-state").textContent.includes("set,"));
+    await page.waitForFunction(() => document.querySelector("#tc-llm-key-state").textContent === "(set)");
     out.llmKeyAfter = (await page.locator("#tc-llm-key-state").textContent()).trim();
     out.keyInputAfter = await page.locator("#tc-llm-key").inputValue();
     out.pageHasKey = (await page.content()).includes("sk-console-test-secret-9876");
+    out.pageHasKeyEnd = (await page.locator("main").innerText()).includes("9876");
     out.limitAfter = await page.getByLabel("Requests per minute").inputValue();
     await shot(page, "console-tenant.png");
     await page.getByRole("button", { name: "Delete tenant…" }).click();
