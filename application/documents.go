@@ -50,14 +50,31 @@ func (d *Documents) Delete(ctx context.Context, tc domain.TenantContext, id doma
 	return gone
 }
 
-// Conversations shows the caller's own conversations.
+// Conversations shows, renames and deletes the caller's own conversations.
 type Conversations struct {
-	store ports.ConversationStore
+	store  ports.ConversationStore
+	editor ports.ConversationEditor
 }
 
 // NewConversations builds the use case.
-func NewConversations(store ports.ConversationStore) *Conversations {
-	return &Conversations{store: store}
+func NewConversations(store ports.ConversationStore, editor ports.ConversationEditor) *Conversations {
+	return &Conversations{store: store, editor: editor}
+}
+
+// Rename gives one of the caller's conversations a new title (see
+// domain.ParseConversationTitle); another user's or tenant's is KindNotFound.
+func (c *Conversations) Rename(ctx context.Context, tc domain.TenantContext, id domain.ConversationID, title string) (domain.Conversation, error) {
+	title, err := domain.ParseConversationTitle(title)
+	if err != nil {
+		return domain.Conversation{}, err
+	}
+	return c.editor.Rename(ctx, tc.Tenant.ID, tc.Principal.UserID, id, title)
+}
+
+// Delete removes one of the caller's conversations with its messages; another user's
+// or tenant's, or one already deleted, is KindNotFound.
+func (c *Conversations) Delete(ctx context.Context, tc domain.TenantContext, id domain.ConversationID) error {
+	return c.editor.Delete(ctx, tc.Tenant.ID, tc.Principal.UserID, id)
 }
 
 // List returns the caller's conversations in their tenant, most recent first.

@@ -357,7 +357,7 @@ func TestConversationsAreTheCallersOwn(t *testing.T) {
 	got, err := collect(t, f.streamChat().Execute(ctx, application.ChatInput{Tenant: f.member, Message: "Gift cards?"}))
 	require.NoError(t, err)
 	id := got[len(got)-1].ConversationID
-	convs := application.NewConversations(f.db.Conversations())
+	convs := application.NewConversations(f.db.Conversations(), f.db.Conversations())
 
 	list, err := convs.List(ctx, f.member, domain.Page{})
 	require.NoError(t, err)

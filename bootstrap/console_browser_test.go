@@ -17,6 +17,15 @@ import (
 	"github.com/tenantry/tenantry/adapters/httpapi"
 )
 
+// consoleShots are the screenshots console.cjs takes, one per page.
+var consoleShots = []string{"console-login.png", "console-chat.png", "console-markdown.png", "console-phone.png", "console-documents.png",
+	"console-users.png", "console-apikeys.png", "console-assistant.png", "console-usage.png", "console-audit.png", "console-account.png",
+	"console-tenants.png", "console-tenant.png", "console-allusers.png", "console-platform-usage.png", "console-platform-audit.png"}
+
+// consoleShotsDir is where the README's console tour finds the screenshots, outside
+// the embedded files.
+const consoleShotsDir = "adapters/httpapi/console/screenshots"
+
 const (
 	browserDir      = "testdata/console-browser"
 	browserChromium = "/usr/bin/chromium"
@@ -77,14 +86,68 @@ type browserReport struct {
 	Tenants           []struct {
 		ID, Name, Status string
 	} `json:"tenants"`
+
+	UploadProgress float64 `json:"uploadProgress"`
+	ReindexBefore  string  `json:"reindexBefore"`
+	ReindexAfter   string  `json:"reindexAfter"`
+	Markdown       struct {
+		Strong []string `json:"strong"`
+		Links  []struct {
+			Text, Href, Rel string
+		} `json:"links"`
+		Dangerous int    `json:"dangerous"`
+		Pwned     string `json:"pwned"`
+		Text      string `json:"text"`
+	} `json:"markdown"`
+	Rendered struct {
+		Strong    int      `json:"strong"`
+		Em        int      `json:"em"`
+		Bullets   int      `json:"bullets"`
+		Numbered  int      `json:"numbered"`
+		Code      string   `json:"code"`
+		Links     []string `json:"links"`
+		Dangerous int      `json:"dangerous"`
+	} `json:"rendered"`
+	Renamed                 []string `json:"renamed"`
+	AfterConversationDelete []string `json:"afterConversationDelete"`
+	MessagesAfterDelete     int      `json:"messagesAfterDelete"`
+	APIKey                  struct {
+		Prefix       string `json:"prefix"`
+		Length       int    `json:"length"`
+		RowHasSecret bool   `json:"rowHasSecret"`
+		Expires      string `json:"expires"`
+		Status       string `json:"status"`
+	} `json:"apiKey"`
+	Prompt      string   `json:"prompt"`
+	VendorFacts []string `json:"vendorFacts"`
+	Usage       []struct {
+		Label, Value string
+	} `json:"usage"`
+	Audit              []string `json:"audit"`
+	PasswordError      string   `json:"passwordError"`
+	PasswordChanged    bool     `json:"passwordChanged"`
+	LLMKeyBefore       string   `json:"llmKeyBefore"`
+	LLMKeyAfter        string   `json:"llmKeyAfter"`
+	KeyInputAfter      string   `json:"keyInputAfter"`
+	PageHasKey         bool     `json:"pageHasKey"`
+	PageHasKeyEnd      bool     `json:"pageHasKeyEnd"`
+	LimitAfter         string   `json:"limitAfter"`
+	TenantsAfterDelete []string `json:"tenantsAfterDelete"`
+	AllUsers           []string `json:"allUsers"`
+	PlatformUsage      []string `json:"platformUsage"`
+	PlatformAudit      []string `json:"platformAudit"`
 }
 
 // TestConsoleInChromium starts the real binary on an empty embedded database, takes
 // the first-run credentials from its stdout, and drives the web console in Debian's
 // headless Chromium with playwright-core: log in, a streamed answer with a source
-// opened, token refresh, documents, users, a phone-sized viewport and, as a platform
-// admin, tenants. Screenshots go to the test's temp dir, or to
-// $TENANTRY_CONSOLE_SCREENSHOTS to keep them.
+// opened, token refresh, documents with upload progress and re-indexing, users, an
+// answer rendered as sanitised Markdown, conversations renamed and deleted, API keys,
+// the system prompt, usage, audit, a password change, a phone-sized viewport and, as a
+// platform admin, tenants (created, configured with a write-only key and limits,
+// suspended, deleted), users of every tenant, usage and audit. Screenshots go to the
+// test's temp dir, or to $TENANTRY_CONSOLE_SCREENSHOTS to keep them (the README's
+// console tour shows those in adapters/httpapi/console/screenshots).
 func TestConsoleInChromium(t *testing.T) {
 	t.Parallel()
 	node, npm := nodeTools(t, "the console browser test", browserChromium)
@@ -121,7 +184,8 @@ func TestConsoleInChromium(t *testing.T) {
 	t.Logf("streamed answer (%d sizes seen): %q; sources %q", got.Growth, got.Streamed, got.Sources)
 
 	assert.Empty(t, got.Problems, "script errors, CSP violations or failed loads")
-	assert.Equal(t, []int{400, 401, 415, 409}, got.HTTPErrors, "wrong password, forged access token, PDF upload, duplicate user: nothing else failed")
+	assert.Equal(t, []int{400, 401, 415, 409, 400}, got.HTTPErrors,
+		"wrong password, forged access token, PDF upload, duplicate user, wrong current password: nothing else failed")
 	assert.Equal(t, httpapi.ConsoleCSP, got.CSP)
 	assert.Equal(t, "Skip to content", got.FirstTab)
 	assert.Equal(t, "invalid username or password", got.LoginError, "the OAuth error's description")
@@ -129,7 +193,7 @@ func TestConsoleInChromium(t *testing.T) {
 	assert.Equal(t, "admin@demo.local", got.Who.Email)
 	assert.Equal(t, "Tenant admin", got.Who.Role)
 	assert.Equal(t, "Demo Company (demo)", got.Who.Tenant)
-	assert.Equal(t, []string{"Chat", "Documents", "Users"}, got.Tabs)
+	assert.Equal(t, []string{"Chat", "Documents", "Users", "API keys", "Assistant", "Usage", "Audit log", "Account"}, got.Tabs)
 	assert.Equal(t, "chat-title", got.ChatHeadingFocused, "focus moves to the new view's heading")
 
 	assert.Contains(t, got.Answer, "within 30 days of your first payment")
@@ -177,16 +241,99 @@ func TestConsoleInChromium(t *testing.T) {
 	assert.Equal(t, "How many days do I have to request a refund?", got.Phone.Reopened)
 
 	assert.Nil(t, got.TokensAfterLogout, "logging out forgets the tokens")
-	assert.Equal(t, []string{"Tenants"}, got.RootTabs)
+	assert.Equal(t, []string{"Tenants", "All users", "Platform usage", "Platform audit", "Account"}, got.RootTabs)
 	tenants := map[string]string{}
 	for _, tn := range got.Tenants {
 		tenants[tn.ID] = tn.Name + "/" + tn.Status
 	}
 	assert.Equal(t, map[string]string{"acme": "Acme Corporation/Suspended", "demo": "Demo Company/Active"}, tenants)
-	for _, name := range []string{"console-chat.png", "console-phone.png", "console-tenants.png"} {
+	assertAdminPages(t, got)
+	for _, name := range consoleShots {
 		st, err := os.Stat(filepath.Join(shots, name))
 		if assert.NoError(t, err) {
 			assert.Greater(t, st.Size(), int64(10_000), name)
+		}
+	}
+}
+
+// assertAdminPages checks the steps after the chat: upload progress and re-indexing,
+// Markdown, conversation edits, the tenant admin's and the platform admin's pages.
+func assertAdminPages(t *testing.T, got browserReport) {
+	t.Helper()
+	assert.Equal(t, 100.0, got.UploadProgress, "the upload's progress bar reached the end")
+	assert.NotEmpty(t, got.ReindexBefore)
+	assert.Contains(t, got.ReindexAfter, "Up to date. Last re-indexed")
+
+	md := got.Markdown
+	assert.Equal(t, []string{"sturdy gloves"}, md.Strong, "**bold** from the document renders")
+	require.NotEmpty(t, md.Links, "the answer's links: %q", md.Text)
+	assert.Equal(t, "https://example.com/pelicans", md.Links[0].Href)
+	assert.Equal(t, "noopener noreferrer nofollow", md.Links[0].Rel)
+	for _, l := range md.Links {
+		assert.NotContains(t, l.Href, "javascript", "a javascript: link lost its target")
+	}
+	assert.Zero(t, md.Dangerous, "no image, script, event handler or javascript: link in the messages")
+	assert.Empty(t, md.Pwned, "no injected code ran")
+	assert.Contains(t, md.Text, `<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>`, "HTML in a document shows as text")
+	r := got.Rendered
+	assert.Equal(t, 1, r.Strong)
+	assert.Equal(t, 1, r.Em)
+	assert.Equal(t, 2, r.Bullets)
+	assert.Equal(t, 1, r.Numbered)
+	assert.Equal(t, "code <b>x</b>\n", r.Code, "HTML in a code block shows as text")
+	assert.Equal(t, "https://example.com/docs", r.Links[0])
+	for _, l := range r.Links[1:] {
+		assert.Empty(t, l, "javascript: links keep their text and lose their target")
+	}
+	assert.Zero(t, r.Dangerous)
+
+	assert.Equal(t, []string{"Pelican care questions", "How many days do I have to request a refund?"}, got.Renamed)
+	assert.Equal(t, []string{"How many days do I have to request a refund?"}, got.AfterConversationDelete)
+	assert.Zero(t, got.MessagesAfterDelete, "the open conversation was the deleted one")
+
+	assert.Equal(t, "tnt_", got.APIKey.Prefix)
+	assert.Greater(t, got.APIKey.Length, 30)
+	assert.False(t, got.APIKey.RowHasSecret, "the list shows the prefix only")
+	assert.Equal(t, "Revoked", got.APIKey.Status)
+	assert.Contains(t, got.APIKey.Expires, "2031", "the expiry chosen when creating it")
+	assert.Equal(t, "You are Demo Company's support assistant. Answer briefly and cite the documents.", got.Prompt)
+	assert.Equal(t, []string{"Language model", "Embedder", "Vector store", "Retrieval", "Limits"}, got.VendorFacts)
+	usage := map[string]string{}
+	for _, u := range got.Usage {
+		usage[u.Label] = u.Value
+	}
+	assert.Equal(t, "2", usage["Requests"], "the two questions asked")
+	assert.Contains(t, got.Audit, "api_key.revoke")
+	assert.Contains(t, got.Audit, "tenant.update")
+	assert.Contains(t, got.PasswordError, "is not your current password", "the problem's field error")
+	assert.True(t, got.PasswordChanged)
+
+	assert.Equal(t, "(not set)", got.LLMKeyBefore)
+	assert.Equal(t, "(set)", got.LLMKeyAfter)
+	assert.Empty(t, got.KeyInputAfter, "a key is never filled back in")
+	assert.False(t, got.PageHasKey, "the key appears nowhere on the page")
+	assert.False(t, got.PageHasKeyEnd, "not even its last characters")
+	assert.Equal(t, "120", got.LimitAfter)
+	assert.Equal(t, []string{"demo"}, got.TenantsAfterDelete)
+	assert.Subset(t, got.AllUsers, []string{"admin@demo.local", "bob@demo.local", "carol@demo.local"})
+	assert.Len(t, got.AllUsers, 4, "and the API key's service identity")
+	assert.Contains(t, got.PlatformUsage, "demo")
+	assert.Contains(t, got.PlatformAudit, "tenant.delete")
+}
+
+// TestREADMEConsoleTourShowsTheBrowserTestsScreenshots: every screenshot the README's
+// console tour shows is one TestConsoleInChromium takes, and is in the repository.
+func TestREADMEConsoleTourShowsTheBrowserTestsScreenshots(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	refs := regexp.MustCompile(`\]\(`+regexp.QuoteMeta(consoleShotsDir)+`/([a-z-]+\.png)\)`).FindAllStringSubmatch(string(readme), -1)
+	require.NotEmpty(t, refs, "the README has a console tour")
+	for _, m := range refs {
+		assert.Contains(t, consoleShots, m[1])
+		st, err := os.Stat(filepath.Join("..", consoleShotsDir, m[1]))
+		if assert.NoError(t, err, m[1]) {
+			assert.Greater(t, st.Size(), int64(10_000), m[1])
 		}
 	}
 }

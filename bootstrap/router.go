@@ -34,28 +34,31 @@ type Stores struct {
 	Chunks        ports.ChunkStore
 	Documents     ports.DocumentStore
 	Conversations ports.ConversationStore
-	Usage         ports.UsageStore
-	Audit         ports.AuditLog
-	Reindex       ports.ReindexStore
-	ChunkScanner  ports.ChunkScanner
-	APIKeys       ports.APIKeyStore
+	// ConversationEdits renames and deletes conversations: the same store as Conversations.
+	ConversationEdits ports.ConversationEditor
+	Usage             ports.UsageStore
+	Audit             ports.AuditLog
+	Reindex           ports.ReindexStore
+	ChunkScanner      ports.ChunkScanner
+	APIKeys           ports.APIKeyStore
 }
 
 // SQLStores are the GORM stores on db (PostgreSQL or the embedded SQLite).
 func SQLStores(db *gorm.DB, tenants *sqlstore.TenantStore) Stores {
 	return Stores{
-		Tenants:       tenants,
-		Users:         sqlstore.NewUserStore(db),
-		SigningKeys:   sqlstore.NewSigningKeyStore(db),
-		RefreshTokens: sqlstore.NewRefreshTokenStore(db),
-		Chunks:        sqlstore.NewChunkStore(db),
-		Documents:     sqlstore.NewDocumentStore(db),
-		Conversations: sqlstore.NewConversationStore(db),
-		Usage:         sqlstore.NewUsageStore(db),
-		Audit:         sqlstore.NewAuditLog(db),
-		Reindex:       sqlstore.NewReindexStore(db),
-		ChunkScanner:  sqlstore.NewChunkStore(db),
-		APIKeys:       sqlstore.NewAPIKeyStore(db),
+		Tenants:           tenants,
+		Users:             sqlstore.NewUserStore(db),
+		SigningKeys:       sqlstore.NewSigningKeyStore(db),
+		RefreshTokens:     sqlstore.NewRefreshTokenStore(db),
+		Chunks:            sqlstore.NewChunkStore(db),
+		Documents:         sqlstore.NewDocumentStore(db),
+		Conversations:     sqlstore.NewConversationStore(db),
+		ConversationEdits: sqlstore.NewConversationStore(db),
+		Usage:             sqlstore.NewUsageStore(db),
+		Audit:             sqlstore.NewAuditLog(db),
+		Reindex:           sqlstore.NewReindexStore(db),
+		ChunkScanner:      sqlstore.NewChunkStore(db),
+		APIKeys:           sqlstore.NewAPIKeyStore(db),
 	}
 }
 
@@ -63,7 +66,7 @@ func SQLStores(db *gorm.DB, tenants *sqlstore.TenantStore) Stores {
 func MemoryStores(db *memory.DB) Stores {
 	return Stores{
 		Tenants: db.Tenants(), Users: db.Users(), SigningKeys: db.SigningKeys(), RefreshTokens: db.RefreshTokens(),
-		Chunks: db.Chunks(), Documents: db.Documents(), Conversations: db.Conversations(), Usage: db.Usage(), Audit: db.Audit(),
+		Chunks: db.Chunks(), Documents: db.Documents(), Conversations: db.Conversations(), ConversationEdits: db.Conversations(), Usage: db.Usage(), Audit: db.Audit(),
 		Reindex: db.Reindex(), ChunkScanner: db.Chunks(),
 		APIKeys: db.APIKeys(),
 	}
@@ -243,7 +246,7 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 		Ingest: application.NewIngestDocument(application.IngestDeps{Documents: st.Documents, Vendors: v, Lexical: lex, Limiter: limits.Rate,
 			Chunker: domain.Chunker{Size: cfg.ChunkSize, Overlap: cfg.ChunkOverlap}, Now: now}),
 		Documents:     application.NewDocuments(st.Documents, v, lex),
-		Conversations: application.NewConversations(st.Conversations),
+		Conversations: application.NewConversations(st.Conversations, st.ConversationEdits),
 		Chat: application.NewStreamChat(application.StreamChatDeps{Conversations: st.Conversations, Usage: usage, Vendors: v, Lexical: lex,
 			Limiter: limits.Rate, Slots: limits.Streams, Now: now}),
 		Reports: application.NewReports(usage, st.Audit, now),

@@ -166,6 +166,19 @@ type Conversation struct {
 	UpdatedAt time.Time
 }
 
+// MaxConversationTitleLength bounds a conversation title in bytes.
+const MaxConversationTitleLength = 200
+
+// ParseConversationTitle validates a title a user gives a conversation: surrounding
+// space is dropped, and what is left must be 1-200 bytes of valid UTF-8 without NUL.
+func ParseConversationTitle(title string) (string, error) {
+	title = strings.TrimSpace(title)
+	if title == "" || len(title) > MaxConversationTitleLength || !storableText(title) {
+		return "", Invalid(FieldError{Field: "title", Message: "must be 1-200 characters of valid UTF-8, without NUL"})
+	}
+	return title, nil
+}
+
 // ValidateQuestion checks a chat message from a user.
 func ValidateQuestion(msg string) error {
 	if strings.TrimSpace(msg) == "" {

@@ -127,3 +127,33 @@ func TestStorableText(t *testing.T) {
 		})
 	}
 }
+
+func TestParseConversationTitle(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, in, want string
+		ok             bool
+	}{
+		{name: "plain", in: "Refunds", want: "Refunds", ok: true},
+		{name: "trimmed", in: "  Refunds \n", want: "Refunds", ok: true},
+		{name: "longest", in: strings.Repeat("é", 100), want: strings.Repeat("é", 100), ok: true},
+		{name: "empty", in: "", ok: false},
+		{name: "only space", in: " \t ", ok: false},
+		{name: "too long in bytes", in: strings.Repeat("é", 101), ok: false},
+		{name: "NUL", in: "a\x00b", ok: false},
+		{name: "invalid UTF-8", in: "a\xffb", ok: false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := domain.ParseConversationTitle(tc.in)
+			if !tc.ok {
+				require.Error(t, err)
+				assert.Equal(t, domain.KindInvalid, domain.KindOf(err))
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}

@@ -38,6 +38,18 @@ type ConversationStore interface {
 	Messages(ctx context.Context, t domain.TenantID, id domain.ConversationID, limit int) ([]domain.Message, error)
 }
 
+// ConversationEditor changes and removes a user's own conversations, with the scoping of
+// ConversationStore: another user's or tenant's conversation is KindNotFound. It is a
+// port of its own because the chat never calls it.
+type ConversationEditor interface {
+	// Rename sets the conversation's title and returns it. UpdatedAt does not move, so
+	// a rename leaves the list order as it was.
+	Rename(ctx context.Context, t domain.TenantID, u domain.UserID, id domain.ConversationID, title string) (domain.Conversation, error)
+	// Delete removes the conversation with its messages. Deleting it again, or
+	// deleting an unknown one, is KindNotFound.
+	Delete(ctx context.Context, t domain.TenantID, u domain.UserID, id domain.ConversationID) error
+}
+
 // UsageStore records token usage.
 type UsageStore interface {
 	// Record adds one usage record.

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -17,16 +18,18 @@ import (
 )
 
 // consoleFiles is the web console: plain HTML, CSS and JavaScript, served as written,
-// with no build step.
+// with no build step, and the pinned Markdown renderer and sanitiser in vendor/. The
+// licences, notes and screenshots beside them stay out of the binary.
 //
-//go:embed console
+//go:embed console/*.html console/*.css console/*.js console/*.svg console/vendor/*.js
 var consoleFiles embed.FS
 
 // ConsoleCSP is the Content-Security-Policy of the console's pages and assets: its own
 // scripts, styles and images, API calls to the same origin, no inline code, no framing,
-// and Trusted Types so that no string can become markup.
+// and Trusted Types so that the only way from a string to markup is the one policy
+// DOMPurify creates for its sanitised output.
 const ConsoleCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
-	"form-action 'self'; base-uri 'none'; frame-ancestors 'none'; require-trusted-types-for 'script'; trusted-types 'none'"
+	"form-action 'self'; base-uri 'none'; frame-ancestors 'none'; require-trusted-types-for 'script'; trusted-types dompurify"
 
 // consoleAsset is one embedded file with what its responses need.
 type consoleAsset struct {
@@ -60,12 +63,13 @@ func consoleAssets() (map[string]consoleAsset, error) {
 		if !ok {
 			return fmt.Errorf("console file %s: no content type for its extension", p)
 		}
-		out[path.Base(p)] = consoleAsset{body: b, mime: ct, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+		out[strings.TrimPrefix(p, "console/")] = consoleAsset{body: b, mime: ct, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
 		return nil
 	})
 }
 
-// registerConsole serves the console at GET / and its assets at GET /console/{file}.
+// registerConsole serves the console at GET / and its assets at GET /console/{file}
+// and GET /console/vendor/{file}.
 // Responses are revalidated on every load (ETag), so a new binary is picked up at once.
 func registerConsole(e *echo.Echo) {
 	assets, loadErr := consoleAssets() // only an unknown file type fails; a test checks
@@ -87,4 +91,5 @@ func registerConsole(e *echo.Echo) {
 	}
 	e.GET("/", func(c echo.Context) error { return serve(c, "index.html") })
 	e.GET("/console/:file", func(c echo.Context) error { return serve(c, c.Param("file")) })
+	e.GET("/console/vendor/:file", func(c echo.Context) error { return serve(c, "vendor/"+c.Param("file")) })
 }

@@ -82,11 +82,11 @@ func (h conversationHandlers) get(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	id := c.Param("id")
-	if id == "" || len(id) > 64 {
-		return domain.ErrNotFound.WithDetail("no such conversation")
+	id, err := conversationIDParam(c)
+	if err != nil {
+		return err
 	}
-	conv, msgs, err := h.convs.Get(c.Request().Context(), tc, domain.ConversationID(id))
+	conv, msgs, err := h.convs.Get(c.Request().Context(), tc, id)
 	if err != nil {
 		return err
 	}
@@ -95,4 +95,57 @@ func (h conversationHandlers) get(c echo.Context) error {
 		out.Messages = append(out.Messages, toMessageJSON(m))
 	}
 	return sendJSON(c, http.StatusOK, out)
+}
+
+// conversationIDParam reads the {id} path parameter; one no store could hold is 404
+// like any unknown id.
+func conversationIDParam(c echo.Context) (domain.ConversationID, error) {
+	id := c.Param("id")
+	if id == "" || len(id) > 64 {
+		return "", domain.ErrNotFound.WithDetail("no such conversation")
+	}
+	return domain.ConversationID(id), nil
+}
+
+// rename serves PATCH /conversations/{id}: a JSON merge patch of the title; another
+// user's or tenant's conversation is 404.
+func (h conversationHandlers) rename(c echo.Context) error {
+	tc, err := mustTenant(c)
+	if err != nil {
+		return err
+	}
+	id, err := conversationIDParam(c)
+	if err != nil {
+		return err
+	}
+	body, err := readJSONBody(c, mimeMergePatch, mimeJSON)
+	if err != nil {
+		return err
+	}
+	title, err := parseConversationPatch(body)
+	if err != nil {
+		return err
+	}
+	conv, err := h.convs.Rename(c.Request().Context(), tc, id, title)
+	if err != nil {
+		return err
+	}
+	return sendJSON(c, http.StatusOK, toConversationJSON(conv))
+}
+
+// remove serves DELETE /conversations/{id}: 204, then 404 for a conversation already
+// deleted, another user's or another tenant's.
+func (h conversationHandlers) remove(c echo.Context) error {
+	tc, err := mustTenant(c)
+	if err != nil {
+		return err
+	}
+	id, err := conversationIDParam(c)
+	if err != nil {
+		return err
+	}
+	if err := h.convs.Delete(c.Request().Context(), tc, id); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
 }

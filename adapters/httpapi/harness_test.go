@@ -284,7 +284,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		Ingest: application.NewIngestDocument(application.IngestDeps{Documents: db.Documents(), Vendors: ev.vendors, Lexical: lex,
 			Limiter: rate, Chunker: domain.Chunker{}, Now: now}),
 		Documents:     application.NewDocuments(db.Documents(), ev.vendors, lex),
-		Conversations: application.NewConversations(db.Conversations()),
+		Conversations: application.NewConversations(db.Conversations(), db.Conversations()),
 		Chat: application.NewStreamChat(application.StreamChatDeps{Conversations: db.Conversations(), Usage: db.Usage(),
 			Vendors: ev.vendors, Lexical: lex, Limiter: rate, Slots: memory.NewStreamSlots(), Now: now}),
 		Reports: application.NewReports(db.Usage(), db.Audit(), now),

@@ -36,6 +36,8 @@ func TestTenantIsolation(t *testing.T) {
 		{http.MethodGet, "/documents/" + docID, ""},
 		{http.MethodDelete, "/documents/" + docID, ""},
 		{http.MethodGet, "/conversations/" + convID, ""},
+		{http.MethodPatch, "/conversations/" + convID, `{"title":"taken over"}`},
+		{http.MethodDelete, "/conversations/" + convID, ""},
 		{http.MethodPatch, "/tenant/users/u-globex-admin", `{"disabled":true}`},
 		{http.MethodPost, "/chat/stream", `{"message":"more","conversation_id":"` + convID + `"}`},
 	}

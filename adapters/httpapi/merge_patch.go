@@ -292,3 +292,25 @@ func parseUserPatch(body []byte) (userPatch, error) {
 	}
 	return p, r.err()
 }
+
+// parseConversationPatch reads {title}, the one field a conversation's owner may change.
+func parseConversationPatch(body []byte) (string, error) {
+	var raw json.RawMessage
+	if err := decodeStrict(body, &raw); err != nil {
+		return "", err
+	}
+	r := &patchReader{}
+	top, ok := r.object("", raw)
+	if !ok {
+		return "", r.err()
+	}
+	var title *string
+	r.fields("", top, map[string]fieldSetter{"title": r.str(&title)}, "id", "created_at", "updated_at", "messages")
+	if title == nil && len(r.errs) == 0 {
+		r.fail("title", "is required")
+	}
+	if err := r.err(); err != nil {
+		return "", err
+	}
+	return *title, nil
+}

@@ -317,6 +317,8 @@ func specCases() []specCase {
 		{name: "console script", method: "GET", path: "/console/app.js", wantStatus: 200},
 		{name: "console style", method: "GET", path: "/console/style.css", wantStatus: 200},
 		{name: "console icon", method: "GET", path: "/console/favicon.svg", wantStatus: 200},
+		{name: "console Markdown renderer", method: "GET", path: "/console/vendor/marked.esm.js", wantStatus: 200},
+		{name: "console vendor licence is not served", method: "GET", path: "/console/vendor/LICENSE.marked.md", wantStatus: 404},
 		{name: "console page only at /", method: "GET", path: "/console/index.html", wantStatus: 404},
 		{name: "unknown console file", method: "GET", path: "/console/missing.js", wantStatus: 404},
 
@@ -465,6 +467,14 @@ func specCases() []specCase {
 		{name: "conversations, limit zero", method: "GET", path: "/conversations?limit=0", user: "acme-member", wantStatus: 400, badRequest: true},
 		{name: "conversation", method: "GET", path: "/conversations/{conv}", user: "acme-member", wantStatus: 200},
 		{name: "another user's conversation", method: "GET", path: "/conversations/{conv}", user: "acme-admin", wantStatus: 404},
+		{name: "rename conversation", method: "PATCH", path: "/conversations/{conv}", user: "acme-member", contentType: "application/merge-patch+json",
+			wantStatus: 200, body: `{"title":"Renamed"}`},
+		{name: "rename conversation to nothing", method: "PATCH", path: "/conversations/{conv}", user: "acme-member", wantStatus: 400, badRequest: true,
+			body: `{"title":""}`},
+		{name: "rename another user's conversation", method: "PATCH", path: "/conversations/{conv}", user: "acme-admin", wantStatus: 404,
+			body: `{"title":"Mine"}`},
+		{name: "delete another user's conversation", method: "DELETE", path: "/conversations/{conv}", user: "acme-admin", wantStatus: 404},
+		{name: "delete conversation", method: "DELETE", path: "/conversations/{conv}", user: "acme-member", wantStatus: 204},
 
 		// platform administration
 		{name: "list tenants", method: "GET", path: "/admin/tenants", user: "root", wantStatus: 200},

@@ -240,6 +240,8 @@ func registerAPI(e *echo.Echo, cfg Config, d Deps, st *streamer) {
 		vh := conversationHandlers{convs: d.Conversations}
 		scoped.add(http.MethodGet, "/conversations", vh.list)
 		scoped.add(http.MethodGet, "/conversations/:id", vh.get)
+		scoped.add(http.MethodPatch, "/conversations/:id", vh.rename)
+		scoped.add(http.MethodDelete, "/conversations/:id", vh.remove)
 	}
 }
 

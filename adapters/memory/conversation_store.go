@@ -128,3 +128,37 @@ func (s *ConversationStore) Messages(ctx context.Context, t domain.TenantID, id 
 	}
 	return out, nil
 }
+
+var _ ports.ConversationEditor = (*ConversationStore)(nil)
+
+// Rename sets the title of the user's conversation, leaving UpdatedAt. Unknown, another
+// user's or another tenant's conversation is KindNotFound.
+func (s *ConversationStore) Rename(ctx context.Context, t domain.TenantID, u domain.UserID, id domain.ConversationID, title string) (domain.Conversation, error) {
+	if err := s.db.lock(ctx); err != nil {
+		return domain.Conversation{}, err
+	}
+	defer s.db.mu.Unlock()
+	c, ok := s.db.conversations[id]
+	if !ok || c.TenantID != t || c.UserID != u {
+		return domain.Conversation{}, notFound("conversation")
+	}
+	c.Title = title
+	s.db.conversations[id] = c
+	return c, nil
+}
+
+// Delete removes the user's conversation and its messages. Unknown, another user's or
+// another tenant's conversation is KindNotFound.
+func (s *ConversationStore) Delete(ctx context.Context, t domain.TenantID, u domain.UserID, id domain.ConversationID) error {
+	if err := s.db.lock(ctx); err != nil {
+		return err
+	}
+	defer s.db.mu.Unlock()
+	c, ok := s.db.conversations[id]
+	if !ok || c.TenantID != t || c.UserID != u {
+		return notFound("conversation")
+	}
+	delete(s.db.conversations, id)
+	delete(s.db.messages, id)
+	return nil
+}

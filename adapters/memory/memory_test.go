@@ -14,18 +14,19 @@ func newStores(*testing.T) porttest.Stores { return newStoresOn(memory.NewDB()) 
 
 func newStoresOn(db *memory.DB) porttest.Stores {
 	return porttest.Stores{
-		Tenants:       db.Tenants(),
-		Users:         db.Users(),
-		SigningKeys:   db.SigningKeys(),
-		RefreshTokens: db.RefreshTokens(),
-		Chunks:        db.Chunks(),
-		Documents:     db.Documents(),
-		Conversations: db.Conversations(),
-		Usage:         db.Usage(),
-		Audit:         db.Audit(),
-		ChunkScanner:  db.Chunks(),
-		Reindex:       db.Reindex(),
-		APIKeys:       db.APIKeys(),
+		Tenants:           db.Tenants(),
+		Users:             db.Users(),
+		SigningKeys:       db.SigningKeys(),
+		RefreshTokens:     db.RefreshTokens(),
+		Chunks:            db.Chunks(),
+		Documents:         db.Documents(),
+		Conversations:     db.Conversations(),
+		ConversationEdits: db.Conversations(),
+		Usage:             db.Usage(),
+		Audit:             db.Audit(),
+		ChunkScanner:      db.Chunks(),
+		Reindex:           db.Reindex(),
+		APIKeys:           db.APIKeys(),
 	}
 }
 

@@ -211,3 +211,41 @@ func (s *ConversationStore) Messages(ctx context.Context, t domain.TenantID, id 
 	}
 	return out, nil
 }
+
+var _ ports.ConversationEditor = (*ConversationStore)(nil)
+
+// Rename sets the title of the user's conversation, leaving updated_at. Unknown,
+// another user's or another tenant's conversation is KindNotFound.
+func (s *ConversationStore) Rename(ctx context.Context, t domain.TenantID, u domain.UserID, id domain.ConversationID, title string) (domain.Conversation, error) {
+	var r conversationRow
+	err := transact(ctx, s.db, "rename conversation "+string(id), func(tx *gorm.DB) error {
+		res := tx.Model(&conversationRow{}).Where("tenant_id = ? AND user_id = ? AND id = ?", string(t), string(u), string(id)).
+			Update("title", title)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return gorm.ErrRecordNotFound
+		}
+		return tx.Where("tenant_id = ? AND id = ?", string(t), string(id)).Take(&r).Error
+	})
+	if err != nil {
+		return domain.Conversation{}, err
+	}
+	return r.toDomain(), nil
+}
+
+// Delete removes the user's conversation and its messages in one transaction.
+// Unknown, another user's or another tenant's conversation is KindNotFound.
+func (s *ConversationStore) Delete(ctx context.Context, t domain.TenantID, u domain.UserID, id domain.ConversationID) error {
+	return transact(ctx, s.db, "delete conversation "+string(id), func(tx *gorm.DB) error {
+		var c conversationRow
+		if err := tx.Where("tenant_id = ? AND user_id = ? AND id = ?", string(t), string(u), string(id)).Take(&c).Error; err != nil {
+			return err
+		}
+		if err := tx.Where("tenant_id = ? AND conversation_id = ?", string(t), string(id)).Delete(&messageRow{}).Error; err != nil {
+			return err
+		}
+		return tx.Where("tenant_id = ? AND id = ?", string(t), string(id)).Delete(&conversationRow{}).Error
+	})
+}

@@ -92,18 +92,19 @@ type backend struct {
 
 func (b backend) stores() porttest.Stores {
 	return porttest.Stores{
-		Tenants:       sqlstore.NewTenantStore(b.gdb, b.sealer),
-		Users:         sqlstore.NewUserStore(b.gdb),
-		SigningKeys:   sqlstore.NewSigningKeyStore(b.gdb),
-		RefreshTokens: sqlstore.NewRefreshTokenStore(b.gdb),
-		Chunks:        sqlstore.NewChunkStore(b.gdb),
-		Documents:     sqlstore.NewDocumentStore(b.gdb),
-		Conversations: sqlstore.NewConversationStore(b.gdb),
-		Usage:         sqlstore.NewUsageStore(b.gdb),
-		Audit:         sqlstore.NewAuditLog(b.gdb),
-		ChunkScanner:  sqlstore.NewChunkStore(b.gdb),
-		Reindex:       sqlstore.NewReindexStore(b.gdb),
-		APIKeys:       sqlstore.NewAPIKeyStore(b.gdb),
+		Tenants:           sqlstore.NewTenantStore(b.gdb, b.sealer),
+		Users:             sqlstore.NewUserStore(b.gdb),
+		SigningKeys:       sqlstore.NewSigningKeyStore(b.gdb),
+		RefreshTokens:     sqlstore.NewRefreshTokenStore(b.gdb),
+		Chunks:            sqlstore.NewChunkStore(b.gdb),
+		Documents:         sqlstore.NewDocumentStore(b.gdb),
+		Conversations:     sqlstore.NewConversationStore(b.gdb),
+		ConversationEdits: sqlstore.NewConversationStore(b.gdb),
+		Usage:             sqlstore.NewUsageStore(b.gdb),
+		Audit:             sqlstore.NewAuditLog(b.gdb),
+		ChunkScanner:      sqlstore.NewChunkStore(b.gdb),
+		Reindex:           sqlstore.NewReindexStore(b.gdb),
+		APIKeys:           sqlstore.NewAPIKeyStore(b.gdb),
 	}
 }
 

@@ -38,11 +38,13 @@ type Stores struct {
 	Chunks        ports.ChunkStore
 	Documents     ports.DocumentStore
 	Conversations ports.ConversationStore
-	Usage         ports.UsageStore
-	Audit         ports.AuditLog
-	Reindex       ports.ReindexStore
-	ChunkScanner  ports.ChunkScanner
-	APIKeys       ports.APIKeyStore
+	// ConversationEdits is the same store as Conversations, seen as a ConversationEditor.
+	ConversationEdits ports.ConversationEditor
+	Usage             ports.UsageStore
+	Audit             ports.AuditLog
+	Reindex           ports.ReindexStore
+	ChunkScanner      ports.ChunkScanner
+	APIKeys           ports.APIKeyStore
 }
 
 // NewStores returns a fresh, empty backend for one test. It is called once per subtest,
@@ -59,6 +61,7 @@ func Storage(t *testing.T, newStores NewStores) {
 	t.Run("ChunkStore", func(t *testing.T) { ChunkStore(t, newStores) })
 	t.Run("DocumentStore", func(t *testing.T) { DocumentStore(t, newStores) })
 	t.Run("ConversationStore", func(t *testing.T) { ConversationStore(t, newStores) })
+	t.Run("ConversationEditor", func(t *testing.T) { ConversationEditor(t, newStores) })
 	t.Run("UsageStore", func(t *testing.T) { UsageStore(t, newStores) })
 	t.Run("AuditLog", func(t *testing.T) { AuditLog(t, newStores) })
 	t.Run("ChunksAfter", func(t *testing.T) { ChunksAfter(t, newStores) })
