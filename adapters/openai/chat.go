@@ -11,6 +11,7 @@ import (
 
 	sdk "github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/packages/ssestream"
 
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/ports"
@@ -53,7 +54,7 @@ type ChatConfig struct {
 // ChatModel is a ports.ChatModel streaming POST {base}/chat/completions. Safe for
 // concurrent use.
 type ChatModel struct {
-	chat      sdk.ChatCompletionService
+	client    sdk.Client
 	key       domain.Secret
 	idle      time.Duration
 	timeout   time.Duration
@@ -68,7 +69,7 @@ func NewChatModel(cfg ChatConfig) (*ChatModel, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &ChatModel{chat: sdk.NewChatCompletionService(opts...), key: cfg.APIKey, idle: cfg.IdleTimeout,
+	m := &ChatModel{client: sdk.Client{Options: opts}, key: cfg.APIKey, idle: cfg.IdleTimeout,
 		timeout: cfg.Timeout, maxTokens: cfg.MaxCompletionTokens}
 	if m.idle <= 0 {
 		m.idle = DefaultIdleTimeout
@@ -120,7 +121,9 @@ func (m *ChatModel) Stream(ctx context.Context, msgs []domain.ChatMessage, p dom
 		idle := time.AfterFunc(m.idle, func() { cancel(errStalled) })
 		defer idle.Stop()
 
-		stream := m.chat.NewStreaming(sctx, params)
+		var res *http.Response
+		err = m.client.Post(sctx, "chat/completions", params, &res, option.WithJSONSet("stream", true))
+		stream := ssestream.NewStream[chunk](ssestream.NewDecoder(res), err)
 		defer stream.Close()
 		var st streamState
 		for stream.Next() {
@@ -205,13 +208,35 @@ type streamState struct {
 	usage  domain.Usage
 }
 
+// chunk is the part of a chat.completion.chunk the adapter reads, decoded by
+// encoding/json into these few fields rather than into the SDK's full chunk type,
+// which keeps every field's raw JSON and costs several times the allocations.
+type chunk struct {
+	Model   string        `json:"model"`
+	Choices []chunkChoice `json:"choices"`
+	Usage   *chunkUsage   `json:"usage"`
+}
+
+type chunkChoice struct {
+	Index int64 `json:"index"`
+	Delta struct {
+		Content string `json:"content"`
+	} `json:"delta"`
+	FinishReason string `json:"finish_reason"`
+}
+
+type chunkUsage struct {
+	PromptTokens     int64 `json:"prompt_tokens"`
+	CompletionTokens int64 `json:"completion_tokens"`
+}
+
 // add takes one chunk and returns its text for the first choice.
-func (s *streamState) add(c sdk.ChatCompletionChunk) string {
+func (s *streamState) add(c chunk) string {
 	s.chunks++
 	if c.Model != "" {
 		s.model = c.Model
 	}
-	if c.JSON.Usage.Valid() {
+	if c.Usage != nil {
 		s.usage = domain.Usage{PromptTokens: int(c.Usage.PromptTokens), CompletionTokens: int(c.Usage.CompletionTokens)}
 	}
 	var text string
