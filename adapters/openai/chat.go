@@ -2,8 +2,10 @@ package openai
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"net/http"
 	"strings"
@@ -59,6 +61,7 @@ type ChatModel struct {
 	idle      time.Duration
 	timeout   time.Duration
 	maxTokens bool
+	retries   int
 }
 
 var _ ports.ChatModel = (*ChatModel)(nil)
@@ -70,7 +73,7 @@ func NewChatModel(cfg ChatConfig) (*ChatModel, error) {
 		return nil, err
 	}
 	m := &ChatModel{client: sdk.Client{Options: opts}, key: cfg.APIKey, idle: cfg.IdleTimeout,
-		timeout: cfg.Timeout, maxTokens: cfg.MaxCompletionTokens}
+		timeout: cfg.Timeout, maxTokens: cfg.MaxCompletionTokens, retries: max(cfg.MaxRetries, 0)}
 	if m.idle <= 0 {
 		m.idle = DefaultIdleTimeout
 	}
@@ -106,12 +109,19 @@ var (
 // Stream implements ports.ChatModel. Text deltas are yielded as they arrive; the final
 // delta carries the finish reason, the model that answered and the usage of the
 // include_usage chunk. Once the finish reason has arrived the answer is complete: a
-// failure after it only loses the usage chunk.
+// failure after it only loses the usage chunk. The request is encoded before Stream
+// returns and the sequence keeps neither msgs nor, once sent, the encoded request (the
+// answer can take minutes); it can be iterated once.
 func (m *ChatModel) Stream(ctx context.Context, msgs []domain.ChatMessage, p domain.ChatParams) iter.Seq2[domain.Delta, error] {
+	body, err := m.body(msgs, p)
+	requested := p.Model
 	return func(yield func(domain.Delta, error) bool) {
-		params, err := m.params(msgs, p)
 		if err != nil {
 			yield(domain.Delta{}, err)
+			return
+		}
+		if body == nil {
+			yield(domain.Delta{}, domain.E(domain.KindInternal, "stream_reused", "", errors.New("a chat model stream was iterated twice")))
 			return
 		}
 		sctx, stop := context.WithTimeoutCause(ctx, m.timeout, errTooLong)
@@ -122,8 +132,9 @@ func (m *ChatModel) Stream(ctx context.Context, msgs []domain.ChatMessage, p dom
 		defer idle.Stop()
 
 		var res *http.Response
-		err = m.client.Post(sctx, "chat/completions", params, &res, option.WithJSONSet("stream", true))
-		stream := ssestream.NewStream[chunk](ssestream.NewDecoder(res), err)
+		perr := m.client.Post(sctx, "chat/completions", nil, &res, m.sendOnce(body)...)
+		body = nil
+		stream := ssestream.NewStream[chunk](ssestream.NewDecoder(res), perr)
 		defer stream.Close()
 		var st streamState
 		for stream.Next() {
@@ -137,8 +148,56 @@ func (m *ChatModel) Stream(ctx context.Context, msgs []domain.ChatMessage, p dom
 			yield(domain.Delta{}, err)
 			return
 		}
-		yield(st.final(p.Model), nil)
+		yield(st.final(requested), nil)
 	}
+}
+
+// body encodes the streaming request.
+func (m *ChatModel) body(msgs []domain.ChatMessage, p domain.ChatParams) ([]byte, error) {
+	params, err := m.params(msgs, p)
+	if err != nil {
+		return nil, err
+	}
+	params.SetExtraFields(map[string]any{"stream": true})
+	b, err := json.Marshal(params)
+	if err != nil {
+		return nil, domain.E(domain.KindInternal, "encode_request", "", fmt.Errorf("encode chat request: %w", err))
+	}
+	return b, nil
+}
+
+// sendOnce sends body as the request. Without retries the body lets go of its bytes
+// once the transport has read them; with retries the SDK keeps them to send again.
+func (m *ChatModel) sendOnce(body []byte) []option.RequestOption {
+	if m.retries > 0 {
+		return []option.RequestOption{option.WithRequestBody("application/json", body)}
+	}
+	n := int64(len(body))
+	return []option.RequestOption{
+		option.WithRequestBody("application/json", &sentBody{b: body}),
+		// The SDK states no length for a reader; vendors get one as with a byte body.
+		option.WithMiddleware(func(r *http.Request, next option.MiddlewareNext) (*http.Response, error) {
+			r.ContentLength = n
+			return next(r)
+		}),
+	}
+}
+
+// sentBody reads b once and drops it at the end, so that the request the transport
+// keeps for the response's life no longer holds the encoded prompt. Close leaves b to
+// a Read that may still run.
+type sentBody struct{ b []byte }
+
+func (r *sentBody) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		r.b = nil
+		return 0, io.EOF
+	}
+	n := copy(p, r.b)
+	if r.b = r.b[n:]; len(r.b) == 0 {
+		r.b = nil
+	}
+	return n, nil
 }
 
 // outcome decides how a finished stream ends: the caller's cancellation as is, then
