@@ -56,7 +56,7 @@ type ChatConfig struct {
 // ChatModel is a ports.ChatModel streaming POST {base}/chat/completions. Safe for
 // concurrent use.
 type ChatModel struct {
-	client    sdk.Client
+	opts      []option.RequestOption
 	key       domain.Secret
 	idle      time.Duration
 	timeout   time.Duration
@@ -72,7 +72,7 @@ func NewChatModel(cfg ChatConfig) (*ChatModel, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &ChatModel{client: sdk.Client{Options: opts}, key: cfg.APIKey, idle: cfg.IdleTimeout,
+	m := &ChatModel{opts: opts, key: cfg.APIKey, idle: cfg.IdleTimeout,
 		timeout: cfg.Timeout, maxTokens: cfg.MaxCompletionTokens, retries: max(cfg.MaxRetries, 0)}
 	if m.idle <= 0 {
 		m.idle = DefaultIdleTimeout
@@ -100,6 +100,11 @@ func clientOptions(baseURL string, key domain.Secret, client *http.Client, retri
 	}
 	return opts, nil
 }
+
+// sdkClient sends the chat requests with each model's options. It is never changed,
+// so it is shared: an sdk.Client value holds every service of the API (about 3 KiB),
+// which a model per stream need not carry.
+var sdkClient sdk.Client
 
 var (
 	errStalled = errors.New("model stream stalled")
@@ -132,7 +137,7 @@ func (m *ChatModel) Stream(ctx context.Context, msgs []domain.ChatMessage, p dom
 		defer idle.Stop()
 
 		var res *http.Response
-		perr := m.client.Post(sctx, "chat/completions", nil, &res, m.sendOnce(body)...)
+		perr := sdkClient.Post(sctx, "chat/completions", nil, &res, append(m.sendOnce(body), m.opts...)...)
 		body = nil
 		stream := ssestream.NewStream[chunk](ssestream.NewDecoder(res), perr)
 		defer stream.Close()
