@@ -63,7 +63,7 @@ func (u *IngestDocument) Execute(ctx context.Context, in IngestInput) (domain.Do
 	if len(pieces) == 0 {
 		return domain.Document{}, domain.Invalid(domain.FieldError{Field: "text", Message: "has no indexable content"})
 	}
-	if err := allowRequest(ctx, u.d.Limiter, t, now); err != nil {
+	if _, err := allowRequest(ctx, u.d.Limiter, t, now); err != nil {
 		return domain.Document{}, err
 	}
 	chunks := make([]domain.Chunk, len(pieces))

@@ -48,6 +48,9 @@ type ChatInput struct {
 	// History, when set, replaces the stored conversation (the OpenAI-compatible
 	// endpoint sends the whole conversation with each request).
 	History []domain.Message
+	// Budget, when set, is told the tenant's request budget once this request has been
+	// counted against it, before the first delta (or the error that refuses it).
+	Budget func(ports.RateStatus)
 }
 
 // Execute streams the answer. The first delta carries the sources; text deltas follow;
@@ -83,7 +86,11 @@ func (s *StreamChat) admit(ctx context.Context, in *ChatInput) (func(), error) {
 	}
 	t := in.Tenant.Tenant
 	now := s.d.Now()
-	if err := allowRequest(ctx, s.d.Limiter, t, now); err != nil {
+	budget, err := allowRequest(ctx, s.d.Limiter, t, now)
+	if in.Budget != nil && budget.Limit > 0 {
+		in.Budget(budget)
+	}
+	if err != nil {
 		return nil, err
 	}
 	used, err := s.d.Usage.Totals(ctx, t.ID, domain.MonthStart(now))
@@ -96,15 +103,15 @@ func (s *StreamChat) admit(ctx context.Context, in *ChatInput) (func(), error) {
 	return s.d.Slots.Acquire(ctx, "streams:"+string(t.ID), t.Limits.MaxConcurrentStreams)
 }
 
-func allowRequest(ctx context.Context, l ports.RateLimiter, t domain.Tenant, now time.Time) error {
-	wait, err := l.Allow(ctx, "requests:"+string(t.ID), t.Limits.RequestsPerMinute, now)
+func allowRequest(ctx context.Context, l ports.RateLimiter, t domain.Tenant, now time.Time) (ports.RateStatus, error) {
+	st, err := l.Allow(ctx, "requests:"+string(t.ID), t.Limits.RequestsPerMinute, now)
 	if err != nil {
-		return fmt.Errorf("check rate limit: %w", err)
+		return ports.RateStatus{}, fmt.Errorf("check rate limit: %w", err)
 	}
-	if wait > 0 {
-		return domain.ErrRateLimited.WithDetail("the tenant's requests_per_minute limit is reached").WithRetryAfter(ceilSeconds(wait))
+	if st.Wait > 0 {
+		return st, domain.ErrRateLimited.WithDetail("the tenant's requests_per_minute limit is reached").WithRetryAfter(ceilSeconds(st.Wait))
 	}
-	return nil
+	return st, nil
 }
 
 // chatPlan is what answering needs. msgs, the prompt with the passages' text, is handed

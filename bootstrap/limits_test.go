@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/adapters/memory"
+	"github.com/tenantry/tenantry/ports"
 )
 
 // countedLimits are in-memory limiters that count the calls made to them.
@@ -22,7 +23,7 @@ type countedLimits struct {
 	slots *memory.StreamSlots
 }
 
-func (c *countedLimits) Allow(ctx context.Context, key string, perMinute int, now time.Time) (time.Duration, error) {
+func (c *countedLimits) Allow(ctx context.Context, key string, perMinute int, now time.Time) (ports.RateStatus, error) {
 	c.calls.Add(1)
 	return c.rate.Allow(ctx, key, perMinute, now)
 }

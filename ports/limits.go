@@ -22,8 +22,23 @@ type AttemptLimiter interface {
 // RateLimiter admits requests per key against a per-minute budget.
 type RateLimiter interface {
 	// Allow takes one request from key's budget of perMinute requests per minute and
-	// returns 0, or how long to wait when the budget is spent. perMinute 0 is unlimited.
-	Allow(ctx context.Context, key string, perMinute int, now time.Time) (time.Duration, error)
+	// reports the budget after it: Wait is 0 when the request was admitted, or how
+	// long to wait when the budget is spent (a refused request takes nothing).
+	// perMinute 0 is unlimited and reports the zero RateStatus. Safe for concurrent
+	// use: concurrent requests never pass more than the budget.
+	Allow(ctx context.Context, key string, perMinute int, now time.Time) (RateStatus, error)
+}
+
+// RateStatus is a key's request budget as one Allow call left it.
+type RateStatus struct {
+	// Wait is 0 for an admitted request, else how long until one would pass.
+	Wait time.Duration
+	// Limit is the budget, requests per minute; 0 is unlimited.
+	Limit int
+	// Remaining is how many more requests would pass at once, between 0 and Limit.
+	Remaining int
+	// Reset is how long until the whole budget is available again (0 when it is).
+	Reset time.Duration
 }
 
 // StreamSlots bounds concurrent work per key (open chat streams of a tenant).

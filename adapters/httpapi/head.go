@@ -11,8 +11,9 @@ const keyHead = "httpapi.head"
 // headAsGet answers HEAD on every GET route, as RFC 9110 (section 9.3.2) requires:
 // the router finds the request as GET, then restoreHead gives it back its method, so
 // that handlers, logs and metrics see HEAD and net/http sends GET's status and headers
-// (Content-Length included) without the body. A path without a GET route answers HEAD
-// as it would GET (404 or 405).
+// (Content-Length included) without the body. It runs before compression, so a HEAD
+// that negotiates gzip carries the compressed GET's Content-Encoding and Vary. A path
+// without a GET route answers HEAD as it would GET (404 or 405).
 func headAsGet(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if r := c.Request(); r.Method == http.MethodHead {

@@ -72,3 +72,47 @@ func TestHeadOnAPostOnlyRouteIsNotAllowed(t *testing.T) {
 	rec := ev.do(http.MethodHead, "/auth/token", nil)
 	assert.Equal(t, http.StatusMethodNotAllowed, rec.Code)
 }
+
+// With gzip negotiated, HEAD carries the headers of the compressed GET (RFC 9110,
+// section 9.3.2): the same Content-Encoding and Vary, and no body; without it, neither
+// is compressed. Over HTTP/1.1 and h2c.
+func TestHeadMatchesCompressedGet(t *testing.T) {
+	for _, proto := range []string{"HTTP/1.1", "h2c"} {
+		for _, enc := range []string{"gzip", "identity"} {
+			t.Run(proto+"/"+enc, func(t *testing.T) {
+				ev := newEnv(t)
+				base, client := protocolServer(t, ev, proto)
+				send := func(method string) (*http.Response, []byte) {
+					req, err := http.NewRequestWithContext(t.Context(), method, base+"/openapi.json", nil)
+					require.NoError(t, err)
+					req.Header.Set("Accept-Encoding", enc)
+					res, err := client.Do(req)
+					require.NoError(t, err)
+					defer res.Body.Close()
+					body, err := io.ReadAll(res.Body)
+					require.NoError(t, err)
+					require.Equal(t, map[string]int{"HTTP/1.1": 1, "h2c": 2}[proto], res.ProtoMajor)
+					return res, body
+				}
+				get, getBody := send(http.MethodGet)
+				head, headBody := send(http.MethodHead)
+
+				require.Equal(t, http.StatusOK, get.StatusCode)
+				assert.Equal(t, http.StatusOK, head.StatusCode)
+				assert.NotEmpty(t, getBody)
+				assert.Empty(t, headBody, "HEAD sent a body")
+				if enc == "gzip" {
+					assert.Equal(t, "gzip", get.Header.Get("Content-Encoding"), "the GET is compressed")
+				} else {
+					assert.Empty(t, get.Header.Get("Content-Encoding"))
+				}
+				assert.Equal(t, get.Header.Get("Content-Encoding"), head.Header.Get("Content-Encoding"))
+				assert.Equal(t, get.Header.Values("Vary"), head.Header.Values("Vary"))
+				assert.Equal(t, get.Header.Get("Content-Type"), head.Header.Get("Content-Type"))
+				if get.ContentLength >= 0 {
+					assert.Equal(t, get.ContentLength, head.ContentLength, "Content-Length of the GET")
+				}
+			})
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tenantry/tenantry/application"
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/ports"
 )
 
 // The OpenAI-compatible endpoint is another presenter of StreamChat: existing OpenAI
@@ -105,7 +106,8 @@ func (h openAIHandlers) completions(c echo.Context) error {
 	if req.model != tc.Tenant.AssistantID() {
 		return errModelNotFound(req.model)
 	}
-	in := application.ChatInput{Tenant: tc, Message: req.question, History: req.history}
+	in := application.ChatInput{Tenant: tc, Message: req.question, History: req.history,
+		Budget: func(st ports.RateStatus) { setRateLimitStatus(c.Response().Header(), st) }}
 	meta := openAIMeta{id: "chatcmpl-" + newRequestID(), created: time.Now().Unix(), model: req.model}
 	if req.stream {
 		return h.serve(c, "chat completion stream", openAIErrorEvent, func(sc *streamScope) error {

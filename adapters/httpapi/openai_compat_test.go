@@ -515,3 +515,32 @@ func TestOpenAIRateLimitHeaders(t *testing.T) {
 	require.Equal(t, http.StatusOK, other.Code)
 	assert.Empty(t, other.Header().Get("X-Ratelimit-Limit-Requests"), "an unlimited tenant states no limit")
 }
+
+// A successful /v1 chat completion, streamed or not, states what is left of the
+// tenant's request budget in OpenAI's headers, counting down with each request.
+func TestOpenAIRateLimitHeadersOnSuccess(t *testing.T) {
+	ev := newEnv(t)
+	tok := ev.token("acme-member")
+	_, err := ev.db.Tenants().Update(t.Context(), "acme", func(tn *domain.Tenant) error { tn.Limits.RequestsPerMinute = 3; return nil })
+	require.NoError(t, err)
+	for i, stream := range []bool{false, true, false} {
+		res := ev.do(http.MethodPost, "/v1/chat/completions",
+			strings.NewReader(`{"model":"tenantry-acme","stream":`+strconv.FormatBool(stream)+`,"messages":[{"role":"user","content":"hi"}]}`),
+			"Authorization", "Bearer "+tok, "Content-Type", "application/json")
+		require.Equal(t, http.StatusOK, res.Code, res.Body.String())
+		h := res.Header()
+		assert.Equal(t, "3", h.Get("X-Ratelimit-Limit-Requests"), "request %d", i)
+		assert.Equal(t, strconv.Itoa(2-i), h.Get("X-Ratelimit-Remaining-Requests"), "request %d", i)
+		reset, err := time.ParseDuration(h.Get("X-Ratelimit-Reset-Requests"))
+		require.NoError(t, err, "request %d: %q", i, h.Get("X-Ratelimit-Reset-Requests"))
+		assert.Positive(t, reset, "request %d", i)
+		assert.LessOrEqual(t, reset, time.Minute, "request %d", i)
+		assert.Equal(t, `"requests";r=`+strconv.Itoa(2-i)+";t="+strconv.Itoa(int(reset.Seconds())), h.Get("RateLimit"), "request %d", i)
+	}
+
+	other := ev.do(http.MethodPost, "/v1/chat/completions",
+		strings.NewReader(`{"model":"tenantry-globex","messages":[{"role":"user","content":"hi"}]}`),
+		"Authorization", "Bearer "+ev.token("globex-admin"), "Content-Type", "application/json")
+	require.Equal(t, http.StatusOK, other.Code, other.Body.String())
+	assert.Empty(t, other.Header().Get("X-Ratelimit-Remaining-Requests"), "an unlimited tenant states no budget")
+}

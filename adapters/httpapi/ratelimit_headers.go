@@ -1,12 +1,15 @@
 package httpapi
 
 import (
+	"math"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/ports"
 )
 
 // rateLimitPolicy states the tenant's request budget on every /v1 response in the
@@ -24,6 +27,18 @@ func rateLimitPolicy(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// setRateLimitStatus states on a /v1 response what is left of the tenant's request
+// budget once this request was counted: OpenAI's x-ratelimit-remaining-requests and
+// x-ratelimit-reset-requests (a duration such as "1s" or "6m0s", until the budget is
+// full again), and the IETF RateLimit header.
+func setRateLimitStatus(h http.Header, st ports.RateStatus) {
+	reset := int(math.Ceil(st.Reset.Seconds()))
+	h.Set("X-Ratelimit-Limit-Requests", strconv.Itoa(st.Limit))
+	h.Set("X-Ratelimit-Remaining-Requests", strconv.Itoa(st.Remaining))
+	h.Set("X-Ratelimit-Reset-Requests", (time.Duration(reset) * time.Second).String())
+	h.Set("RateLimit", `"requests";r=`+strconv.Itoa(st.Remaining)+";t="+strconv.Itoa(reset))
 }
 
 // setRateLimitReset completes a /v1 429 with OpenAI's remaining and reset headers for

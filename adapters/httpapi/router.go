@@ -121,8 +121,11 @@ func New(cfg Config, d Deps) *echo.Echo {
 	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
 	pr := problems{log: log}
 	e.HTTPErrorHandler = pr.handle
+	// HEAD is seen as GET from here on until restoreHead, so that compression treats
+	// it as the GET whose headers it must carry (gzhttp leaves HEAD uncompressed).
+	e.Pre(headAsGet)
 	if gz, ok := compression(); ok {
-		e.Pre(gz) // outermost, so that every middleware writes through it
+		e.Pre(gz) // outside every other middleware, so that all of them write through it
 	} else {
 		log.Error("response compression is off: its middleware could not be built")
 	}
@@ -132,7 +135,6 @@ func New(cfg Config, d Deps) *echo.Echo {
 		http.MethodPost + " /auth/token":  0,
 		http.MethodPost + " /auth/revoke": 0,
 	}
-	e.Pre(headAsGet)
 	e.Use(restoreHead, requestID(), requestLog(log), recoverPanic(), securityHeaders(cfg.ContentSecurityPolicy),
 		bodyLimit(func(c echo.Context) int64 {
 			if n, ok := limits[c.Request().Method+" "+c.Path()]; ok {

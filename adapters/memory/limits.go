@@ -104,11 +104,10 @@ var _ ports.RateLimiter = (*RateLimiter)(nil)
 // NewRateLimiter returns an empty rate limiter.
 func NewRateLimiter() *RateLimiter { return &RateLimiter{tat: map[string]time.Time{}} }
 
-// Allow takes one request from key's budget of perMinute per minute and returns 0, or
-// how long to wait when the budget is spent. perMinute 0 (or less) is unlimited.
-func (l *RateLimiter) Allow(_ context.Context, key string, perMinute int, now time.Time) (time.Duration, error) {
+// Allow implements ports.RateLimiter. perMinute 0 (or less) is unlimited.
+func (l *RateLimiter) Allow(_ context.Context, key string, perMinute int, now time.Time) (ports.RateStatus, error) {
 	if perMinute <= 0 {
-		return 0, nil
+		return ports.RateStatus{}, nil
 	}
 	interval := time.Minute / time.Duration(perMinute)
 	if interval <= 0 {
@@ -124,10 +123,17 @@ func (l *RateLimiter) Allow(_ context.Context, key string, perMinute int, now ti
 	}
 	next := tat.Add(interval)
 	if ahead := next.Sub(now); ahead > burst {
-		return ahead - burst, nil
+		return rateStatus(perMinute, interval, burst, tat.Sub(now), ahead-burst), nil
 	}
 	l.tat[key] = next
-	return 0, nil
+	return rateStatus(perMinute, interval, burst, next.Sub(now), 0), nil
+}
+
+// rateStatus states a bucket whose theoretical arrival time is ahead of now: that is
+// how long until it is full again, and each interval left of the burst is one request.
+func rateStatus(perMinute int, interval, burst, ahead, wait time.Duration) ports.RateStatus {
+	remaining := min(max(int((burst-ahead)/interval), 0), perMinute)
+	return ports.RateStatus{Wait: wait, Limit: perMinute, Remaining: remaining, Reset: max(ahead, 0)}
 }
 
 // sweep forgets keys whose bucket is full again, at most once a minute.

@@ -2,8 +2,10 @@ package openai
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"net/http"
 	"strings"
@@ -11,6 +13,7 @@ import (
 
 	sdk "github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/packages/ssestream"
 
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/ports"
@@ -53,11 +56,12 @@ type ChatConfig struct {
 // ChatModel is a ports.ChatModel streaming POST {base}/chat/completions. Safe for
 // concurrent use.
 type ChatModel struct {
-	chat      sdk.ChatCompletionService
+	opts      []option.RequestOption
 	key       domain.Secret
 	idle      time.Duration
 	timeout   time.Duration
 	maxTokens bool
+	retries   int
 }
 
 var _ ports.ChatModel = (*ChatModel)(nil)
@@ -68,8 +72,8 @@ func NewChatModel(cfg ChatConfig) (*ChatModel, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &ChatModel{chat: sdk.NewChatCompletionService(opts...), key: cfg.APIKey, idle: cfg.IdleTimeout,
-		timeout: cfg.Timeout, maxTokens: cfg.MaxCompletionTokens}
+	m := &ChatModel{opts: opts, key: cfg.APIKey, idle: cfg.IdleTimeout,
+		timeout: cfg.Timeout, maxTokens: cfg.MaxCompletionTokens, retries: max(cfg.MaxRetries, 0)}
 	if m.idle <= 0 {
 		m.idle = DefaultIdleTimeout
 	}
@@ -97,6 +101,11 @@ func clientOptions(baseURL string, key domain.Secret, client *http.Client, retri
 	return opts, nil
 }
 
+// sdkClient sends the chat requests with each model's options. It is never changed,
+// so it is shared: an sdk.Client value holds every service of the API (about 3 KiB),
+// which a model per stream need not carry.
+var sdkClient sdk.Client
+
 var (
 	errStalled = errors.New("model stream stalled")
 	errTooLong = errors.New("model stream exceeded its deadline")
@@ -105,12 +114,19 @@ var (
 // Stream implements ports.ChatModel. Text deltas are yielded as they arrive; the final
 // delta carries the finish reason, the model that answered and the usage of the
 // include_usage chunk. Once the finish reason has arrived the answer is complete: a
-// failure after it only loses the usage chunk.
+// failure after it only loses the usage chunk. The request is encoded before Stream
+// returns and the sequence keeps neither msgs nor, once sent, the encoded request (the
+// answer can take minutes); it can be iterated once.
 func (m *ChatModel) Stream(ctx context.Context, msgs []domain.ChatMessage, p domain.ChatParams) iter.Seq2[domain.Delta, error] {
+	body, err := m.body(msgs, p)
+	requested := p.Model
 	return func(yield func(domain.Delta, error) bool) {
-		params, err := m.params(msgs, p)
 		if err != nil {
 			yield(domain.Delta{}, err)
+			return
+		}
+		if body == nil {
+			yield(domain.Delta{}, domain.E(domain.KindInternal, "stream_reused", "", errors.New("a chat model stream was iterated twice")))
 			return
 		}
 		sctx, stop := context.WithTimeoutCause(ctx, m.timeout, errTooLong)
@@ -120,7 +136,10 @@ func (m *ChatModel) Stream(ctx context.Context, msgs []domain.ChatMessage, p dom
 		idle := time.AfterFunc(m.idle, func() { cancel(errStalled) })
 		defer idle.Stop()
 
-		stream := m.chat.NewStreaming(sctx, params)
+		var res *http.Response
+		perr := sdkClient.Post(sctx, "chat/completions", nil, &res, append(m.sendOnce(body), m.opts...)...)
+		body = nil
+		stream := ssestream.NewStream[chunk](ssestream.NewDecoder(res), perr)
 		defer stream.Close()
 		var st streamState
 		for stream.Next() {
@@ -134,8 +153,56 @@ func (m *ChatModel) Stream(ctx context.Context, msgs []domain.ChatMessage, p dom
 			yield(domain.Delta{}, err)
 			return
 		}
-		yield(st.final(p.Model), nil)
+		yield(st.final(requested), nil)
 	}
+}
+
+// body encodes the streaming request.
+func (m *ChatModel) body(msgs []domain.ChatMessage, p domain.ChatParams) ([]byte, error) {
+	params, err := m.params(msgs, p)
+	if err != nil {
+		return nil, err
+	}
+	params.SetExtraFields(map[string]any{"stream": true})
+	b, err := json.Marshal(params)
+	if err != nil {
+		return nil, domain.E(domain.KindInternal, "encode_request", "", fmt.Errorf("encode chat request: %w", err))
+	}
+	return b, nil
+}
+
+// sendOnce sends body as the request. Without retries the body lets go of its bytes
+// once the transport has read them; with retries the SDK keeps them to send again.
+func (m *ChatModel) sendOnce(body []byte) []option.RequestOption {
+	if m.retries > 0 {
+		return []option.RequestOption{option.WithRequestBody("application/json", body)}
+	}
+	n := int64(len(body))
+	return []option.RequestOption{
+		option.WithRequestBody("application/json", &sentBody{b: body}),
+		// The SDK states no length for a reader; vendors get one as with a byte body.
+		option.WithMiddleware(func(r *http.Request, next option.MiddlewareNext) (*http.Response, error) {
+			r.ContentLength = n
+			return next(r)
+		}),
+	}
+}
+
+// sentBody reads b once and drops it at the end, so that the request the transport
+// keeps for the response's life no longer holds the encoded prompt. Close leaves b to
+// a Read that may still run.
+type sentBody struct{ b []byte }
+
+func (r *sentBody) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		r.b = nil
+		return 0, io.EOF
+	}
+	n := copy(p, r.b)
+	if r.b = r.b[n:]; len(r.b) == 0 {
+		r.b = nil
+	}
+	return n, nil
 }
 
 // outcome decides how a finished stream ends: the caller's cancellation as is, then
@@ -205,13 +272,35 @@ type streamState struct {
 	usage  domain.Usage
 }
 
+// chunk is the part of a chat.completion.chunk the adapter reads, decoded by
+// encoding/json into these few fields rather than into the SDK's full chunk type,
+// which keeps every field's raw JSON and costs several times the allocations.
+type chunk struct {
+	Model   string        `json:"model"`
+	Choices []chunkChoice `json:"choices"`
+	Usage   *chunkUsage   `json:"usage"`
+}
+
+type chunkChoice struct {
+	Index int64 `json:"index"`
+	Delta struct {
+		Content string `json:"content"`
+	} `json:"delta"`
+	FinishReason string `json:"finish_reason"`
+}
+
+type chunkUsage struct {
+	PromptTokens     int64 `json:"prompt_tokens"`
+	CompletionTokens int64 `json:"completion_tokens"`
+}
+
 // add takes one chunk and returns its text for the first choice.
-func (s *streamState) add(c sdk.ChatCompletionChunk) string {
+func (s *streamState) add(c chunk) string {
 	s.chunks++
 	if c.Model != "" {
 		s.model = c.Model
 	}
-	if c.JSON.Usage.Valid() {
+	if c.Usage != nil {
 		s.usage = domain.Usage{PromptTokens: int(c.Usage.PromptTokens), CompletionTokens: int(c.Usage.CompletionTokens)}
 	}
 	var text string

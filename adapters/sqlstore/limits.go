@@ -29,9 +29,9 @@ func NewRateLimiter(db *gorm.DB) *RateLimiter { return &RateLimiter{db: db} }
 
 // Allow implements ports.RateLimiter. perMinute 0 (or less) is unlimited and touches no
 // row. A database failure is KindUnavailable.
-func (l *RateLimiter) Allow(ctx context.Context, key string, perMinute int, now time.Time) (time.Duration, error) {
+func (l *RateLimiter) Allow(ctx context.Context, key string, perMinute int, now time.Time) (ports.RateStatus, error) {
 	if perMinute <= 0 {
-		return 0, nil
+		return ports.RateStatus{}, nil
 	}
 	interval := max(time.Minute/time.Duration(perMinute), 1)
 	burst := interval * time.Duration(perMinute)
@@ -45,23 +45,31 @@ func (l *RateLimiter) Allow(ctx context.Context, key string, perMinute int, now 
 			WHERE GREATEST(r.tat, ?::bigint) + ?::bigint - ?::bigint <= ?::bigint
 			RETURNING tat`, key, ns, iv, ns, iv, ns, iv, ns, b).Scan(&taken).Error
 		if err != nil {
-			return 0, translate(err, "take from rate limit")
+			return ports.RateStatus{}, translate(err, "take from rate limit")
 		}
 		if len(taken) > 0 {
-			return 0, nil
+			return rateStatus(perMinute, iv, b, taken[0]-ns, 0), nil
 		}
 		var tat []int64
 		if err := l.db.WithContext(ctx).Raw("SELECT tat FROM rate_limits WHERE key = ?", key).Scan(&tat).Error; err != nil {
-			return 0, translate(err, "read rate limit")
+			return ports.RateStatus{}, translate(err, "read rate limit")
 		}
 		if len(tat) > 0 {
-			if wait := max(tat[0], ns) + iv - ns - b; wait > 0 {
-				return time.Duration(wait), nil
+			if ahead := max(tat[0], ns) - ns; ahead+iv-b > 0 {
+				return rateStatus(perMinute, iv, b, ahead, ahead+iv-b), nil
 			}
 		}
 		// The bucket refilled (or was pruned) between the two statements: try again.
 	}
-	return 0, domain.ErrUnavailable.WithDetail("the rate limit is contended; retry")
+	return ports.RateStatus{}, domain.ErrUnavailable.WithDetail("the rate limit is contended; retry")
+}
+
+// rateStatus states a bucket whose theoretical arrival time is ahead nanoseconds after
+// now: that is how long until it is full again, and each interval left of the burst
+// is one request.
+func rateStatus(perMinute int, interval, burst, ahead, wait int64) ports.RateStatus {
+	remaining := min(max(int((burst-ahead)/interval), 0), perMinute)
+	return ports.RateStatus{Wait: time.Duration(wait), Limit: perMinute, Remaining: remaining, Reset: time.Duration(max(ahead, 0))}
 }
 
 // Prune removes the keys whose budget is full again at now.

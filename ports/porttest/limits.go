@@ -139,10 +139,16 @@ type NewRateLimiter func(t *testing.T) ports.RateLimiter
 func RateLimiter(t *testing.T, newLimiter NewRateLimiter) {
 	allow := func(t *testing.T, l ports.RateLimiter, key string, perMinute int, now time.Time) time.Duration {
 		t.Helper()
-		d, err := l.Allow(t.Context(), key, perMinute, now)
+		st, err := l.Allow(t.Context(), key, perMinute, now)
 		require.NoError(t, err)
-		require.GreaterOrEqual(t, d, time.Duration(0))
-		return d
+		require.GreaterOrEqual(t, st.Wait, time.Duration(0))
+		return st.Wait
+	}
+	status := func(t *testing.T, l ports.RateLimiter, key string, perMinute int, now time.Time) ports.RateStatus {
+		t.Helper()
+		st, err := l.Allow(t.Context(), key, perMinute, now)
+		require.NoError(t, err)
+		return st
 	}
 
 	t.Run("perMinute 0 is unlimited", func(t *testing.T) {
@@ -163,6 +169,28 @@ func RateLimiter(t *testing.T, newLimiter NewRateLimiter) {
 		assert.Positive(t, wait)
 		assert.LessOrEqual(t, wait, time.Minute)
 		assert.Positive(t, allow(t, l, "k", 5, at(0)), "a refused request must not refill the budget")
+	})
+
+	t.Run("the status counts the budget down and says when it is full again", func(t *testing.T) {
+		t.Parallel()
+		l := newLimiter(t)
+		assert.Equal(t, ports.RateStatus{}, status(t, l, "unlimited", 0, at(0)), "perMinute 0 reports nothing")
+		for i := range 4 {
+			st := status(t, l, "k", 4, at(0))
+			assert.Zero(t, st.Wait, "request %d", i)
+			assert.Equal(t, 4, st.Limit)
+			assert.Equal(t, 3-i, st.Remaining, "remaining after request %d", i)
+			assert.Equal(t, time.Duration(i+1)*15*time.Second, st.Reset, "reset after request %d", i)
+		}
+		refused := status(t, l, "k", 4, at(0))
+		assert.Positive(t, refused.Wait)
+		assert.Equal(t, ports.RateStatus{Wait: refused.Wait, Limit: 4, Remaining: 0, Reset: time.Minute}, refused,
+			"a refused request reports the spent budget and takes nothing")
+		later := status(t, l, "k", 4, at(30*time.Second))
+		assert.Zero(t, later.Wait, "half a minute refills two requests")
+		assert.Equal(t, 1, later.Remaining, "two refilled, one taken")
+		assert.Equal(t, 45*time.Second, later.Reset)
+		assert.Equal(t, 3, status(t, l, "other", 4, at(0)).Remaining, "keys are counted apart")
 	})
 
 	t.Run("after the returned wait a request passes again", func(t *testing.T) {
@@ -205,9 +233,9 @@ func RateLimiter(t *testing.T, newLimiter NewRateLimiter) {
 		var wg sync.WaitGroup
 		for range 100 {
 			wg.Go(func() {
-				d, err := l.Allow(t.Context(), "k", 10, at(0))
+				st, err := l.Allow(t.Context(), "k", 10, at(0))
 				assert.NoError(t, err)
-				if err == nil && d == 0 {
+				if err == nil && st.Wait == 0 {
 					passed.Add(1)
 				}
 			})

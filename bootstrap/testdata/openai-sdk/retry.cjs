@@ -1,7 +1,8 @@
 'use strict';
 // Asks tenantry's OpenAI-compatible endpoint, with the official OpenAI Node SDK at its
 // default retry policy, once within the tenant's quota and once beyond it, and prints
-// one JSON object for the Go test (bootstrap/openai_sdk_retry_test.go).
+// one JSON object for the Go test (bootstrap/openai_sdk_retry_test.go), with the raw
+// rate-limit headers of the first answer.
 // Inputs: TENANTRY_BASE_URL (…/v1), TENANTRY_API_KEY (an access token), TENANTRY_QUESTION.
 const { OpenAI } = require('openai');
 
@@ -15,8 +16,15 @@ async function main() {
   const client = new OpenAI({ baseURL: env('TENANTRY_BASE_URL'), apiKey: env('TENANTRY_API_KEY'), maxRetries: 2, timeout: 30_000 });
   const messages = [{ role: 'user', content: env('TENANTRY_QUESTION') }];
   const model = 'tenantry-acme';
-  const first = await client.chat.completions.create({ model, messages });
-  const out = { first_finish: first.choices[0].finish_reason, over_quota: null };
+  const { data: first, response } = await client.chat.completions.create({ model, messages }).withResponse();
+  const out = {
+    first_finish: first.choices[0].finish_reason, over_quota: null,
+    first_rate_limit: {
+      limit: response.headers.get('x-ratelimit-limit-requests'),
+      remaining: response.headers.get('x-ratelimit-remaining-requests'),
+      reset: response.headers.get('x-ratelimit-reset-requests'),
+    },
+  };
   try {
     await client.chat.completions.create({ model, messages });
   } catch (err) {
