@@ -31,6 +31,8 @@ require (
 	modernc.org/sqlite v1.55.0
 )
 
+require github.com/tiktoken-go/tokenizer v0.10.0 // indirect
+
 require (
 	cel.dev/expr v0.25.2 // indirect
 	charm.land/bubbles/v2 v2.1.1 // indirect

@@ -20,7 +20,10 @@ type StreamChatDeps struct {
 	Lexical ports.LexicalIndex
 	Limiter ports.RateLimiter
 	Slots   ports.StreamSlots
-	Now     func() time.Time
+	// Tokens counts what was produced when the vendor reported no usage; nil counts
+	// with domain.EstimateTokens.
+	Tokens ports.TokenCounter
+	Now    func() time.Time
 	// PersistTimeout bounds storing the answer after the client has gone.
 	PersistTimeout time.Duration
 }
@@ -179,7 +182,7 @@ func (s *StreamChat) answer(ctx context.Context, in *ChatInput, p *chatPlan, yie
 	if streamErr == nil {
 		msgs := p.msgs
 		p.msgs = nil // the model owns the prompt now; nothing here keeps it alive meanwhile
-		promptTokens = domain.EstimatePromptTokens(msgs)
+		promptTokens = domain.EstimatePromptTokens(msgs, s.tokenCounter(&in.Tenant.Tenant.LLM))
 		for d, err := range p.model.Stream(ctx, msgs, p.params) {
 			if err != nil {
 				streamErr = err
@@ -206,7 +209,7 @@ func (s *StreamChat) answer(ctx context.Context, in *ChatInput, p *chatPlan, yie
 	if usage.Total() == 0 && promptTokens > 0 {
 		// The vendor sent no usage (the stream ended early, or it ignores
 		// include_usage): what was produced is still paid for, by estimate.
-		usage, estimated = domain.Usage{PromptTokens: promptTokens, CompletionTokens: domain.EstimateTokens(text.String())}, true
+		usage, estimated = domain.Usage{PromptTokens: promptTokens, CompletionTokens: s.tokenCounter(&in.Tenant.Tenant.LLM)(text.String())}, true
 	}
 	msgID, perr := s.persist(ctx, in, p, text.String(), &final, usage, estimated, streamErr != nil)
 	if stopped {
@@ -224,6 +227,14 @@ func (s *StreamChat) answer(ctx context.Context, in *ChatInput, p *chatPlan, yie
 		}
 		yield(final, nil)
 	}
+}
+
+// tokenCounter counts text for the tenant's chat model.
+func (s *StreamChat) tokenCounter(llm *domain.LLMSettings) func(string) int {
+	if s.d.Tokens == nil {
+		return domain.EstimateTokens
+	}
+	return func(text string) int { return s.d.Tokens.Tokens(llm.Provider, llm.Model, text) }
 }
 
 // persist stores the question and the (possibly partial) answer, and the usage (marked

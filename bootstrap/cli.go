@@ -31,6 +31,7 @@ DATABASE_PUBLIC_URL) tenantry uses an embedded SQLite database in $TENANTRY_DATA
 	env := func() (Config, error) { return LoadConfig(stdio.Getenv) }
 	root.AddCommand(
 		serveCommand(stdio, env, schemaHCL),
+		initCommand(stdio, env, schemaHCL),
 		migrateCommand(stdio, env, schemaHCL),
 		userCommand(stdio, env, schemaHCL),
 		tenantCommand(stdio, env, schemaHCL),

@@ -187,3 +187,26 @@ func TestMetricsShowTheEmbeddedIndexMemory(t *testing.T) {
 	require.NoError(t, err)
 	assert.Positive(t, lex, "the chunk's postings")
 }
+
+// TestMetricsAreNotPublicByDefault: with the default configuration the wired router
+// serves /metrics, which lists tenant ids, only to this machine.
+func TestMetricsAreNotPublicByDefault(t *testing.T) {
+	t.Parallel()
+	e := vtNewEnv(t, nil)
+	e.tenant(t, "acme", `{}`)
+	scrape := func(remote string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		req.RemoteAddr = remote
+		rec := httptest.NewRecorder()
+		e.srv.Config.Handler.ServeHTTP(rec, req)
+		return rec
+	}
+	rec := scrape("203.0.113.9:40000")
+	require.Equal(t, http.StatusForbidden, rec.Code, "a remote peer read /metrics")
+	assert.Equal(t, "application/problem+json", rec.Header().Get("Content-Type"))
+	assert.Contains(t, rec.Body.String(), "TENANTRY_METRICS_TOKEN")
+	assert.NotContains(t, rec.Body.String(), "acme")
+	rec = scrape("127.0.0.1:40000")
+	require.Equal(t, http.StatusOK, rec.Code, "this machine may read /metrics")
+	assert.Contains(t, rec.Body.String(), "tenantry_http_requests_total")
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/tenantry/tenantry/adapters/observe"
 	"github.com/tenantry/tenantry/adapters/passwords"
 	"github.com/tenantry/tenantry/adapters/sqlstore"
+	"github.com/tenantry/tenantry/adapters/tokencount"
 	"github.com/tenantry/tenantry/adapters/vecsearch"
 	"github.com/tenantry/tenantry/application"
 	"github.com/tenantry/tenantry/domain"
@@ -248,7 +249,7 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 		Documents:     application.NewDocuments(st.Documents, v, lex),
 		Conversations: application.NewConversations(st.Conversations, st.ConversationEdits),
 		Chat: application.NewStreamChat(application.StreamChatDeps{Conversations: st.Conversations, Usage: usage, Vendors: v, Lexical: lex,
-			Limiter: limits.Rate, Slots: limits.Streams, Now: now}),
+			Limiter: limits.Rate, Slots: limits.Streams, Tokens: tokencount.New(), Now: now}),
 		Reports: application.NewReports(usage, st.Audit, now),
 		APIKeys: keysUC,
 		ChangePassword: application.NewChangePassword(application.ChangePasswordDeps{Users: users, Hasher: hasher, Issuer: issuer,

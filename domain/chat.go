@@ -210,7 +210,8 @@ func (p Page) Normalize() Page {
 	return p
 }
 
-// Token estimate for answers whose vendor reported no usage: about four bytes of text
+// Token estimate for answers whose vendor reported no usage and whose model has no
+// known tokenizer (ports.TokenCounter counts OpenAI's models exactly): about four bytes of text
 // per token (OpenAI's rule of thumb for English; other scripts take more tokens per
 // byte, so this errs low there), plus a few tokens of framing per chat message.
 const (
@@ -222,11 +223,16 @@ const (
 // EstimateTokens is the estimated token count of text, rounded up.
 func EstimateTokens(text string) int { return (len(text) + bytesPerToken - 1) / bytesPerToken }
 
-// EstimatePromptTokens is the estimated token count of a chat prompt.
-func EstimatePromptTokens(msgs []ChatMessage) int {
+// EstimatePromptTokens is the estimated token count of a chat prompt whose message
+// texts count tokens each (EstimateTokens when count is nil), plus the framing OpenAI
+// documents for chat messages.
+func EstimatePromptTokens(msgs []ChatMessage, count func(string) int) int {
+	if count == nil {
+		count = EstimateTokens
+	}
 	n := tokensPerChatReply
 	for _, m := range msgs {
-		n += tokensPerMessage + EstimateTokens(m.Content)
+		n += tokensPerMessage + count(m.Content)
 	}
 	return n
 }

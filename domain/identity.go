@@ -89,6 +89,17 @@ type UsageTotals struct {
 // Tokens is prompt plus completion tokens.
 func (u UsageTotals) Tokens() int64 { return u.PromptTokens + u.CompletionTokens }
 
+// Add counts record r in the totals.
+func (u *UsageTotals) Add(r UsageRecord) {
+	u.PromptTokens += int64(r.PromptTokens)
+	u.CompletionTokens += int64(r.CompletionTokens)
+	u.ReadUnits += int64(r.ReadUnits)
+	u.Requests++
+	if r.Estimated {
+		u.EstimatedTokens += int64(r.PromptTokens + r.CompletionTokens)
+	}
+}
+
 // MonthStart returns the first instant of now's month in UTC, the quota period.
 func MonthStart(now time.Time) time.Time {
 	n := now.UTC()

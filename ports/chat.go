@@ -67,3 +67,13 @@ type AuditLog interface {
 	// List returns entries newest first; a non-empty tenant narrows to that tenant.
 	List(ctx context.Context, t domain.TenantID, page domain.Page) ([]domain.AuditEntry, error)
 }
+
+// TokenCounter counts the tokens of text the way a chat model's vendor bills them. It
+// serves answers whose vendor reported no usage, so the result is an estimate and is
+// recorded as one.
+type TokenCounter interface {
+	// Tokens returns the token count of text for the model served by provider (one
+	// of the domain.LLM* names); never negative, 0 for empty text. A model the counter
+	// does not know is counted by domain.EstimateTokens. Safe for concurrent use.
+	Tokens(provider, model, text string) int
+}

@@ -53,10 +53,7 @@ func (u *Usage) Record(ctx context.Context, r domain.UsageRecord) error {
 	defer u.mu.Unlock()
 	for k, e := range u.entries {
 		if k.tenant == r.TenantID && !r.At.Before(k.since) {
-			e.totals.PromptTokens += int64(r.PromptTokens)
-			e.totals.CompletionTokens += int64(r.CompletionTokens)
-			e.totals.ReadUnits += int64(r.ReadUnits)
-			e.totals.Requests++
+			e.totals.Add(r)
 			u.entries[k] = e
 		}
 	}

@@ -27,16 +27,6 @@ func (s *UsageStore) Record(ctx context.Context, r domain.UsageRecord) error {
 	return nil
 }
 
-func addUsage(tot *domain.UsageTotals, r domain.UsageRecord) {
-	tot.PromptTokens += int64(r.PromptTokens)
-	tot.CompletionTokens += int64(r.CompletionTokens)
-	tot.ReadUnits += int64(r.ReadUnits)
-	tot.Requests++
-	if r.Estimated {
-		tot.EstimatedTokens += int64(r.PromptTokens + r.CompletionTokens)
-	}
-}
-
 // Totals sums tenant t's usage at or after since.
 func (s *UsageStore) Totals(ctx context.Context, t domain.TenantID, since time.Time) (domain.UsageTotals, error) {
 	if err := s.db.lock(ctx); err != nil {
@@ -46,7 +36,7 @@ func (s *UsageStore) Totals(ctx context.Context, t domain.TenantID, since time.T
 	tot := domain.UsageTotals{TenantID: t, PeriodStart: since}
 	for _, r := range s.db.usage {
 		if r.TenantID == t && !r.At.Before(since) {
-			addUsage(&tot, r)
+			tot.Add(r)
 		}
 	}
 	return tot, nil
@@ -69,7 +59,7 @@ func (s *UsageStore) AllTotals(ctx context.Context, since time.Time) ([]domain.U
 			tot = &domain.UsageTotals{TenantID: r.TenantID, PeriodStart: since}
 			byTenant[r.TenantID] = tot
 		}
-		addUsage(tot, r)
+		tot.Add(r)
 	}
 	out := make([]domain.UsageTotals, 0, len(byTenant))
 	for _, tot := range byTenant {

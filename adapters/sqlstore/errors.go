@@ -112,6 +112,14 @@ func postgresKind(err error) (domain.Kind, bool) {
 	return 0, false
 }
 
+// refusedLogin reports whether PostgreSQL refused the connection's credentials or
+// database (SQLSTATE class 28, invalid authorization, or 3D000, no such database):
+// a configuration mistake that retrying does not fix.
+func refusedLogin(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (strings.HasPrefix(pe.Code, "28") || pe.Code == "3D000")
+}
+
 // unreachable reports whether err means the database could not be reached or the
 // connection broke.
 func unreachable(err error) bool {

@@ -185,7 +185,7 @@ func Open(ctx context.Context, c Config) (*gorm.DB, *sql.DB, error) {
 	})
 	if err != nil {
 		_ = sqlDB.Close()
-		return nil, nil, domain.ErrUnavailable.With(fmt.Errorf("open %s: %w", c.Redacted(), err))
+		return nil, nil, connectError(fmt.Errorf("open %s: %w", c.Redacted(), err))
 	}
 	if c.QueryTimeout > 0 {
 		if err := gdb.Use(&deadlines{d: c.QueryTimeout + 2*time.Second}); err != nil {
@@ -195,7 +195,7 @@ func Open(ctx context.Context, c Config) (*gorm.DB, *sql.DB, error) {
 	}
 	if err := sqlDB.PingContext(ctx); err != nil {
 		_ = sqlDB.Close()
-		return nil, nil, domain.ErrUnavailable.With(fmt.Errorf("connect to %s: %w", c.Redacted(), err))
+		return nil, nil, connectError(fmt.Errorf("connect to %s: %w", c.Redacted(), err))
 	}
 	return gdb, sqlDB, nil
 }
@@ -272,4 +272,14 @@ func configurePool(db *sql.DB, c Config) {
 	if c.ConnMaxIdleTime > 0 {
 		db.SetConnMaxIdleTime(c.ConnMaxIdleTime)
 	}
+}
+
+// connectError classifies a failure to connect: refused credentials or database are a
+// configuration mistake to fix, anything else is Unavailable (try again).
+func connectError(cause error) error {
+	if refusedLogin(cause) {
+		return domain.E(domain.KindInvalid, "database_login_refused",
+			"PostgreSQL refused the login: check the user, password and database name in DATABASE_URL (or DATABASE_PUBLIC_URL)", cause)
+	}
+	return domain.ErrUnavailable.With(cause)
 }
