@@ -211,7 +211,7 @@ func TestIngestDocumentEmbedderFailureLeavesNothing(t *testing.T) {
 // failingSaves is a DocumentStore whose Save fails as a dropped connection would.
 type failingSaves struct{ ports.DocumentStore }
 
-func (failingSaves) Save(context.Context, domain.Document) (domain.DocumentID, error) {
+func (failingSaves) Save(context.Context, domain.Document, []domain.Chunk) (domain.DocumentID, error) {
 	return "", domain.ErrUnavailable.With(errors.New("connection reset"))
 }
 

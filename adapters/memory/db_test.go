@@ -95,7 +95,7 @@ func TestValuesAreCopiedInAndOut(t *testing.T) {
 
 	md := map[string]string{"k": "v"}
 	d := domain.Document{ID: "doc", TenantID: "acme", Title: "T", Metadata: md, CreatedAt: now}
-	_, err = db.Documents().Save(ctx, d)
+	_, err = db.Documents().Save(ctx, d, nil)
 	require.NoError(t, err)
 	md["k"] = "changed"
 	gotDoc, err := db.Documents().Get(ctx, "acme", "doc")

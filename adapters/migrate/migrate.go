@@ -125,13 +125,20 @@ func Apply(ctx context.Context, db *sql.DB, hcl []byte, opts Options) (Plan, err
 		if err != nil {
 			return fmt.Errorf("plan schema changes: %w", err)
 		}
-		plan.Statements = statements(mp)
+		pre := dataSteps(live)
+		plan.Statements = append(pre, statements(mp)...)
 		if len(plan.Destructive) > 0 && !opts.AllowDestructive {
 			return ErrDestructive.WithDetail("the migration would drop data (%s); re-run with --allow-destructive to apply it",
 				strings.Join(plan.Destructive, "; "))
 		}
 		if opts.DryRun {
 			return nil
+		}
+		for _, q := range pre {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return domain.E(domain.KindInternal, "migration_failed", "a data migration step failed; nothing was applied",
+					fmt.Errorf("exec %q: %w", q, err))
+			}
 		}
 		for _, c := range mp.Changes {
 			if _, err := tx.ExecContext(ctx, c.Cmd, c.Args...); err != nil {
@@ -142,6 +149,42 @@ func Apply(ctx context.Context, db *sql.DB, hcl []byte, opts Options) (Plan, err
 		return nil
 	}, opts.DryRun)
 	return plan, err
+}
+
+// dataStep is a data migration that makes existing rows fit a constraint the declared
+// schema adds. Steps run in Apply's transaction, in order, before the schema statements
+// and only when the schema changes at all; each is idempotent (running it again, or on
+// data that already fits, changes nothing) and runs only when the live schema has all
+// of its tables.
+type dataStep struct {
+	tables []string
+	sql    string
+}
+
+// allDataSteps lists every data migration; the SQL is the same on PostgreSQL and SQLite.
+var allDataSteps = []dataStep{
+	// Chunks reference their document with ON DELETE CASCADE: chunks whose document
+	// record is gone (left by ingestion that stored chunks before the record) are
+	// unreachable and would make adding the foreign key fail.
+	{tables: []string{"chunks", "documents"},
+		sql: "DELETE FROM chunks WHERE NOT EXISTS (SELECT 1 FROM documents WHERE documents.id = chunks.document_id)"},
+}
+
+// dataSteps returns the SQL of the steps whose tables the live schema has.
+func dataSteps(live *schema.Schema) []string {
+	var out []string
+	for _, st := range allDataSteps {
+		ok := true
+		for _, t := range st.tables {
+			if _, has := live.Table(t); !has {
+				ok = false
+			}
+		}
+		if ok {
+			out = append(out, st.sql)
+		}
+	}
+	return out
 }
 
 func statements(p *migrate.Plan) []string {

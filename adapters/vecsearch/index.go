@@ -112,9 +112,11 @@ func (x *Index) tenant(t domain.TenantID) *tenantIndex {
 	return ti
 }
 
-// Upsert normalises the chunks' vectors, stores them in the ChunkStore, then in the
-// tenant's in-memory copy. A chunk without a document id, with a negative index, an
-// empty vector or a non-finite value is KindInvalid and nothing is stored.
+// Upsert normalises the chunks' vectors and puts them in the tenant's loaded in-memory
+// copy; the caller has already stored them in the ChunkStore (ports.DocumentStore.Save
+// at ingestion, ports.ChunkScanner.PutVectors when re-indexing), which an unloaded copy
+// will read. A chunk without a document id, with a negative index, an empty vector or a
+// non-finite value is KindInvalid and nothing is indexed.
 func (x *Index) Upsert(ctx context.Context, t domain.TenantID, chunks []domain.Chunk) error {
 	if len(chunks) == 0 {
 		return nil
@@ -125,9 +127,6 @@ func (x *Index) Upsert(ctx context.Context, t domain.TenantID, chunks []domain.C
 	}
 	ti := x.tenant(t)
 	err = ti.write(func() error {
-		if err := x.store.PutChunks(ctx, t, clean); err != nil {
-			return storeError("store chunks", err)
-		}
 		ti.apply(func() {
 			for _, c := range clean {
 				ti.upsert(c)
@@ -142,13 +141,11 @@ func (x *Index) Upsert(ctx context.Context, t domain.TenantID, chunks []domain.C
 	return nil
 }
 
-// DeleteDocument removes document d's chunks from the ChunkStore, then from memory.
+// DeleteDocument removes document d's chunks from memory (their rows went with the
+// document's record).
 func (x *Index) DeleteDocument(ctx context.Context, t domain.TenantID, d domain.DocumentID) error {
 	ti := x.tenant(t)
 	err := ti.write(func() error {
-		if err := x.store.DeleteChunks(ctx, t, d); err != nil {
-			return storeError("delete chunks", err)
-		}
 		ti.apply(func() {
 			for _, m := range ti.mats {
 				m.deleteDocument(d)
@@ -163,13 +160,11 @@ func (x *Index) DeleteDocument(ctx context.Context, t domain.TenantID, d domain.
 	return nil
 }
 
-// DropTenant removes all of tenant t's chunks from the ChunkStore and from memory.
+// DropTenant removes all of tenant t's chunks from memory (their rows went with the
+// tenant's record).
 func (x *Index) DropTenant(ctx context.Context, t domain.TenantID) error {
 	ti := x.tenant(t)
 	err := ti.write(func() error {
-		if err := x.store.DropChunks(ctx, t); err != nil {
-			return storeError("drop chunks", err)
-		}
 		ti.mu.Lock()
 		ti.mats, ti.loaded = nil, true
 		ti.resized()
@@ -273,6 +268,9 @@ func (x *Index) load(ctx context.Context, t domain.TenantID, ti *tenantIndex) er
 	chunks, err := x.store.LoadChunks(ctx, t)
 	if err != nil {
 		return storeError("load chunks", err)
+	}
+	for _, c := range chunks {
+		normalizeInto(c.Vector, c.Vector) // stored as the embedder made them
 	}
 	mats := buildMatrices(chunks)
 	ti.mu.Lock()

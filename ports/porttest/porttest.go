@@ -135,7 +135,7 @@ func (f *fixture) document(tenant domain.TenantID, externalID, title string, cre
 	d, err := domain.NewDocument(domain.DocumentID(newID()), tenant, externalID, title, "some text", map[string]string{"source": title}, created)
 	require.NoError(f.t, err)
 	d.Chunks = 2
-	_, err = f.s.Documents.Save(f.ctx, d)
+	_, err = f.s.Documents.Save(f.ctx, d, nil)
 	require.NoError(f.t, err)
 	return d
 }
