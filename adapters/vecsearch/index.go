@@ -269,9 +269,6 @@ func (x *Index) load(ctx context.Context, t domain.TenantID, ti *tenantIndex) er
 	if err != nil {
 		return storeError("load chunks", err)
 	}
-	for _, c := range chunks {
-		normalizeInto(c.Vector, c.Vector) // stored as the embedder made them
-	}
 	mats := buildMatrices(chunks)
 	ti.mu.Lock()
 	ti.mats, ti.loaded = mats, true
