@@ -39,6 +39,15 @@ type VectorIndex interface {
 	DropTenant(ctx context.Context, t domain.TenantID) error
 }
 
+// VectorLister is implemented by a VectorIndex outside tenantry's database (Pinecone),
+// whose vectors cannot be written in the transaction that saves their document, so
+// that vectors whose document is gone can be found and deleted.
+type VectorLister interface {
+	// VectorDocuments returns, for each document of tenant t with vectors in the
+	// index, how many it has. An unreachable index is KindUnavailable.
+	VectorDocuments(ctx context.Context, t domain.TenantID) (map[domain.DocumentID]int, error)
+}
+
 // LexicalIndex finds passages by the words they share with a query (BM25), and keeps
 // tenantry's own copy of every tenant's chunk text, whatever its vector store. Every
 // method is scoped by tenant: results never include another tenant's passages, and

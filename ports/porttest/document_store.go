@@ -208,6 +208,51 @@ func DocumentStore(t *testing.T, newStores NewStores) {
 // ChunkStore tests a ports.ChunkStore. Chunks belong to documents saved through the same
 // backend's DocumentStore.
 func ChunkStore(t *testing.T, newStores NewStores) {
+	t.Run("a document is saved with its chunks, and deleted with them", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t, newStores)
+		f.tenant("acme")
+		d := document("acme", "", "Doc", at(0))
+		want := []domain.Chunk{chunk(d.ID, 0, "first"), chunk(d.ID, 1, "second", 0, 1, 0, 0)}
+		_, err := f.s.Documents.Save(f.ctx, d, want)
+		require.NoError(t, err)
+		got, err := f.s.Chunks.LoadChunks(f.ctx, "acme")
+		require.NoError(t, err)
+		assert.Equal(t, want, got)
+
+		require.NoError(t, f.s.Documents.Delete(f.ctx, "acme", d.ID))
+		got, err = f.s.Chunks.LoadChunks(f.ctx, "acme")
+		require.NoError(t, err)
+		assert.Empty(t, got, "no chunk outlives its document")
+	})
+
+	t.Run("replacing a document by external id replaces its chunks", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t, newStores)
+		f.tenant("acme")
+		old := document("acme", "ext", "Old", at(0))
+		_, err := f.s.Documents.Save(f.ctx, old, []domain.Chunk{chunk(old.ID, 0, "old 0"), chunk(old.ID, 1, "old 1")})
+		require.NoError(t, err)
+		nw := document("acme", "ext", "New", at(time.Minute))
+		replaced, err := f.s.Documents.Save(f.ctx, nw, []domain.Chunk{chunk(nw.ID, 0, "new 0")})
+		require.NoError(t, err)
+		assert.Equal(t, old.ID, replaced)
+		got, err := f.s.Chunks.LoadChunks(f.ctx, "acme")
+		require.NoError(t, err)
+		assert.Equal(t, []domain.Chunk{chunk(nw.ID, 0, "new 0")}, got)
+	})
+
+	t.Run("chunks of a document without a record are refused", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t, newStores)
+		f.tenant("acme")
+		err := f.s.Chunks.PutChunks(f.ctx, "acme", []domain.Chunk{chunk(domain.DocumentID(newID()), 0, "orphan")})
+		assert.Equal(t, domain.KindInvalid, domain.KindOf(err))
+		got, err := f.s.Chunks.LoadChunks(f.ctx, "acme")
+		require.NoError(t, err)
+		assert.Empty(t, got)
+	})
+
 	t.Run("an empty tenant loads no chunks", func(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t, newStores)
