@@ -51,7 +51,7 @@ type IngestInput struct {
 // retrievable until all of it is, and a crash leaves all or nothing. Vectors for an
 // external store (Pinecone) are written before that transaction, since it cannot join
 // it; a failure removes them, and a crash leaves only vectors whose document does not
-// exist, which search ignores and the vector sweeper deletes. After the commit the
+// exist, which the vector sweeper (SweepVectors) deletes. After the commit the
 // process's in-memory indexes take the chunks in. Re-ingesting a document with the
 // same external id replaces it.
 func (u *IngestDocument) Execute(ctx context.Context, in IngestInput) (domain.Document, error) {

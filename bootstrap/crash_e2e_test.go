@@ -72,7 +72,9 @@ func crashAndCheck(t *testing.T, e env, db *sql.DB, ph string) {
 	words := map[string]string{} // document id -> its unique word, for every 201
 	next := 0
 	for round := range 3 {
+		began := time.Now()
 		s, err := launchServer(t, e)
+		t.Logf("round %d: started in %s", round, time.Since(began))
 		t.Cleanup(func() { _ = s.cmd.Process.Kill() })
 		require.NoError(t, err, "stderr:\n%s", s.stderr.String())
 		token := s.login(t, nil, "admin@acme.test", e2ePassword).AccessToken
@@ -133,8 +135,11 @@ func crashAndCheck(t *testing.T, e env, db *sql.DB, ph string) {
 		t.Logf("round %d: %d documents acknowledged so far, %d attempted", round, len(words), next)
 	}
 
+	began := time.Now()
 	s := startServer(t, e)
 	token := s.login(t, nil, "admin@acme.test", e2ePassword).AccessToken
+	t.Logf("restarted in %s", time.Since(began))
+	defer func() { t.Logf("checked in %s", time.Since(began)) }()
 
 	// Rows: no chunk without its document, no document missing chunks.
 	var orphans int

@@ -326,7 +326,7 @@ func TestOrphanChunksAreDeletedBeforeTheirForeignKeyIsAdded(t *testing.T) {
 			require.NoError(t, err)
 			for _, doc := range []string{"kept", "kept", "orphan", "orphan"} {
 				_, err = db.Exec(`INSERT INTO chunks (tenant_id, document_id, idx, text, vector)
-					VALUES ('acme', '`+doc+`', (SELECT COUNT(*) FROM chunks WHERE document_id = '`+doc+`'), 'text', '')`)
+					VALUES ('acme', '` + doc + `', (SELECT COUNT(*) FROM chunks WHERE document_id = '` + doc + `'), 'text', '')`)
 				require.NoError(t, err)
 			}
 			require.Equal(t, 4, count(t, db, "chunks"))
