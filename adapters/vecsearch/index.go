@@ -1,7 +1,8 @@
 // Package vecsearch is tenantry's "embedded" vector index: exact cosine search in
-// process over vectors persisted by a ports.ChunkStore. Each tenant's vectors are
-// loaded lazily into one contiguous float32 matrix per dimension and kept in step with
-// every write made through the index.
+// process over the vectors in a ports.ChunkStore's rows (written with their document
+// by ports.DocumentStore, or by ports.ChunkScanner.PutVectors when re-indexing). Each
+// tenant's vectors are loaded lazily into one contiguous float32 matrix per dimension
+// and kept in step with the writes the index is told of; the index never writes rows.
 //
 // It imports domain, ports, the standard library and golang.org/x/sys/cpu only.
 package vecsearch
@@ -34,10 +35,11 @@ type Config struct {
 	MaxBytes int64
 }
 
-// Index is the embedded vector index. The ChunkStore is the system of record: every
-// write goes to it first and only then to the in-memory copy, and a tenant's copy is
-// built from ChunkStore.LoadChunks on its first use. The copy of one process does not
-// see writes made by another process through another Index; Invalidate drops it.
+// Index is the embedded vector index. The ChunkStore is the system of record, written
+// before the index is told: a tenant's copy is built from ChunkStore.LoadChunks on its
+// first use, and Upsert, DeleteDocument and DropTenant bring a loaded copy in step with
+// rows already committed. The copy of one process does not see another process's
+// writes; Invalidate drops it.
 //
 // Index is safe for concurrent use: searches of a tenant share a read lock, writes of a
 // tenant are serialised, and tenants never wait for each other. Close stops the
