@@ -50,8 +50,9 @@ type VectorLister interface {
 	VectorDocuments(ctx context.Context, t domain.TenantID) (map[domain.DocumentID]int, error)
 }
 
-// LexicalIndex finds passages by the words they share with a query (BM25), and keeps
-// tenantry's own copy of every tenant's chunk text, whatever its vector store. Every
+// LexicalIndex finds passages by the words they share with a query (BM25) over
+// tenantry's own copy of every tenant's chunk text (the ChunkStore's rows), whatever
+// its vector store. Every
 // method is scoped by tenant: results never include another tenant's passages, and
 // writes never touch another tenant's chunks.
 type LexicalIndex interface {
