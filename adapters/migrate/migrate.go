@@ -15,6 +15,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 
 	"ariga.io/atlas/sql/migrate"
@@ -151,14 +152,14 @@ func Apply(ctx context.Context, db *sql.DB, hcl []byte, opts Options) (Plan, err
 	return plan, err
 }
 
-// dataStep is a data migration that makes existing rows fit a constraint the declared
-// schema adds. Steps run in Apply's transaction, in order, before the schema statements
-// and only when the schema changes at all; each is idempotent (running it again, or on
-// data that already fits, changes nothing) and runs only when the live schema has all
-// of its tables.
+// dataStep is a data migration that makes existing rows fit a foreign key the declared
+// schema adds. Steps run in Apply's transaction, in order, before the schema
+// statements, and only while the live table lacks the foreign key (and the tables
+// exist); each is idempotent (running it again, or on data that already fits, changes
+// nothing).
 type dataStep struct {
-	tables []string
-	sql    string
+	table, refTable string // the foreign key's table and the table it references
+	sql             string
 }
 
 // allDataSteps lists every data migration; the SQL is the same on PostgreSQL and SQLite.
@@ -166,21 +167,21 @@ var allDataSteps = []dataStep{
 	// Chunks reference their document with ON DELETE CASCADE: chunks whose document
 	// record is gone (left by ingestion that stored chunks before the record) are
 	// unreachable and would make adding the foreign key fail.
-	{tables: []string{"chunks", "documents"},
+	{table: "chunks", refTable: "documents",
 		sql: "DELETE FROM chunks WHERE NOT EXISTS (SELECT 1 FROM documents WHERE documents.id = chunks.document_id)"},
 }
 
-// dataSteps returns the SQL of the steps whose tables the live schema has.
+// dataSteps returns the SQL of the steps whose foreign key the live schema still lacks.
 func dataSteps(live *schema.Schema) []string {
 	var out []string
 	for _, st := range allDataSteps {
-		ok := true
-		for _, t := range st.tables {
-			if _, has := live.Table(t); !has {
-				ok = false
-			}
+		t, ok := live.Table(st.table)
+		if _, ref := live.Table(st.refTable); !ok || !ref {
+			continue
 		}
-		if ok {
+		if !slices.ContainsFunc(t.ForeignKeys, func(fk *schema.ForeignKey) bool {
+			return fk.RefTable != nil && fk.RefTable.Name == st.refTable
+		}) {
 			out = append(out, st.sql)
 		}
 	}
