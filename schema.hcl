@@ -328,9 +328,11 @@ table "documents" {
   }
 }
 
-# Chunks of the embedded vector index. They reference the tenant, not the document:
-# ingestion may store a document's chunks before its record, and DocumentStore.Delete's
-# caller removes them through the vector index port.
+# Chunks of every document: their text (which the lexical index and re-indexing read)
+# and, for the embedded vector index, their vector. DocumentStore.Save writes a document
+# and its chunks in one transaction, and deleting the document removes its chunks by the
+# cascade, so no chunk outlives its document. (The migration deletes chunks whose
+# document is gone before it adds the foreign key: adapters/migrate's data steps.)
 table "chunks" {
   schema = schema.public
   column "tenant_id" {
@@ -362,6 +364,16 @@ table "chunks" {
     ref_columns = [table.tenants.column.id]
     on_update   = NO_ACTION
     on_delete   = CASCADE
+  }
+  foreign_key "chunks_document_id_fkey" {
+    columns     = [column.document_id]
+    ref_columns = [table.documents.column.id]
+    on_update   = NO_ACTION
+    on_delete   = CASCADE
+  }
+  # The cascade from a deleted document finds its chunks through this index.
+  index "chunks_document_id_idx" {
+    columns = [column.document_id]
   }
 }
 

@@ -31,23 +31,29 @@ func (d *Documents) Get(ctx context.Context, tc domain.TenantContext, id domain.
 	return d.docs.Get(ctx, tc.Tenant.ID, id)
 }
 
-// Delete removes the document record, then its chunks and vectors. Once started it runs to the
-// end even if ctx is cancelled (the client went away), and it is idempotent: when the
-// record is already gone (KindNotFound, also for another tenant's id) the tenant's
-// chunks and vectors of that id are still removed, so a retry after a failure finishes the job.
+// Delete removes the document record and its stored chunks (one transaction), then
+// its passages from the process's indexes and its vectors from an external store. Once
+// started it runs to the end even if ctx is cancelled (the client went away): nothing
+// after the check of the caller's role uses the request's cancellation, only a
+// timeout. It is idempotent: when the record is already gone (KindNotFound, also for
+// another tenant's id) the tenant's passages and vectors of that id are still removed,
+// so a retry after a failure finishes the job, and the KindNotFound is returned.
 func (d *Documents) Delete(ctx context.Context, tc domain.TenantContext, id domain.DocumentID) error {
 	if !tc.Principal.CanAdminTenant(tc.Tenant.ID) {
 		return domain.ErrForbidden.WithDetail("only tenant admins may delete documents")
 	}
-	ctx = context.WithoutCancel(ctx)
-	gone := d.docs.Delete(ctx, tc.Tenant.ID, id)
-	if gone != nil && domain.KindOf(gone) != domain.KindNotFound {
-		return gone
-	}
-	if err := removeChunks(ctx, d.lexical, d.vendors, tc.Tenant, id); err != nil {
-		return err
-	}
-	return gone
+	var err error
+	detached(ctx, func(ctx context.Context) {
+		gone := d.docs.Delete(ctx, tc.Tenant.ID, id)
+		if gone != nil && domain.KindOf(gone) != domain.KindNotFound {
+			err = gone
+			return
+		}
+		if err = removeChunks(ctx, d.lexical, d.vendors, tc.Tenant, id); err == nil {
+			err = gone
+		}
+	})
+	return err
 }
 
 // Conversations shows, renames and deletes the caller's own conversations.

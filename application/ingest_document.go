@@ -46,9 +46,14 @@ type IngestInput struct {
 	Metadata   map[string]string
 }
 
-// Execute stores the document. Nothing is listed until every chunk is indexed: the
-// record is saved last, and a failure removes the chunks already written.
-// Re-ingesting a document with the same external id replaces it.
+// Execute stores the document. The record and its chunks (text and, for the embedded
+// vector index, vectors) are saved in one transaction, so nothing is listed or
+// retrievable until all of it is, and a crash leaves all or nothing. Vectors for an
+// external store (Pinecone) are written before that transaction, since it cannot join
+// it; a failure removes them, and a crash leaves only vectors whose document does not
+// exist, which the vector sweeper (SweepVectors) deletes. After the commit the
+// process's in-memory indexes take the chunks in. Re-ingesting a document with the
+// same external id replaces it.
 func (u *IngestDocument) Execute(ctx context.Context, in IngestInput) (domain.Document, error) {
 	t, who := in.Tenant.Tenant, in.Tenant.Principal
 	if !who.CanAdminTenant(t.ID) {
@@ -70,46 +75,97 @@ func (u *IngestDocument) Execute(ctx context.Context, in IngestInput) (domain.Do
 	for i, p := range pieces {
 		chunks[i] = domain.Chunk{DocumentID: doc.ID, Index: i, Title: doc.Title, Text: p}
 	}
-	if err := u.index(ctx, t, chunks); err != nil {
-		return domain.Document{}, err
+	var external ports.VectorIndex
+	if t.UsesVectors() {
+		if err := embedChunks(ctx, u.d.Vendors, t, chunks, u.d.EmbedBatch); err != nil {
+			return domain.Document{}, err
+		}
+		if t.VectorsExternal() {
+			if external, err = u.upsertExternal(ctx, t, chunks); err != nil {
+				return domain.Document{}, err
+			}
+		}
+	}
+	rows := chunks
+	if external != nil {
+		rows = withoutVectors(chunks)
 	}
 	doc.Chunks = len(chunks)
-	replaced, err := u.d.Documents.Save(ctx, doc)
+	replaced, err := u.d.Documents.Save(ctx, doc, rows)
 	if err != nil {
-		u.undo(ctx, t, doc.ID)
+		if external != nil {
+			detached(ctx, func(ctx context.Context) { _ = external.DeleteDocument(ctx, t.ID, doc.ID) })
+		}
 		return domain.Document{}, fmt.Errorf("save document: %w", err)
 	}
-	if replaced != "" {
-		if err := removeChunks(ctx, u.d.Lexical, u.d.Vendors, t, replaced); err != nil {
-			return domain.Document{}, fmt.Errorf("remove replaced chunks: %w", err)
-		}
+	// Committed: what follows must not depend on the client staying.
+	var after error
+	detached(ctx, func(ctx context.Context) { after = u.indexed(ctx, t, chunks, replaced) })
+	if after != nil {
+		return domain.Document{}, after
 	}
 	return doc, nil
 }
 
-// index writes the chunks' text to the lexical index and, when the tenant's mode uses
-// vectors, their embeddings to its vector index; on failure it removes what it wrote.
-func (u *IngestDocument) index(ctx context.Context, t domain.Tenant, chunks []domain.Chunk) error {
+// upsertExternal writes the chunks' vectors to the tenant's external vector index,
+// removing what it wrote when that fails.
+func (u *IngestDocument) upsertExternal(ctx context.Context, t domain.Tenant, chunks []domain.Chunk) (ports.VectorIndex, error) {
+	idx, err := u.d.Vendors.VectorIndex(t)
+	if err != nil {
+		return nil, err
+	}
+	if err := idx.Upsert(ctx, t.ID, chunks); err != nil {
+		detached(ctx, func(ctx context.Context) { _ = idx.DeleteDocument(ctx, t.ID, chunks[0].DocumentID) })
+		return nil, fmt.Errorf("index chunks: %w", err)
+	}
+	return idx, nil
+}
+
+// indexed brings the process's in-memory indexes up to date with a committed save:
+// the chunks' text into the lexical index and, on the embedded vector index, their
+// vectors; the replaced document, if any, out of both (and out of an external store).
+func (u *IngestDocument) indexed(ctx context.Context, t domain.Tenant, chunks []domain.Chunk, replaced domain.DocumentID) error {
+	if replaced != "" {
+		if err := removeChunks(ctx, u.d.Lexical, u.d.Vendors, t, replaced); err != nil {
+			return fmt.Errorf("remove replaced chunks: %w", err)
+		}
+	}
 	if err := u.d.Lexical.Upsert(ctx, t.ID, chunks); err != nil {
-		u.undo(ctx, t, chunks[0].DocumentID)
 		return fmt.Errorf("index chunk text: %w", err)
 	}
-	if !t.UsesVectors() {
+	if !t.UsesVectors() || t.VectorsExternal() {
 		return nil
-	}
-	if err := embedChunks(ctx, u.d.Vendors, t, chunks, u.d.EmbedBatch); err != nil {
-		u.undo(ctx, t, chunks[0].DocumentID)
-		return err
 	}
 	idx, err := u.d.Vendors.VectorIndex(t)
 	if err == nil {
 		err = idx.Upsert(ctx, t.ID, chunks)
 	}
 	if err != nil {
-		u.undo(ctx, t, chunks[0].DocumentID)
 		return fmt.Errorf("index chunks: %w", err)
 	}
 	return nil
+}
+
+// withoutVectors copies chunks without their vectors.
+func withoutVectors(chunks []domain.Chunk) []domain.Chunk {
+	out := make([]domain.Chunk, len(chunks))
+	for i, c := range chunks {
+		c.Vector = nil
+		out[i] = c
+	}
+	return out
+}
+
+// sideEffectTimeout bounds work that runs detached from the request after a commit.
+const sideEffectTimeout = 30 * time.Second
+
+// detached runs fn with a context that keeps ctx's values but not its cancellation,
+// bounded by sideEffectTimeout: work that must finish once a change is committed (or
+// undone) even if the client goes away.
+func detached(ctx context.Context, fn func(context.Context)) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sideEffectTimeout)
+	defer cancel()
+	fn(ctx)
 }
 
 // embedChunks sets the vector of every chunk with the tenant's embedder, batch chunks
@@ -154,13 +210,4 @@ func removeChunks(ctx context.Context, lex ports.LexicalIndex, v ports.Vendors, 
 		return fmt.Errorf("delete vectors of %s: %w", d, err)
 	}
 	return nil
-}
-
-// undo removes the chunks of a document that never became visible. It runs detached
-// from the request so a departed client cannot leave orphans behind; its own failure
-// leaves only unreachable chunks (their document record does not exist).
-func (u *IngestDocument) undo(ctx context.Context, t domain.Tenant, id domain.DocumentID) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	_ = removeChunks(ctx, u.d.Lexical, u.d.Vendors, t, id)
 }

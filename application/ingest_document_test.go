@@ -211,7 +211,7 @@ func TestIngestDocumentEmbedderFailureLeavesNothing(t *testing.T) {
 // failingSaves is a DocumentStore whose Save fails as a dropped connection would.
 type failingSaves struct{ ports.DocumentStore }
 
-func (failingSaves) Save(context.Context, domain.Document) (domain.DocumentID, error) {
+func (failingSaves) Save(context.Context, domain.Document, []domain.Chunk) (domain.DocumentID, error) {
 	return "", domain.ErrUnavailable.With(errors.New("connection reset"))
 }
 
@@ -297,14 +297,16 @@ func TestDocumentsDeleteIsIdempotent(t *testing.T) {
 	acme := e.admin("acme")
 	doc, err := e.ingest().Execute(ctx, application.IngestInput{Tenant: acme, Title: "Refunds", Text: refundPolicy})
 	require.NoError(t, err)
-	// A delete that removed the record and then failed before the vectors.
+	require.Contains(t, docIDs(e.search("acme", "gift cards refundable")), doc.ID)
+	// A delete that committed (record and chunk rows) and then stopped before the
+	// indexes were told.
 	require.NoError(t, e.db.Documents().Delete(ctx, "acme", doc.ID))
-	require.NotEmpty(t, e.storedChunks("acme"))
+	assert.Empty(t, e.storedChunks("acme"), "the chunk rows go with the record")
+	require.Contains(t, docIDs(e.search("acme", "gift cards refundable")), doc.ID, "the index copy has not heard yet")
 
 	err = e.documents().Delete(ctx, acme, doc.ID)
 	requireKind(t, domain.KindNotFound, err)
-	assert.Empty(t, e.storedChunks("acme"), "the retry removed the vectors left behind")
-	assert.NotContains(t, docIDs(e.search("acme", "gift cards refundable")), doc.ID)
+	assert.NotContains(t, docIDs(e.search("acme", "gift cards refundable")), doc.ID, "the retry removed the passages left behind")
 }
 
 func TestDocumentsAreTenantScoped(t *testing.T) {

@@ -110,6 +110,11 @@ func (r *Reindex) rebuild(ctx context.Context, t domain.Tenant, chunks []domain.
 	if err != nil {
 		return err
 	}
+	if !t.VectorsExternal() {
+		if err := r.d.Chunks.PutVectors(ctx, t.ID, live); err != nil {
+			return fmt.Errorf("store vectors: %w", err)
+		}
+	}
 	if err := idx.Upsert(ctx, t.ID, live); err != nil {
 		return fmt.Errorf("index chunks: %w", err)
 	}

@@ -102,6 +102,9 @@ type Config struct {
 	// ReindexLease is how long a process holds a re-index job without progress before
 	// another may take it over (after a crash, the restart goes on after it).
 	ReindexLease time.Duration
+	// VectorSweepInterval is how often serve deletes external vectors whose document
+	// is gone; such vectors are deleted once seen orphaned for one interval.
+	VectorSweepInterval time.Duration
 }
 
 // Embedded reports whether tenantry runs on its embedded SQLite database.
@@ -164,6 +167,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		MetricsTopN:           r.int("TENANTRY_METRICS_TENANT_LIMIT", 50),
 		CacheTTL:              r.dur("TENANTRY_CACHE_TTL", 30*time.Second),
 		ReindexLease:          r.dur("TENANTRY_REINDEX_LEASE", time.Minute),
+		VectorSweepInterval:   r.dur("TENANTRY_VECTOR_SWEEP_INTERVAL", 10*time.Minute),
 	}
 	c.LoginMaxFailuresPerIP = r.int("TENANTRY_LOGIN_MAX_FAILURES_PER_IP", max(100, c.LoginMaxFailures))
 	if c.PublicURL == "" {
@@ -197,6 +201,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	r.check(c.BM25K1 > 0 && c.BM25K1 <= 10, "TENANTRY_BM25_K1", "must be above 0 and at most 10")
 	r.check(c.BM25B >= 0 && c.BM25B <= 1, "TENANTRY_BM25_B", "must be between 0 and 1")
 	r.check(c.ReindexLease >= time.Second, "TENANTRY_REINDEX_LEASE", "must be at least 1s")
+	r.check(c.VectorSweepInterval >= time.Second, "TENANTRY_VECTOR_SWEEP_INTERVAL", "must be at least 1s")
 	r.check(c.IndexMaxBytes >= 0, "TENANTRY_INDEX_MAX_BYTES", "must not be negative (0: no bound)")
 	r.check(c.ChunkSize >= 100 && c.ChunkOverlap >= 0 && c.ChunkOverlap < c.ChunkSize/2, "TENANTRY_CHUNK_SIZE", "must be >= 100, with TENANTRY_CHUNK_OVERLAP below half of it")
 	r.check(c.MemoryLimit == 0 || c.MemoryLimit >= minMemoryLimit, "TENANTRY_MEMORY_LIMIT", "must be at least 64MiB")

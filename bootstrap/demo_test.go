@@ -214,11 +214,11 @@ type failingDocuments struct {
 	fail *bool
 }
 
-func (f failingDocuments) Save(ctx context.Context, d domain.Document) (domain.DocumentID, error) {
+func (f failingDocuments) Save(ctx context.Context, d domain.Document, chunks []domain.Chunk) (domain.DocumentID, error) {
 	if *f.fail {
 		return "", domain.ErrUnavailable.WithDetail("documents are down")
 	}
-	return f.DocumentStore.Save(ctx, d)
+	return f.DocumentStore.Save(ctx, d, chunks)
 }
 
 func TestFirstRunUndoesAFailedSeedSoTheNextStartRetries(t *testing.T) {

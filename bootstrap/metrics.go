@@ -20,7 +20,8 @@ import (
 // index's memory (index may be nil). It returns
 // what the HTTP adapter serves at GET /metrics and the observer the vendor decorators
 // report to.
-func newMetrics(cfg Config, log *zap.Logger, users *cache.Users, tenants *cache.Tenants, index *vecsearch.Index, lex *lexical.Index) (*httpapi.Metrics, *observe.Observer, error) {
+func newMetrics(cfg Config, log *zap.Logger, users *cache.Users, tenants *cache.Tenants, index *vecsearch.Index, lex *lexical.Index,
+	swept func() float64) (*httpapi.Metrics, *observe.Observer, error) {
 	reg := prometheus.NewRegistry()
 	for _, c := range []prometheus.Collector{
 		collectors.NewGoCollector(),
@@ -51,6 +52,13 @@ func newMetrics(cfg Config, log *zap.Logger, users *cache.Users, tenants *cache.
 	}, func() float64 { return float64(lex.Bytes()) }))
 	if err != nil {
 		return nil, nil, fmt.Errorf("register lexical index metrics: %w", err)
+	}
+	err = reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "tenantry_vector_sweeper_removed_total",
+		Help: "Vectors the sweeper deleted from external vector stores (Pinecone) because their document no longer exists.",
+	}, swept))
+	if err != nil {
+		return nil, nil, fmt.Errorf("register vector sweeper metrics: %w", err)
 	}
 	hm, err := httpapi.NewMetrics(reg, reg)
 	if err != nil {

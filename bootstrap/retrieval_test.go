@@ -39,7 +39,7 @@ func engineStores(t *testing.T, engine string) Stores {
 var engines = []string{"memory", "sqlite", "postgres"}
 
 // TestLexicalIndexContract runs the LexicalIndex suite on the lexical index over the
-// chunk store of every engine, its copy rebuilt from the store before each search so
+// chunk store of every engine (each write preceded by its rows, as ingestion stores them), its copy rebuilt from the store before each search so
 // that what was stored is what is found; on memory also with the copy kept in step by
 // the writes themselves.
 func TestLexicalIndexContract(t *testing.T) {
@@ -48,7 +48,7 @@ func TestLexicalIndexContract(t *testing.T) {
 		porttest.LexicalIndex(t, func(t *testing.T) ports.LexicalIndex {
 			st := engineStores(t, "memory")
 			createIndexTenants(t, st)
-			return lexical.New(st.Chunks, lexical.Config{})
+			return porttest.StoredLexical(lexical.New(st.Chunks, lexical.Config{}), porttest.Rows{Chunks: st.Chunks, Documents: st.Documents})
 		})
 	})
 	for _, engine := range engines {
@@ -60,7 +60,7 @@ func TestLexicalIndexContract(t *testing.T) {
 			porttest.LexicalIndex(t, func(t *testing.T) ports.LexicalIndex {
 				st := engineStores(t, engine)
 				createIndexTenants(t, st)
-				return reloading{lexical.New(st.Chunks, lexical.Config{})}
+				return porttest.StoredLexical(reloading{lexical.New(st.Chunks, lexical.Config{})}, porttest.Rows{Chunks: st.Chunks, Documents: st.Documents})
 			})
 		})
 	}

@@ -104,6 +104,7 @@ type API struct {
 	stop    context.CancelFunc
 	index   *vecsearch.Index // nil when the caller injected its own vendors
 	jobs    *reindexRunner
+	sweeper *vectorSweeper
 	// retrieve is the chat's retrieval on the same indexes and vendors, for the
 	// quality benchmark, which ranks passages without answering.
 	retrieve *application.Retrieve
@@ -115,6 +116,7 @@ type API struct {
 // workers).
 func (a *API) Close() error {
 	a.jobs.stop()
+	a.sweeper.stop()
 	a.stop()
 	if a.listening != nil {
 		<-a.listening
@@ -155,7 +157,8 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 			_ = index.Close() // stops its search workers
 		}
 	}()
-	metrics, observer, err := newMetrics(cfg, o.Log, users, tenants, index, lex)
+	sweeper := newVectorSweeper(o.Log.Named("sweeper"), cfg.VectorSweepInterval)
+	metrics, observer, err := newMetrics(cfg, o.Log, users, tenants, index, lex, sweeper.Removed)
 	if err != nil {
 		return nil, err
 	}
@@ -219,6 +222,8 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 		// The store records the write in the change log for the other processes;
 		// this one drops its cached copy at once.
 		TenantChanged: func(id domain.TenantID) { tenants.Forget(id, false) }})
+	sweeper.uc = application.NewSweepVectors(application.SweepVectorsDeps{Tenants: st.Tenants, Documents: st.Documents, Vendors: v,
+		Now: now, Grace: cfg.VectorSweepInterval})
 	tenantsUC := application.NewManageTenants(application.ManageTenantsDeps{Tenants: tenants, Vendors: v, Lexical: lex, Audit: st.Audit, Now: now, AllowHTTPVendors: cfg.AllowHTTPVendors,
 		Reindex: jobs.uc})
 	secretHasher := o.Hasher
@@ -264,8 +269,8 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	h := httpapi.New(httpConfig(cfg), deps)
 	built = true
 	return &API{Handler: h, keys: keys, admin: &adminServices{tenants: tenantsUC, users: usersUC, documents: deps.Documents, apiKeys: keysUC, ingest: deps.Ingest, actor: o.Operator,
-		reindex: jobs.uc, jobs: jobs}, stop: stop, index: index, listening: listening,
-		retrieve: application.NewRetrieve(lex, v), jobs: jobs}, nil
+		reindex: jobs.uc, jobs: jobs, sweeper: sweeper}, stop: stop, index: index, listening: listening,
+		retrieve: application.NewRetrieve(lex, v), jobs: jobs, sweeper: sweeper}, nil
 }
 
 // httpConfig is the HTTP adapter's configuration; every field comes from cfg
@@ -288,6 +293,9 @@ func holdFor(ctx context.Context, d time.Duration) {
 	}
 }
 
-// RunJobs starts running the re-index jobs (serve does; CLI commands other than
-// tenant reindex do not). Close stops them.
-func (a *API) RunJobs() { a.jobs.start() }
+// RunJobs starts running the re-index jobs and the vector sweeper (serve does; CLI
+// commands other than tenant reindex do not). Close stops them.
+func (a *API) RunJobs() {
+	a.jobs.start()
+	a.sweeper.start()
+}

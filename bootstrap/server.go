@@ -34,6 +34,7 @@ func serve(ctx context.Context, cfg Config, stdio IO, schemaHCL []byte, migrateF
 		return err
 	}
 	rt.admin().jobs.start() // re-index jobs, including those a stopped process left
+	rt.admin().sweeper.start()
 	return serveOn(ctx, rt, ln)
 }
 

@@ -47,6 +47,7 @@ type adminServices struct {
 	ingest    *application.IngestDocument // the first-run demo's sample documents
 	reindex   *application.Reindex
 	jobs      *reindexRunner
+	sweeper   *vectorSweeper
 	actor     application.Actor
 }
 

@@ -408,3 +408,9 @@ func (t Tenant) LLMBaseURL() string {
 func (t Tenant) AssistantID() string { return fmt.Sprintf("tenantry-%s", t.ID) }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// VectorsExternal reports whether the tenant's vectors live outside tenantry's database
+// (Pinecone): such a store cannot join the transaction that saves a document, so its
+// vectors are written before it and reconciled afterwards. The embedded index keeps
+// each vector in its chunk's row instead.
+func (t Tenant) VectorsExternal() bool { return t.VectorStore.Provider != VectorEmbedded }

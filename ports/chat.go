@@ -10,15 +10,18 @@ import (
 // DocumentStore keeps document records of each tenant. Every method is tenant-scoped:
 // another tenant's document is KindNotFound and never listed.
 type DocumentStore interface {
-	// Save stores d. When d.ExternalID is set and the tenant already has a document
-	// with it, that document is replaced by d in the same transaction and its id is
-	// returned as replaced (empty otherwise).
-	Save(ctx context.Context, d domain.Document) (replaced domain.DocumentID, err error)
+	// Save stores d and its chunks (title, text and, when set, vector) in one
+	// transaction: after a failure or a crash either both exist or neither does. When
+	// d.ExternalID is set and the tenant already has a document with it, that document
+	// and its chunks are removed in the same transaction and its id is returned as
+	// replaced (empty otherwise). Every chunk must belong to d.
+	Save(ctx context.Context, d domain.Document, chunks []domain.Chunk) (replaced domain.DocumentID, err error)
 	// Get returns the document. Unknown or another tenant's id is KindNotFound.
 	Get(ctx context.Context, t domain.TenantID, id domain.DocumentID) (domain.Document, error)
 	// List returns the tenant's documents, newest first.
 	List(ctx context.Context, t domain.TenantID, page domain.Page) ([]domain.Document, error)
-	// Delete removes the document. Unknown or another tenant's id is KindNotFound.
+	// Delete removes the document and its chunks in one transaction. Unknown or
+	// another tenant's id is KindNotFound.
 	Delete(ctx context.Context, t domain.TenantID, id domain.DocumentID) error
 }
 

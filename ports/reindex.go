@@ -34,4 +34,8 @@ type ChunkScanner interface {
 	// come after the last one returned (after after when none is). An unreachable
 	// store is KindUnavailable.
 	ChunksAfter(ctx context.Context, t domain.TenantID, after domain.ChunkRef, limit int) (chunks []domain.Chunk, left int, err error)
+	// PutVectors stores the vectors of chunks already stored (matched by document and
+	// index) in one transaction; a chunk whose row is gone (its document was deleted)
+	// is skipped. It is how the embedded vector index's vectors are rebuilt.
+	PutVectors(ctx context.Context, t domain.TenantID, chunks []domain.Chunk) error
 }

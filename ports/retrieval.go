@@ -26,7 +26,9 @@ type Embedder interface {
 // touch another tenant's vectors.
 type VectorIndex interface {
 	// Upsert stores chunks (with their vectors) under tenant t, replacing chunks with
-	// the same document and index.
+	// the same document and index. An index outside the database (VectorLister) is
+	// written before the document's transaction; the embedded one only takes in rows
+	// already committed (ChunkStore), which it never writes.
 	Upsert(ctx context.Context, t domain.TenantID, chunks []domain.Chunk) error
 	// Search returns up to k passages with score >= minScore, best first (ties by
 	// document id then chunk), and the read units the store charged when it reports
@@ -39,14 +41,24 @@ type VectorIndex interface {
 	DropTenant(ctx context.Context, t domain.TenantID) error
 }
 
-// LexicalIndex finds passages by the words they share with a query (BM25), and keeps
-// tenantry's own copy of every tenant's chunk text, whatever its vector store. Every
+// VectorLister is implemented by a VectorIndex outside tenantry's database (Pinecone),
+// whose vectors cannot be written in the transaction that saves their document, so
+// that vectors whose document is gone can be found and deleted.
+type VectorLister interface {
+	// VectorDocuments returns, for each document of tenant t with vectors in the
+	// index, how many it has. An unreachable index is KindUnavailable.
+	VectorDocuments(ctx context.Context, t domain.TenantID) (map[domain.DocumentID]int, error)
+}
+
+// LexicalIndex finds passages by the words they share with a query (BM25) over
+// tenantry's own copy of every tenant's chunk text (the ChunkStore's rows), whatever
+// its vector store. Every
 // method is scoped by tenant: results never include another tenant's passages, and
 // writes never touch another tenant's chunks.
 type LexicalIndex interface {
-	// Upsert stores chunks (title and text) under tenant t, replacing chunks with the
-	// same document and index. Vectors are not its business: a chunk's vector, if any,
-	// is left to the VectorIndex.
+	// Upsert indexes chunks (title and text) of tenant t that ports.DocumentStore has
+	// already stored, replacing chunks with the same document and index. Vectors are
+	// not its business: a chunk's vector, if any, is left to the VectorIndex.
 	Upsert(ctx context.Context, t domain.TenantID, chunks []domain.Chunk) error
 	// Search returns up to k passages ranked by relevance to query, best first (ties by
 	// document id then chunk). A query sharing no indexed word with any chunk finds
@@ -59,12 +71,14 @@ type LexicalIndex interface {
 	DropTenant(ctx context.Context, t domain.TenantID) error
 }
 
-// ChunkStore persists chunks (title, text and, for the embedded vector index, vector)
-// for the in-process indexes.
+// ChunkStore holds the chunk rows (title, text and, for the embedded vector index,
+// vector) that ports.DocumentStore writes with their document, for the in-process
+// indexes to load. Every chunk belongs to a document record of its tenant.
 type ChunkStore interface {
 	// PutChunks stores chunks under tenant t, replacing same document and index; a
 	// chunk without a vector keeps the vector already stored for its document and
-	// index, so the lexical and the embedded vector index can write the same rows.
+	// index. A chunk whose document has no record is KindInvalid and nothing is
+	// stored.
 	PutChunks(ctx context.Context, t domain.TenantID, chunks []domain.Chunk) error
 	// LoadChunks returns every chunk of tenant t ordered by document id and index.
 	LoadChunks(ctx context.Context, t domain.TenantID) ([]domain.Chunk, error)

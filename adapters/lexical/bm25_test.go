@@ -15,6 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/ports"
+	"github.com/tenantry/tenantry/ports/porttest"
 )
 
 // fakeStore is a ports.ChunkStore in a map, counting LoadChunks calls.
@@ -87,7 +89,7 @@ func search(t *testing.T, x *Index, tenant domain.TenantID, q string, k int) []d
 
 func upsert(t *testing.T, x *Index, tenant domain.TenantID, chunks ...domain.Chunk) {
 	t.Helper()
-	require.NoError(t, x.Upsert(context.Background(), tenant, chunks))
+	require.NoError(t, stored(x).Upsert(context.Background(), tenant, chunks))
 }
 
 // okapi is the BM25 score of one chunk written out from the textbook formula, with
@@ -248,7 +250,7 @@ func TestDeletionAndCompactionRankLikeAFreshBuild(t *testing.T) {
 
 	// A few deletions leave dead slots behind.
 	for d := range 20 {
-		require.NoError(t, x.DeleteDocument(ctx, "t1", corpus[d][0].DocumentID))
+		require.NoError(t, stored(x).DeleteDocument(ctx, "t1", corpus[d][0].DocumentID))
 	}
 	require.Positive(t, postingsOf().dead, "dead slots still in the lists")
 	assert.Equal(t, fresh(corpus[20:]), rankings(t, x, "t1"), "with dead slots")
@@ -256,10 +258,10 @@ func TestDeletionAndCompactionRankLikeAFreshBuild(t *testing.T) {
 	// Re-ingesting a document replaces its chunks.
 	replaced := []domain.Chunk{{DocumentID: corpus[30][0].DocumentID, Index: 0, Text: "w001x w001x w200x"}}
 	upsert(t, x, "t1", replaced...)
-	require.NoError(t, x.DeleteDocument(ctx, "t1", "no-such-document"))
+	require.NoError(t, stored(x).DeleteDocument(ctx, "t1", "no-such-document"))
 	kept := slices.Clone(corpus[20:])
 	kept[10] = nil
-	require.NoError(t, x.DeleteDocument(ctx, "t1", corpus[30][0].DocumentID))
+	require.NoError(t, stored(x).DeleteDocument(ctx, "t1", corpus[30][0].DocumentID))
 	upsert(t, x, "t1", replaced...)
 	assert.Equal(t, fresh(append(kept, replaced)), rankings(t, x, "t1"), "after a replacement")
 
@@ -268,14 +270,14 @@ func TestDeletionAndCompactionRankLikeAFreshBuild(t *testing.T) {
 	d := 31
 	for ; postingsOf().dead > 0; d++ {
 		require.Less(t, d, 200, "no compaction happened")
-		require.NoError(t, x.DeleteDocument(ctx, "t1", corpus[d][0].DocumentID))
+		require.NoError(t, stored(x).DeleteDocument(ctx, "t1", corpus[d][0].DocumentID))
 	}
 	p := postingsOf()
 	assert.Len(t, p.slots, p.live, "compacted: no dead slot left")
 	kept = append(slices.Clone(corpus[20:30]), replaced)
 	assert.Equal(t, fresh(append(slices.Clone(kept), corpus[d:]...)), rankings(t, x, "t1"), "after compaction")
 	for ; d < 190; d++ {
-		require.NoError(t, x.DeleteDocument(ctx, "t1", corpus[d][0].DocumentID))
+		require.NoError(t, stored(x).DeleteDocument(ctx, "t1", corpus[d][0].DocumentID))
 	}
 	assert.Equal(t, fresh(append(kept, corpus[190:]...)), rankings(t, x, "t1"), "deletions after a compaction")
 }
@@ -290,4 +292,10 @@ func TestSearchIsDeterministic(t *testing.T) {
 	for range 20 {
 		require.Equal(t, first, rankings(t, x, "t1"), "the same query scores the same every time")
 	}
+}
+
+// stored returns x with each write preceded by the same write to its store, as
+// ingestion and deletion commit the rows before the index takes them in.
+func stored(x *Index) ports.LexicalIndex {
+	return porttest.StoredLexical(x, porttest.Rows{Chunks: x.store})
 }

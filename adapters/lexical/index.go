@@ -1,7 +1,8 @@
 // Package lexical is tenantry's in-process lexical index: Okapi BM25 over each
-// tenant's chunks (title and text), with English analysis (see Terms). It keeps the
-// text of every tenant's chunks in a ports.ChunkStore, whatever the tenant's vector
-// store, and loads each tenant's postings lazily from it. Ranking happens here, in Go,
+// tenant's chunks (title and text), with English analysis (see Terms). The chunk text
+// of every tenant, whatever its vector store, is in a ports.ChunkStore (written with
+// each document by ports.DocumentStore); the index loads each tenant's postings lazily
+// from it and never writes it. Ranking happens here, in Go,
 // so it is the same on every database engine.
 //
 // It imports domain, ports, the standard library and the Snowball stemmer only.
@@ -31,9 +32,10 @@ type Config struct {
 	MaxBytes int64
 }
 
-// Index is the lexical index. The ChunkStore is the system of record: every write goes
-// to it first and only then to the in-memory postings, which are built from
-// ChunkStore.LoadChunks on a tenant's first search. Another process's writes are not
+// Index is the lexical index. The ChunkStore is the system of record, written by the
+// DocumentStore: the in-memory postings are built from ChunkStore.LoadChunks on a
+// tenant's first search, and Upsert, DeleteDocument and DropTenant bring a loaded copy
+// in step with what was already committed there. Another process's writes are not
 // seen until Invalidate drops the copy.
 //
 // Index is safe for concurrent use: searches of a tenant share a read lock, writes of a
@@ -83,10 +85,11 @@ func (x *Index) tenant(t domain.TenantID) *tenantIndex {
 	return ti
 }
 
-// Upsert stores the chunks' titles and texts in the ChunkStore (vectors, when present,
-// go along for the embedded vector index), then indexes them. A chunk without a
-// document id or with a negative index is KindInvalid and nothing is stored.
-func (x *Index) Upsert(ctx context.Context, t domain.TenantID, chunks []domain.Chunk) error {
+// Upsert indexes the chunks' titles and texts, which the caller has already stored
+// (ports.DocumentStore.Save); it changes only the loaded in-memory copy, and an
+// unloaded one will read them from the ChunkStore. A chunk without a document id or
+// with a negative index is KindInvalid and nothing is indexed.
+func (x *Index) Upsert(_ context.Context, t domain.TenantID, chunks []domain.Chunk) error {
 	if len(chunks) == 0 {
 		return nil
 	}
@@ -99,7 +102,7 @@ func (x *Index) Upsert(ctx context.Context, t domain.TenantID, chunks []domain.C
 			return domain.Invalid(domain.FieldError{Field: field + ".index", Message: "must not be negative"})
 		}
 	}
-	return x.write(ctx, t, func() error { return x.store.PutChunks(ctx, t, chunks) }, func(p *postings) {
+	return x.write(t, func(p *postings) {
 		for _, c := range chunks {
 			p.add(c)
 		}
@@ -107,27 +110,22 @@ func (x *Index) Upsert(ctx context.Context, t domain.TenantID, chunks []domain.C
 	})
 }
 
-// DeleteDocument removes document d's chunks from the ChunkStore, then from memory.
-func (x *Index) DeleteDocument(ctx context.Context, t domain.TenantID, d domain.DocumentID) error {
-	return x.write(ctx, t, func() error { return x.store.DeleteChunks(ctx, t, d) }, func(p *postings) { p.deleteDocument(d) })
+// DeleteDocument removes document d's chunks from memory (their rows went with the
+// document's record).
+func (x *Index) DeleteDocument(_ context.Context, t domain.TenantID, d domain.DocumentID) error {
+	return x.write(t, func(p *postings) { p.deleteDocument(d) })
 }
 
-// DropTenant removes all of tenant t's chunks from the ChunkStore and from memory.
-func (x *Index) DropTenant(ctx context.Context, t domain.TenantID) error {
-	return x.write(ctx, t, func() error { return x.store.DropChunks(ctx, t) }, func(p *postings) { *p = *newPostings() })
+// DropTenant removes all of tenant t's chunks from memory (their rows went with the
+// tenant's record).
+func (x *Index) DropTenant(_ context.Context, t domain.TenantID) error {
+	return x.write(t, func(p *postings) { *p = *newPostings() })
 }
 
-// write runs persist, then change on a loaded copy, under the tenant's write lock. When
-// persist fails its effect is unknown, so the copy is dropped and rebuilt on the next
-// search.
-func (x *Index) write(ctx context.Context, t domain.TenantID, persist func() error, change func(*postings)) error {
+// write runs change on a loaded copy under the tenant's write lock.
+func (x *Index) write(t domain.TenantID, change func(*postings)) error {
 	ti := x.tenant(t)
 	ti.wmu.Lock()
-	if err := persist(); err != nil {
-		x.drop(ti)
-		ti.wmu.Unlock()
-		return storeError(err)
-	}
 	ti.mu.Lock()
 	if ti.p != nil {
 		change(ti.p)

@@ -85,7 +85,7 @@ func TestWritesKeepALoadedCopyInStepAndSizedRight(t *testing.T) {
 	for _, chunks := range randomCorpus(4, "new", 40, 2) {
 		upsert(t, x, "t1", chunks...)
 	}
-	require.NoError(t, x.DeleteDocument(context.Background(), "t1", "doc0003"))
+	require.NoError(t, stored(x).DeleteDocument(context.Background(), "t1", "doc0003"))
 	kept := rankings(t, x, "t1")
 	bytes := x.Bytes()
 
@@ -97,7 +97,7 @@ func TestWritesKeepALoadedCopyInStepAndSizedRight(t *testing.T) {
 	x.Invalidate("t1")
 	assert.Zero(t, x.Bytes())
 	assert.Equal(t, kept, rankings(t, x, "t1"))
-	require.NoError(t, x.DropTenant(context.Background(), "t1"))
+	require.NoError(t, stored(x).DropTenant(context.Background(), "t1"))
 	assert.Empty(t, search(t, x, "t1", probeQueries[0], 10))
 	assert.Empty(t, search(t, New(store, Config{}), "t1", probeQueries[0], 10))
 }
@@ -112,7 +112,7 @@ func TestASecondIndexOverTheSameStoreRanksAlike(t *testing.T) {
 		upsert(t, first, "t2", chunks[:1]...)
 	}
 	for d := 0; d < 80; d += 3 {
-		require.NoError(t, first.DeleteDocument(context.Background(), "t1", corpus[d][0].DocumentID))
+		require.NoError(t, stored(first).DeleteDocument(context.Background(), "t1", corpus[d][0].DocumentID))
 	}
 	for _, tn := range []domain.TenantID{"t1", "t2"} {
 		want := rankings(t, first, tn)

@@ -84,6 +84,8 @@ func TestValuesAreCopiedInAndOut(t *testing.T) {
 	newTenant(t, db, "acme")
 
 	vec := []float32{1, 2, 3}
+	_, err := db.Documents().Save(ctx, domain.Document{ID: "d", TenantID: "acme", Title: "D", CreatedAt: now}, nil)
+	require.NoError(t, err)
 	require.NoError(t, db.Chunks().PutChunks(ctx, "acme", []domain.Chunk{{DocumentID: "d", Text: "x", Vector: vec}}))
 	vec[0] = 99
 	got, err := db.Chunks().LoadChunks(ctx, "acme")
@@ -95,7 +97,7 @@ func TestValuesAreCopiedInAndOut(t *testing.T) {
 
 	md := map[string]string{"k": "v"}
 	d := domain.Document{ID: "doc", TenantID: "acme", Title: "T", Metadata: md, CreatedAt: now}
-	_, err = db.Documents().Save(ctx, d)
+	_, err = db.Documents().Save(ctx, d, nil)
 	require.NoError(t, err)
 	md["k"] = "changed"
 	gotDoc, err := db.Documents().Get(ctx, "acme", "doc")

@@ -23,9 +23,9 @@ func copyDocument(d domain.Document) domain.Document {
 	return d
 }
 
-// Save stores d, replacing the tenant's document with the same ExternalID (whose id it
-// returns). An unknown tenant is KindInvalid.
-func (s *DocumentStore) Save(ctx context.Context, d domain.Document) (domain.DocumentID, error) {
+// Save stores d and its chunks at once, replacing the tenant's document with the same
+// ExternalID and its chunks (whose id it returns). An unknown tenant is KindInvalid.
+func (s *DocumentStore) Save(ctx context.Context, d domain.Document, chunks []domain.Chunk) (domain.DocumentID, error) {
 	if err := s.db.lock(ctx); err != nil {
 		return "", err
 	}
@@ -42,11 +42,21 @@ func (s *DocumentStore) Save(ctx context.Context, d domain.Document) (domain.Doc
 			if id != d.ID && old.TenantID == d.TenantID && old.ExternalID == d.ExternalID {
 				replaced = id
 				delete(s.db.documents, id)
+				s.db.deleteChunks(d.TenantID, id)
 				break
 			}
 		}
 	}
 	s.db.documents[d.ID] = copyDocument(d)
+	m := s.db.chunks[d.TenantID]
+	if m == nil {
+		m = map[chunkKey]domain.Chunk{}
+		s.db.chunks[d.TenantID] = m
+	}
+	for _, c := range chunks {
+		m[chunkKey{doc: d.ID, index: c.Index}] = copyChunk(c)
+	}
+	s.db.record(domain.ChangeChunks, string(d.TenantID))
 	return replaced, nil
 }
 
@@ -89,8 +99,8 @@ func (s *DocumentStore) List(ctx context.Context, t domain.TenantID, p domain.Pa
 	return out, nil
 }
 
-// Delete removes the tenant's document record; unknown or another tenant's id is
-// KindNotFound.
+// Delete removes the tenant's document and its chunks; unknown or another tenant's id
+// is KindNotFound.
 func (s *DocumentStore) Delete(ctx context.Context, t domain.TenantID, id domain.DocumentID) error {
 	if err := s.db.lock(ctx); err != nil {
 		return err
@@ -101,7 +111,18 @@ func (s *DocumentStore) Delete(ctx context.Context, t domain.TenantID, id domain
 		return notFound("document")
 	}
 	delete(s.db.documents, d.ID)
+	s.db.deleteChunks(t, d.ID)
+	s.db.record(domain.ChangeChunks, string(t))
 	return nil
+}
+
+// deleteChunks removes document d's chunks of tenant t; the caller holds the lock.
+func (db *DB) deleteChunks(t domain.TenantID, d domain.DocumentID) {
+	for k := range db.chunks[t] {
+		if k.doc == d {
+			delete(db.chunks[t], k)
+		}
+	}
 }
 
 // ChunkStore keeps chunks and their vectors in a DB, per tenant.
@@ -117,7 +138,8 @@ func copyChunk(c domain.Chunk) domain.Chunk {
 }
 
 // PutChunks stores chunks under tenant t, replacing same document and index; a chunk
-// without a vector keeps the stored one. An unknown tenant is KindInvalid.
+// without a vector keeps the stored one. An unknown tenant, or a chunk of a document
+// the tenant has no record of, is KindInvalid and nothing is stored.
 func (s *ChunkStore) PutChunks(ctx context.Context, t domain.TenantID, chunks []domain.Chunk) error {
 	if err := s.db.lock(ctx); err != nil {
 		return err
@@ -125,6 +147,11 @@ func (s *ChunkStore) PutChunks(ctx context.Context, t domain.TenantID, chunks []
 	defer s.db.mu.Unlock()
 	if !s.db.tenantExists(t) {
 		return unknownTenant(t)
+	}
+	for _, c := range chunks {
+		if d, ok := s.db.documents[c.DocumentID]; !ok || d.TenantID != t {
+			return domain.Invalid(domain.FieldError{Field: "document_id", Message: "document " + string(c.DocumentID) + " does not exist"})
+		}
 	}
 	m := s.db.chunks[t]
 	if m == nil {
@@ -168,11 +195,7 @@ func (s *ChunkStore) DeleteChunks(ctx context.Context, t domain.TenantID, d doma
 		return err
 	}
 	defer s.db.mu.Unlock()
-	for k := range s.db.chunks[t] {
-		if k.doc == d {
-			delete(s.db.chunks[t], k)
-		}
-	}
+	s.db.deleteChunks(t, d)
 	s.db.record(domain.ChangeChunks, string(t))
 	return nil
 }
@@ -184,6 +207,25 @@ func (s *ChunkStore) DropChunks(ctx context.Context, t domain.TenantID) error {
 	}
 	defer s.db.mu.Unlock()
 	delete(s.db.chunks, t)
+	s.db.record(domain.ChangeChunks, string(t))
+	return nil
+}
+
+// PutVectors stores the vectors of tenant t's stored chunks, skipping chunks that are
+// gone.
+func (s *ChunkStore) PutVectors(ctx context.Context, t domain.TenantID, chunks []domain.Chunk) error {
+	if err := s.db.lock(ctx); err != nil {
+		return err
+	}
+	defer s.db.mu.Unlock()
+	m := s.db.chunks[t]
+	for _, c := range chunks {
+		k := chunkKey{doc: c.DocumentID, index: c.Index}
+		if old, ok := m[k]; ok {
+			old.Vector = append([]float32{}, c.Vector...)
+			m[k] = old
+		}
+	}
 	s.db.record(domain.ChangeChunks, string(t))
 	return nil
 }

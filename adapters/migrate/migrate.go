@@ -15,6 +15,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 
 	"ariga.io/atlas/sql/migrate"
@@ -125,13 +126,20 @@ func Apply(ctx context.Context, db *sql.DB, hcl []byte, opts Options) (Plan, err
 		if err != nil {
 			return fmt.Errorf("plan schema changes: %w", err)
 		}
-		plan.Statements = statements(mp)
+		pre := dataSteps(live)
+		plan.Statements = append(pre, statements(mp)...)
 		if len(plan.Destructive) > 0 && !opts.AllowDestructive {
 			return ErrDestructive.WithDetail("the migration would drop data (%s); re-run with --allow-destructive to apply it",
 				strings.Join(plan.Destructive, "; "))
 		}
 		if opts.DryRun {
 			return nil
+		}
+		for _, q := range pre {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return domain.E(domain.KindInternal, "migration_failed", "a data migration step failed; nothing was applied",
+					fmt.Errorf("exec %q: %w", q, err))
+			}
 		}
 		for _, c := range mp.Changes {
 			if _, err := tx.ExecContext(ctx, c.Cmd, c.Args...); err != nil {
@@ -142,6 +150,42 @@ func Apply(ctx context.Context, db *sql.DB, hcl []byte, opts Options) (Plan, err
 		return nil
 	}, opts.DryRun)
 	return plan, err
+}
+
+// dataStep is a data migration that makes existing rows fit a foreign key the declared
+// schema adds. Steps run in Apply's transaction, in order, before the schema
+// statements, and only while the live table lacks the foreign key (and the tables
+// exist); each is idempotent (running it again, or on data that already fits, changes
+// nothing).
+type dataStep struct {
+	table, refTable string // the foreign key's table and the table it references
+	sql             string
+}
+
+// allDataSteps lists every data migration; the SQL is the same on PostgreSQL and SQLite.
+var allDataSteps = []dataStep{
+	// Chunks reference their document with ON DELETE CASCADE: chunks whose document
+	// record is gone (left by ingestion that stored chunks before the record) are
+	// unreachable and would make adding the foreign key fail.
+	{table: "chunks", refTable: "documents",
+		sql: "DELETE FROM chunks WHERE NOT EXISTS (SELECT 1 FROM documents WHERE documents.id = chunks.document_id)"},
+}
+
+// dataSteps returns the SQL of the steps whose foreign key the live schema still lacks.
+func dataSteps(live *schema.Schema) []string {
+	var out []string
+	for _, st := range allDataSteps {
+		t, ok := live.Table(st.table)
+		if _, ref := live.Table(st.refTable); !ok || !ref {
+			continue
+		}
+		if !slices.ContainsFunc(t.ForeignKeys, func(fk *schema.ForeignKey) bool {
+			return fk.RefTable != nil && fk.RefTable.Name == st.refTable
+		}) {
+			out = append(out, st.sql)
+		}
+	}
+	return out
 }
 
 func statements(p *migrate.Plan) []string {

@@ -302,3 +302,52 @@ func TestRebuildingAParentTableKeepsItsChildren(t *testing.T) {
 		})
 	}
 }
+
+// TestOrphanChunksAreDeletedBeforeTheirForeignKeyIsAdded applies the schema as it was
+// before chunks referenced their document, stores chunks of a document that exists and
+// of one that does not (as a crash between writing chunks and the record left them),
+// then applies the declared schema: the orphans are gone, the others kept, and the
+// foreign key holds from then on.
+func TestOrphanChunksAreDeletedBeforeTheirForeignKeyIsAdded(t *testing.T) {
+	for _, e := range engines() {
+		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db := e.open(t)
+			hcl := schemaHCL(t)
+			fk := "  foreign_key \"chunks_document_id_fkey\" {\n    columns     = [column.document_id]\n    ref_columns = [table.documents.column.id]\n    on_update   = NO_ACTION\n    on_delete   = CASCADE\n  }\n"
+			require.Contains(t, string(hcl), fk)
+			before := []byte(strings.Replace(string(hcl), fk, "", 1))
+			_, err := migrate.Apply(ctx, db, before, migrate.Options{})
+			require.NoError(t, err)
+			insertTenantAndUser(t, db, e.name)
+			_, err = db.Exec(`INSERT INTO documents (id, tenant_id, title, created_at, updated_at)
+				VALUES ('kept', 'acme', 'Kept', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)`)
+			require.NoError(t, err)
+			for _, doc := range []string{"kept", "kept", "orphan", "orphan"} {
+				_, err = db.Exec(`INSERT INTO chunks (tenant_id, document_id, idx, text, vector)
+					VALUES ('acme', '` + doc + `', (SELECT COUNT(*) FROM chunks WHERE document_id = '` + doc + `'), 'text', '')`)
+				require.NoError(t, err)
+			}
+			require.Equal(t, 4, count(t, db, "chunks"))
+
+			plan, err := migrate.Apply(ctx, db, hcl, migrate.Options{})
+			require.NoError(t, err)
+			assert.Contains(t, plan.SQL(), "DELETE FROM chunks", "the plan shows the data step")
+			assert.Equal(t, 2, count(t, db, "chunks"), "the orphans went, the others stayed")
+			var orphans int
+			require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM chunks WHERE document_id = 'orphan'").Scan(&orphans))
+			assert.Zero(t, orphans)
+
+			_, err = db.Exec(`INSERT INTO chunks (tenant_id, document_id, idx, text, vector) VALUES ('acme', 'orphan', 9, 'text', '')`)
+			assert.Error(t, err, "a chunk of a missing document is refused")
+			_, err = db.Exec(`DELETE FROM documents WHERE id = 'kept'`)
+			require.NoError(t, err)
+			assert.Zero(t, count(t, db, "chunks"), "deleting the document deletes its chunks")
+
+			again, err := migrate.Apply(ctx, db, hcl, migrate.Options{})
+			require.NoError(t, err)
+			assert.True(t, again.Empty(), "a second run changes nothing: %s", again.SQL())
+		})
+	}
+}

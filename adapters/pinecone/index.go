@@ -165,6 +165,28 @@ func (x *Index) DeleteDocument(ctx context.Context, t domain.TenantID, d domain.
 	return nil
 }
 
+var _ ports.VectorLister = (*Index)(nil)
+
+// VectorDocuments implements ports.VectorLister: it lists every id in the tenant's
+// namespace (GET /vectors/list, paginated) and counts them by the document id each
+// carries as its prefix ("<document id>#<index>").
+func (x *Index) VectorDocuments(ctx context.Context, t domain.TenantID) (map[domain.DocumentID]int, error) {
+	if err := x.own(t); err != nil {
+		return nil, err
+	}
+	ids, err := x.listIDs(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[domain.DocumentID]int)
+	for _, id := range ids {
+		if d, _, ok := strings.Cut(id, idSeparator); ok {
+			out[domain.DocumentID(d)]++
+		}
+	}
+	return out, nil
+}
+
 // listIDs returns every vector id in the namespace that starts with prefix.
 func (x *Index) listIDs(ctx context.Context, prefix string) ([]string, error) {
 	var ids []string

@@ -62,11 +62,12 @@ var _ ports.DocumentStore = (*DocumentStore)(nil)
 // NewDocumentStore returns a DocumentStore on db.
 func NewDocumentStore(db *gorm.DB) *DocumentStore { return &DocumentStore{db: db} }
 
-// Save stores d. When d.ExternalID is set and the tenant already has a document with
-// it, that document is deleted and d inserted in the same transaction, and the old id
-// is returned. Chunks are not touched: the caller removes the replaced document's
-// vectors through its vector index.
-func (s *DocumentStore) Save(ctx context.Context, d domain.Document) (domain.DocumentID, error) {
+// Save stores d and its chunks in one transaction. When d.ExternalID is set and the
+// tenant already has a document with it, that document is deleted (its chunks by the
+// foreign key's cascade) and d inserted in the same transaction, and the old id is
+// returned. The transaction records a ChangeChunks change, so that every process's
+// in-memory indexes see the new chunks.
+func (s *DocumentStore) Save(ctx context.Context, d domain.Document, chunks []domain.Chunk) (domain.DocumentID, error) {
 	r, err := documentRowFrom(d)
 	if err != nil {
 		return "", err
@@ -83,7 +84,10 @@ func (s *DocumentStore) Save(ctx context.Context, d domain.Document) (domain.Doc
 			case err != nil:
 				return err
 			case old.ID == string(d.ID):
-				return tx.Model(&documentRow{}).Where("tenant_id = ? AND id = ?", r.TenantID, r.ID).Select("*").Updates(&r).Error
+				if err := tx.Model(&documentRow{}).Where("tenant_id = ? AND id = ?", r.TenantID, r.ID).Select("*").Updates(&r).Error; err != nil {
+					return err
+				}
+				return putChunkRows(tx, d.TenantID, chunks)
 			default:
 				if err := tx.Where("tenant_id = ? AND id = ?", string(d.TenantID), old.ID).Delete(&documentRow{}).Error; err != nil {
 					return err
@@ -91,7 +95,10 @@ func (s *DocumentStore) Save(ctx context.Context, d domain.Document) (domain.Doc
 				replaced = domain.DocumentID(old.ID)
 			}
 		}
-		return tx.Create(&r).Error
+		if err := tx.Create(&r).Error; err != nil {
+			return err
+		}
+		return putChunkRows(tx, d.TenantID, chunks)
 	})
 	if err != nil {
 		return "", err
@@ -127,17 +134,20 @@ func (s *DocumentStore) List(ctx context.Context, t domain.TenantID, page domain
 	return out, nil
 }
 
-// Delete removes the document of tenant t. Unknown or another tenant's id is
-// KindNotFound.
+// Delete removes the document of tenant t and, by the foreign key's cascade, its
+// chunks in one transaction, which records a ChangeChunks change. Unknown or another
+// tenant's id is KindNotFound.
 func (s *DocumentStore) Delete(ctx context.Context, t domain.TenantID, id domain.DocumentID) error {
-	res := s.db.WithContext(ctx).Where("tenant_id = ? AND id = ?", string(t), string(id)).Delete(&documentRow{})
-	if res.Error != nil {
-		return translate(res.Error, "delete document "+string(id))
-	}
-	if res.RowsAffected == 0 {
-		return domain.ErrNotFound.WithDetail("document %s does not exist", id)
-	}
-	return nil
+	return transact(ctx, s.db, "delete document "+string(id), func(tx *gorm.DB) error {
+		res := tx.Where("tenant_id = ? AND id = ?", string(t), string(id)).Delete(&documentRow{})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return passThrough{domain.ErrNotFound.WithDetail("document %s does not exist", id)}
+		}
+		return recordChanges(tx, domain.Change{Kind: domain.ChangeChunks, ID: string(t)})
+	})
 }
 
 type chunkRow struct {
@@ -171,12 +181,18 @@ func (s *ChunkStore) PutChunks(ctx context.Context, t domain.TenantID, chunks []
 	if len(chunks) == 0 {
 		return nil
 	}
+	return transact(ctx, s.db, "store chunks", func(tx *gorm.DB) error { return putChunkRows(tx, t, chunks) })
+}
+
+// putChunkRows upserts chunks of tenant t in tx and records a ChangeChunks change. A
+// chunk of a document without a record violates the foreign key (KindInvalid).
+func putChunkRows(tx *gorm.DB, t domain.TenantID, chunks []domain.Chunk) error {
 	rows := make([]chunkRow, 0, len(chunks))
 	for _, c := range chunks {
 		rows = append(rows, chunkRow{TenantID: string(t), DocumentID: string(c.DocumentID), Idx: c.Index,
 			Title: c.Title, Text: c.Text, Vector: encodeVector(c.Vector)})
 	}
-	return transact(ctx, s.db, "store chunks", func(tx *gorm.DB) error {
+	if len(rows) > 0 {
 		if err := tx.Clauses(clause.OnConflict{
 			Columns: []clause.Column{{Name: "tenant_id"}, {Name: "document_id"}, {Name: "idx"}},
 			DoUpdates: clause.Set{
@@ -188,8 +204,8 @@ func (s *ChunkStore) PutChunks(ctx context.Context, t domain.TenantID, chunks []
 		}).CreateInBatches(&rows, chunkBatch).Error; err != nil {
 			return err
 		}
-		return recordChanges(tx, domain.Change{Kind: domain.ChangeChunks, ID: string(t)})
-	})
+	}
+	return recordChanges(tx, domain.Change{Kind: domain.ChangeChunks, ID: string(t)})
 }
 
 // LoadChunks returns every chunk of tenant t ordered by document id and index.
@@ -254,4 +270,21 @@ func (s *ChunkStore) ChunksAfter(ctx context.Context, t domain.TenantID, after d
 		return nil, 0, translate(err, "count chunks")
 	}
 	return out, int(left), nil
+}
+
+// PutVectors updates the vector of each stored chunk of tenant t in one transaction,
+// skipping chunks whose row is gone, and records a ChangeChunks change.
+func (s *ChunkStore) PutVectors(ctx context.Context, t domain.TenantID, chunks []domain.Chunk) error {
+	if len(chunks) == 0 {
+		return nil
+	}
+	return transact(ctx, s.db, "store chunk vectors", func(tx *gorm.DB) error {
+		for _, c := range chunks {
+			if err := tx.Model(&chunkRow{}).Where("tenant_id = ? AND document_id = ? AND idx = ?", string(t), string(c.DocumentID), c.Index).
+				Update("vector", encodeVector(c.Vector)).Error; err != nil {
+				return err
+			}
+		}
+		return recordChanges(tx, domain.Change{Kind: domain.ChangeChunks, ID: string(t)})
+	})
 }

@@ -99,16 +99,16 @@ func TestIndexBudgetAccountsEveryChange(t *testing.T) {
 				_, err := x.search(context.Background(), tn, randomVector(rng, 16), 3, -1)
 				assert.NoError(t, err)
 				doc := domain.DocumentID(fmt.Sprintf("w%d-%d", w, i))
-				assert.NoError(t, x.Upsert(context.Background(), tn, []domain.Chunk{{DocumentID: doc, Index: 0, Text: "more text", Vector: randomVector(rng, 16)}}))
+				assert.NoError(t, stored(x).Upsert(context.Background(), tn, []domain.Chunk{{DocumentID: doc, Index: 0, Text: "more text", Vector: randomVector(rng, 16)}}))
 				if i%4 == 0 {
-					assert.NoError(t, x.DeleteDocument(context.Background(), tn, doc))
+					assert.NoError(t, stored(x).DeleteDocument(context.Background(), tn, doc))
 				}
 			}
 		})
 	}
 	wg.Wait()
 	assert.Positive(t, x.Bytes())
-	require.NoError(t, x.DropTenant(context.Background(), "t4"))
+	require.NoError(t, stored(x).DropTenant(context.Background(), "t4"))
 	for _, tn := range tenants[:3] {
 		x.Invalidate(tn)
 	}

@@ -1,7 +1,8 @@
 // Package vecsearch is tenantry's "embedded" vector index: exact cosine search in
-// process over vectors persisted by a ports.ChunkStore. Each tenant's vectors are
-// loaded lazily into one contiguous float32 matrix per dimension and kept in step with
-// every write made through the index.
+// process over the vectors in a ports.ChunkStore's rows (written with their document
+// by ports.DocumentStore, or by ports.ChunkScanner.PutVectors when re-indexing). Each
+// tenant's vectors are loaded lazily into one contiguous float32 matrix per dimension
+// and kept in step with the writes the index is told of; the index never writes rows.
 //
 // It imports domain, ports, the standard library and golang.org/x/sys/cpu only.
 package vecsearch
@@ -34,10 +35,11 @@ type Config struct {
 	MaxBytes int64
 }
 
-// Index is the embedded vector index. The ChunkStore is the system of record: every
-// write goes to it first and only then to the in-memory copy, and a tenant's copy is
-// built from ChunkStore.LoadChunks on its first use. The copy of one process does not
-// see writes made by another process through another Index; Invalidate drops it.
+// Index is the embedded vector index. The ChunkStore is the system of record, written
+// before the index is told: a tenant's copy is built from ChunkStore.LoadChunks on its
+// first use, and Upsert, DeleteDocument and DropTenant bring a loaded copy in step with
+// rows already committed. The copy of one process does not see another process's
+// writes; Invalidate drops it.
 //
 // Index is safe for concurrent use: searches of a tenant share a read lock, writes of a
 // tenant are serialised, and tenants never wait for each other. Close stops the
@@ -112,9 +114,11 @@ func (x *Index) tenant(t domain.TenantID) *tenantIndex {
 	return ti
 }
 
-// Upsert normalises the chunks' vectors, stores them in the ChunkStore, then in the
-// tenant's in-memory copy. A chunk without a document id, with a negative index, an
-// empty vector or a non-finite value is KindInvalid and nothing is stored.
+// Upsert normalises the chunks' vectors and puts them in the tenant's loaded in-memory
+// copy; the caller has already stored them in the ChunkStore (ports.DocumentStore.Save
+// at ingestion, ports.ChunkScanner.PutVectors when re-indexing), which an unloaded copy
+// will read. A chunk without a document id, with a negative index, an empty vector or a
+// non-finite value is KindInvalid and nothing is indexed.
 func (x *Index) Upsert(ctx context.Context, t domain.TenantID, chunks []domain.Chunk) error {
 	if len(chunks) == 0 {
 		return nil
@@ -125,9 +129,6 @@ func (x *Index) Upsert(ctx context.Context, t domain.TenantID, chunks []domain.C
 	}
 	ti := x.tenant(t)
 	err = ti.write(func() error {
-		if err := x.store.PutChunks(ctx, t, clean); err != nil {
-			return storeError("store chunks", err)
-		}
 		ti.apply(func() {
 			for _, c := range clean {
 				ti.upsert(c)
@@ -142,13 +143,11 @@ func (x *Index) Upsert(ctx context.Context, t domain.TenantID, chunks []domain.C
 	return nil
 }
 
-// DeleteDocument removes document d's chunks from the ChunkStore, then from memory.
+// DeleteDocument removes document d's chunks from memory (their rows went with the
+// document's record).
 func (x *Index) DeleteDocument(ctx context.Context, t domain.TenantID, d domain.DocumentID) error {
 	ti := x.tenant(t)
 	err := ti.write(func() error {
-		if err := x.store.DeleteChunks(ctx, t, d); err != nil {
-			return storeError("delete chunks", err)
-		}
 		ti.apply(func() {
 			for _, m := range ti.mats {
 				m.deleteDocument(d)
@@ -163,13 +162,11 @@ func (x *Index) DeleteDocument(ctx context.Context, t domain.TenantID, d domain.
 	return nil
 }
 
-// DropTenant removes all of tenant t's chunks from the ChunkStore and from memory.
+// DropTenant removes all of tenant t's chunks from memory (their rows went with the
+// tenant's record).
 func (x *Index) DropTenant(ctx context.Context, t domain.TenantID) error {
 	ti := x.tenant(t)
 	err := ti.write(func() error {
-		if err := x.store.DropChunks(ctx, t); err != nil {
-			return storeError("drop chunks", err)
-		}
 		ti.mu.Lock()
 		ti.mats, ti.loaded = nil, true
 		ti.resized()

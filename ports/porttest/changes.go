@@ -52,6 +52,7 @@ func ChangeFeed(t *testing.T, newLog NewChangeLog) {
 			{Kind: domain.ChangeTenant, ID: "acme"},
 			{Kind: domain.ChangeUser, ID: string(u.ID)},
 			{Kind: domain.ChangeTenant, ID: "acme"},
+			{Kind: domain.ChangeChunks, ID: "acme"}, // the document saved with its chunks
 			{Kind: domain.ChangeChunks, ID: "acme"},
 			{Kind: domain.ChangeChunks, ID: "acme"},
 			{Kind: domain.ChangeChunks, ID: "acme"},

@@ -38,7 +38,7 @@ func DocumentStore(t *testing.T, newStores NewStores) {
 			Metadata: map[string]string{"lang": "en", "owner": "hr", "ünïcode": "✓"},
 			Chunks:   12, Bytes: 4096, CreatedAt: at(-time.Hour), UpdatedAt: at(time.Hour),
 		}
-		replaced, err := f.s.Documents.Save(f.ctx, want)
+		replaced, err := f.s.Documents.Save(f.ctx, want, nil)
 		require.NoError(t, err)
 		assert.Empty(t, replaced)
 		got, err := f.s.Documents.Get(f.ctx, "acme", want.ID)
@@ -51,7 +51,7 @@ func DocumentStore(t *testing.T, newStores NewStores) {
 		f := newFixture(t, newStores)
 		f.tenant("acme")
 		want := domain.Document{ID: domain.DocumentID(newID()), TenantID: "acme", Title: "Bare", Chunks: 1, Bytes: 3, CreatedAt: at(0), UpdatedAt: at(0)}
-		_, err := f.s.Documents.Save(f.ctx, want)
+		_, err := f.s.Documents.Save(f.ctx, want, nil)
 		require.NoError(t, err)
 		got, err := f.s.Documents.Get(f.ctx, "acme", want.ID)
 		require.NoError(t, err)
@@ -67,7 +67,7 @@ func DocumentStore(t *testing.T, newStores NewStores) {
 		nw, err := domain.NewDocument(domain.DocumentID(newID()), "acme", "wiki/42", "New version", "text", nil, at(time.Hour))
 		require.NoError(t, err)
 
-		replaced, err := f.s.Documents.Save(f.ctx, nw)
+		replaced, err := f.s.Documents.Save(f.ctx, nw, nil)
 		require.NoError(t, err)
 		assert.Equal(t, old.ID, replaced)
 
@@ -88,7 +88,7 @@ func DocumentStore(t *testing.T, newStores NewStores) {
 		a := f.document("acme", "", "One", at(0))
 		b, err := domain.NewDocument(domain.DocumentID(newID()), "acme", "", "Two", "text", nil, at(time.Minute))
 		require.NoError(t, err)
-		replaced, err := f.s.Documents.Save(f.ctx, b)
+		replaced, err := f.s.Documents.Save(f.ctx, b, nil)
 		require.NoError(t, err)
 		assert.Empty(t, replaced)
 		list, err := f.s.Documents.List(f.ctx, "acme", domain.Page{Limit: 10})
@@ -104,7 +104,7 @@ func DocumentStore(t *testing.T, newStores NewStores) {
 		theirs := f.document("globex", "wiki/42", "Globex page", at(0))
 		mine, err := domain.NewDocument(domain.DocumentID(newID()), "acme", "wiki/42", "Acme page", "text", nil, at(time.Hour))
 		require.NoError(t, err)
-		replaced, err := f.s.Documents.Save(f.ctx, mine)
+		replaced, err := f.s.Documents.Save(f.ctx, mine, nil)
 		require.NoError(t, err)
 		assert.Empty(t, replaced)
 		got, err := f.s.Documents.Get(f.ctx, "globex", theirs.ID)
@@ -121,7 +121,7 @@ func DocumentStore(t *testing.T, newStores NewStores) {
 		hijack := theirs
 		hijack.TenantID = "acme"
 		hijack.Title = "Hijacked"
-		_, _ = f.s.Documents.Save(f.ctx, hijack)
+		_, _ = f.s.Documents.Save(f.ctx, hijack, nil)
 
 		got, err := f.s.Documents.Get(f.ctx, "globex", theirs.ID)
 		require.NoError(t, err)
@@ -208,6 +208,51 @@ func DocumentStore(t *testing.T, newStores NewStores) {
 // ChunkStore tests a ports.ChunkStore. Chunks belong to documents saved through the same
 // backend's DocumentStore.
 func ChunkStore(t *testing.T, newStores NewStores) {
+	t.Run("a document is saved with its chunks, and deleted with them", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t, newStores)
+		f.tenant("acme")
+		d := document("acme", "", "Doc", at(0))
+		want := []domain.Chunk{chunk(d.ID, 0, "first"), chunk(d.ID, 1, "second", 0, 1, 0, 0)}
+		_, err := f.s.Documents.Save(f.ctx, d, want)
+		require.NoError(t, err)
+		got, err := f.s.Chunks.LoadChunks(f.ctx, "acme")
+		require.NoError(t, err)
+		assert.Equal(t, want, got)
+
+		require.NoError(t, f.s.Documents.Delete(f.ctx, "acme", d.ID))
+		got, err = f.s.Chunks.LoadChunks(f.ctx, "acme")
+		require.NoError(t, err)
+		assert.Empty(t, got, "no chunk outlives its document")
+	})
+
+	t.Run("replacing a document by external id replaces its chunks", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t, newStores)
+		f.tenant("acme")
+		old := document("acme", "ext", "Old", at(0))
+		_, err := f.s.Documents.Save(f.ctx, old, []domain.Chunk{chunk(old.ID, 0, "old 0"), chunk(old.ID, 1, "old 1")})
+		require.NoError(t, err)
+		nw := document("acme", "ext", "New", at(time.Minute))
+		replaced, err := f.s.Documents.Save(f.ctx, nw, []domain.Chunk{chunk(nw.ID, 0, "new 0")})
+		require.NoError(t, err)
+		assert.Equal(t, old.ID, replaced)
+		got, err := f.s.Chunks.LoadChunks(f.ctx, "acme")
+		require.NoError(t, err)
+		assert.Equal(t, []domain.Chunk{chunk(nw.ID, 0, "new 0")}, got)
+	})
+
+	t.Run("chunks of a document without a record are refused", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t, newStores)
+		f.tenant("acme")
+		err := f.s.Chunks.PutChunks(f.ctx, "acme", []domain.Chunk{chunk(domain.DocumentID(newID()), 0, "orphan")})
+		assert.Equal(t, domain.KindInvalid, domain.KindOf(err))
+		got, err := f.s.Chunks.LoadChunks(f.ctx, "acme")
+		require.NoError(t, err)
+		assert.Empty(t, got)
+	})
+
 	t.Run("an empty tenant loads no chunks", func(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t, newStores)

@@ -135,10 +135,8 @@ func (f *fixture) userWithRole(tenant domain.TenantID, email string, role domain
 // document saves a document of tenant created at the given instant.
 func (f *fixture) document(tenant domain.TenantID, externalID, title string, created time.Time) domain.Document {
 	f.t.Helper()
-	d, err := domain.NewDocument(domain.DocumentID(newID()), tenant, externalID, title, "some text", map[string]string{"source": title}, created)
-	require.NoError(f.t, err)
-	d.Chunks = 2
-	_, err = f.s.Documents.Save(f.ctx, d)
+	d := document(tenant, externalID, title, created)
+	_, err := f.s.Documents.Save(f.ctx, d, nil)
 	require.NoError(f.t, err)
 	return d
 }
@@ -177,3 +175,13 @@ func utcPtr(t *time.Time) *time.Time {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// document returns an unsaved document of tenant created at the given instant.
+func document(tenant domain.TenantID, externalID, title string, created time.Time) domain.Document {
+	d, err := domain.NewDocument(domain.DocumentID(newID()), tenant, externalID, title, "some text", map[string]string{"source": title}, created)
+	if err != nil {
+		panic(err)
+	}
+	d.Chunks = 2
+	return d
+}
