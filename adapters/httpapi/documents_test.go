@@ -165,6 +165,15 @@ func TestDocumentsUploadedPDFSourcesNameTheirPage(t *testing.T) {
 	assert.Equal(t, "handbook", sources.Sources[0]["title"])
 	assert.EqualValues(t, 2, sources.Sources[0]["page"])
 	assert.Equal(t, "Page heading", sources.Sources[0]["heading"])
+
+	rec = ev.completions("acme-member", `{"model":"tenantry-acme","stream":false,
+		"messages":[{"role":"user","content":"What is the visitor parking code?"}]}`)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	var got oaCompletion
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got))
+	require.NotNil(t, got.Tenantry)
+	require.NotEmpty(t, got.Tenantry.Sources)
+	assert.EqualValues(t, 2, got.Tenantry.Sources[0]["page"], "/v1 answers carry the page too")
 }
 
 func TestDocumentsContentTypesAndLimits(t *testing.T) {
