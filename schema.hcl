@@ -352,6 +352,15 @@ table "chunks" {
   column "text" {
     type = text
   }
+  # Where the chunk lies in its source file: 1-based page (0: none) and nearest heading.
+  column "page" {
+    type    = integer
+    default = 0
+  }
+  column "heading" {
+    type    = text
+    default = ""
+  }
   # Little-endian float32 values, contiguous.
   column "vector" {
     type = bytea

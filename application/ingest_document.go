@@ -2,7 +2,9 @@ package application
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tenantry/tenantry/domain"
@@ -15,6 +17,8 @@ type IngestDeps struct {
 	Vendors   ports.Vendors
 	Lexical   ports.LexicalIndex
 	Limiter   ports.RateLimiter
+	// Extractor reads uploaded files; documents given as text do not need it.
+	Extractor ports.TextExtractor
 	Chunker   domain.Chunker
 	// EmbedBatch is how many chunks go to the embedder in one call.
 	EmbedBatch int
@@ -37,13 +41,20 @@ func NewIngestDocument(d IngestDeps) *IngestDocument {
 	return &IngestDocument{d: d}
 }
 
-// IngestInput is one document.
+// IngestInput is one document: its Text, or an uploaded File whose text is extracted.
 type IngestInput struct {
 	Tenant     domain.TenantContext
 	Title      string
 	Text       string
+	File       *IngestFile
 	ExternalID string
 	Metadata   map[string]string
+}
+
+// IngestFile is an uploaded document file of a known format.
+type IngestFile struct {
+	Format domain.FileFormat
+	Data   []byte
 }
 
 // Execute stores the document. The record and its chunks (text and, for the embedded
@@ -53,18 +64,24 @@ type IngestInput struct {
 // it; a failure removes them, and a crash leaves only vectors whose document does not
 // exist, which the vector sweeper (SweepVectors) deletes. After the commit the
 // process's in-memory indexes take the chunks in. Re-ingesting a document with the
-// same external id replaces it.
+// same external id replaces it. A file's text is chunked
+// page by page and heading by heading, so no chunk spans two pages, and every chunk
+// records its page and heading.
 func (u *IngestDocument) Execute(ctx context.Context, in IngestInput) (domain.Document, error) {
 	t, who := in.Tenant.Tenant, in.Tenant.Principal
 	if !who.CanAdminTenant(t.ID) {
 		return domain.Document{}, domain.ErrForbidden.WithDetail("only tenant admins may add documents")
 	}
-	now := u.d.Now()
-	doc, err := domain.NewDocument(domain.DocumentID(newID()), t.ID, in.ExternalID, in.Title, in.Text, in.Metadata, now)
+	sections, err := u.sections(ctx, in)
 	if err != nil {
 		return domain.Document{}, err
 	}
-	pieces := u.d.Chunker.Split(in.Text)
+	now := u.d.Now()
+	doc, err := domain.NewDocument(domain.DocumentID(newID()), t.ID, in.ExternalID, in.Title, domain.SectionsText(sections), in.Metadata, now)
+	if err != nil {
+		return domain.Document{}, err
+	}
+	pieces := u.d.Chunker.SplitSections(sections)
 	if len(pieces) == 0 {
 		return domain.Document{}, domain.Invalid(domain.FieldError{Field: "text", Message: "has no indexable content"})
 	}
@@ -73,7 +90,7 @@ func (u *IngestDocument) Execute(ctx context.Context, in IngestInput) (domain.Do
 	}
 	chunks := make([]domain.Chunk, len(pieces))
 	for i, p := range pieces {
-		chunks[i] = domain.Chunk{DocumentID: doc.ID, Index: i, Title: doc.Title, Text: p}
+		chunks[i] = domain.Chunk{DocumentID: doc.ID, Index: i, Title: doc.Title, Text: p.Text, Page: p.Page, Heading: p.Heading}
 	}
 	var external ports.VectorIndex
 	if t.UsesVectors() {
@@ -105,6 +122,24 @@ func (u *IngestDocument) Execute(ctx context.Context, in IngestInput) (domain.Do
 		return domain.Document{}, after
 	}
 	return doc, nil
+}
+
+// sections returns the document's text: the file's, extracted, or the given text.
+func (u *IngestDocument) sections(ctx context.Context, in IngestInput) ([]domain.Section, error) {
+	if in.File == nil {
+		return []domain.Section{{Text: in.Text}}, nil
+	}
+	if u.d.Extractor == nil {
+		return nil, domain.E(domain.KindInternal, "internal", "", errors.New("no text extractor configured"))
+	}
+	sections, err := u.d.Extractor.Extract(ctx, in.File.Format, in.File.Data)
+	if err != nil {
+		return nil, fmt.Errorf("extract %s text: %w", in.File.Format, err)
+	}
+	if strings.TrimSpace(domain.SectionsText(sections)) == "" {
+		return nil, domain.E(domain.KindUnprocessable, "file_empty", "the file contains no text", nil)
+	}
+	return sections, nil
 }
 
 // upsertExternal writes the chunks' vectors to the tenant's external vector index,

@@ -69,8 +69,14 @@ type Config struct {
 	AllowHTTPVendors bool
 	MaxBodyBytes     int64
 	MaxDocumentBytes int64
-	ChunkSize        int
-	ChunkOverlap     int
+	// MaxPDFBytes, MaxDOCXBytes, MaxHTMLBytes and MaxCSVBytes cap uploaded files of
+	// those types; text and Markdown files take MaxDocumentBytes.
+	MaxPDFBytes  int64
+	MaxDOCXBytes int64
+	MaxHTMLBytes int64
+	MaxCSVBytes  int64
+	ChunkSize    int
+	ChunkOverlap int
 	// IndexMaxBytes bounds the in-memory indexes, half for the embedded vector index's
 	// copies and half for the lexical index's postings; 0: no bound.
 	IndexMaxBytes int64
@@ -146,6 +152,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		AllowHTTPVendors:      r.bool("TENANTRY_ALLOW_HTTP_VENDORS", false),
 		MaxBodyBytes:          int64(r.int("TENANTRY_MAX_BODY_BYTES", 1<<20)),
 		MaxDocumentBytes:      int64(r.int("TENANTRY_MAX_DOCUMENT_BYTES", 5<<20)),
+		MaxPDFBytes:           int64(r.int("TENANTRY_MAX_PDF_BYTES", 50<<20)),
+		MaxDOCXBytes:          int64(r.int("TENANTRY_MAX_DOCX_BYTES", 25<<20)),
+		MaxHTMLBytes:          int64(r.int("TENANTRY_MAX_HTML_BYTES", 5<<20)),
+		MaxCSVBytes:           int64(r.int("TENANTRY_MAX_CSV_BYTES", 10<<20)),
 		ChunkSize:             r.int("TENANTRY_CHUNK_SIZE", 800),
 		ChunkOverlap:          r.int("TENANTRY_CHUNK_OVERLAP", 100),
 		BM25K1:                r.float("TENANTRY_BM25_K1", 0.9),
@@ -198,6 +208,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	r.check(c.MetricsTopN >= 0 && c.MetricsTopN <= 1000, "TENANTRY_METRICS_TENANT_LIMIT", "must be between 0 and 1000")
 	r.check(c.MaxBodyBytes > 0, "TENANTRY_MAX_BODY_BYTES", "must be positive")
 	r.check(c.MaxDocumentBytes > 0, "TENANTRY_MAX_DOCUMENT_BYTES", "must be positive")
+	r.check(c.MaxPDFBytes > 0, "TENANTRY_MAX_PDF_BYTES", "must be positive")
+	r.check(c.MaxDOCXBytes > 0, "TENANTRY_MAX_DOCX_BYTES", "must be positive")
+	r.check(c.MaxHTMLBytes > 0, "TENANTRY_MAX_HTML_BYTES", "must be positive")
+	r.check(c.MaxCSVBytes > 0, "TENANTRY_MAX_CSV_BYTES", "must be positive")
 	r.check(c.BM25K1 > 0 && c.BM25K1 <= 10, "TENANTRY_BM25_K1", "must be above 0 and at most 10")
 	r.check(c.BM25B >= 0 && c.BM25B <= 1, "TENANTRY_BM25_B", "must be between 0 and 1")
 	r.check(c.ReindexLease >= time.Second, "TENANTRY_REINDEX_LEASE", "must be at least 1s")

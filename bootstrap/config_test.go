@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tenantry/tenantry/domain"
 )
 
 func TestLoadConfigDefaults(t *testing.T) {
@@ -40,6 +42,10 @@ func TestLoadConfigDefaults(t *testing.T) {
 	assert.False(t, got.AllowHTTPVendors)
 	assert.EqualValues(t, 1<<20, got.MaxBodyBytes)
 	assert.EqualValues(t, 5<<20, got.MaxDocumentBytes)
+	assert.EqualValues(t, 50<<20, got.MaxPDFBytes)
+	assert.EqualValues(t, 25<<20, got.MaxDOCXBytes)
+	assert.EqualValues(t, 5<<20, got.MaxHTMLBytes)
+	assert.EqualValues(t, 10<<20, got.MaxCSVBytes)
 	assert.EqualValues(t, 1<<30, got.IndexMaxBytes)
 	assert.Equal(t, 800, got.ChunkSize)
 	assert.Equal(t, 100, got.ChunkOverlap)
@@ -137,6 +143,10 @@ func TestLoadConfigNamesEachInvalidVariable(t *testing.T) {
 		{name: "stream lease ttl", env: env{"TENANTRY_STREAM_LEASE_TTL": "100ms"}, want: "TENANTRY_STREAM_LEASE_TTL"},
 		{name: "body limit", env: env{"TENANTRY_MAX_BODY_BYTES": "0"}, want: "TENANTRY_MAX_BODY_BYTES"},
 		{name: "document limit", env: env{"TENANTRY_MAX_DOCUMENT_BYTES": "0"}, want: "TENANTRY_MAX_DOCUMENT_BYTES"},
+		{name: "PDF limit", env: env{"TENANTRY_MAX_PDF_BYTES": "0"}, want: "TENANTRY_MAX_PDF_BYTES"},
+		{name: "DOCX limit", env: env{"TENANTRY_MAX_DOCX_BYTES": "-1"}, want: "TENANTRY_MAX_DOCX_BYTES"},
+		{name: "HTML limit", env: env{"TENANTRY_MAX_HTML_BYTES": "0"}, want: "TENANTRY_MAX_HTML_BYTES"},
+		{name: "CSV limit", env: env{"TENANTRY_MAX_CSV_BYTES": "0"}, want: "TENANTRY_MAX_CSV_BYTES"},
 		{name: "index memory", env: env{"TENANTRY_INDEX_MAX_BYTES": "-1"}, want: "TENANTRY_INDEX_MAX_BYTES"},
 		{name: "chunk size", env: env{"TENANTRY_CHUNK_SIZE": "50"}, want: "TENANTRY_CHUNK_SIZE"},
 		{name: "chunk overlap", env: env{"TENANTRY_CHUNK_OVERLAP": "600"}, want: "TENANTRY_CHUNK_OVERLAP"},
@@ -233,10 +243,13 @@ func TestEveryHTTPOptionIsWired(t *testing.T) {
 		"TENANTRY_MAX_BODY_BYTES": "2048", "TENANTRY_MAX_DOCUMENT_BYTES": "4096", "TENANTRY_SSE_PING_INTERVAL": "5s",
 		"TENANTRY_STREAM_WRITE_TIMEOUT": "7s", "TENANTRY_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7",
 		"TENANTRY_CONTENT_SECURITY_POLICY": "default-src 'self'", "TENANTRY_METRICS_TOKEN": "m-token",
-		"TENANTRY_METRICS_PUBLIC": "true",
+		"TENANTRY_METRICS_PUBLIC": "true", "TENANTRY_MAX_PDF_BYTES": "1001", "TENANTRY_MAX_DOCX_BYTES": "1002",
+		"TENANTRY_MAX_HTML_BYTES": "1003", "TENANTRY_MAX_CSV_BYTES": "1004",
 	}
 	cfg, err := LoadConfig(func(k string) string { return vars[k] })
 	require.NoError(t, err)
+	assert.Equal(t, map[domain.FileFormat]int64{domain.FormatPDF: 1001, domain.FormatDOCX: 1002, domain.FormatHTML: 1003, domain.FormatCSV: 1004},
+		httpConfig(cfg).MaxFileBytes, "each file type's limit comes from its own variable")
 	h := reflect.ValueOf(httpConfig(cfg))
 	for i := range h.NumField() {
 		assert.False(t, h.Field(i).IsZero(), "httpapi.Config.%s is not wired from the configuration", h.Type().Field(i).Name)

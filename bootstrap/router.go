@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/tenantry/tenantry/adapters/cache"
+	"github.com/tenantry/tenantry/adapters/extract"
 	"github.com/tenantry/tenantry/adapters/extractive"
 	"github.com/tenantry/tenantry/adapters/httpapi"
 	"github.com/tenantry/tenantry/adapters/jwtauth"
@@ -96,6 +98,10 @@ type RouterOptions struct {
 	Limits Limits
 }
 
+// pdfWorkers is how many PDFs are read at once; each worker holds a PDFium instance
+// (its own WebAssembly memory), and further uploads wait for a free one.
+const pdfWorkers = 2
+
 // API is a built router with what must run beside it and be closed after it.
 type API struct {
 	Handler *echo.Echo
@@ -103,6 +109,7 @@ type API struct {
 	admin   *adminServices
 	stop    context.CancelFunc
 	index   *vecsearch.Index // nil when the caller injected its own vendors
+	pdf     *extract.PDFReader
 	jobs    *reindexRunner
 	sweeper *vectorSweeper
 	// retrieve is the chat's retrieval on the same indexes and vendors, for the
@@ -121,10 +128,11 @@ func (a *API) Close() error {
 	if a.listening != nil {
 		<-a.listening
 	}
+	err := a.pdf.Close()
 	if a.index != nil {
-		return a.index.Close()
+		err = errors.Join(err, a.index.Close())
 	}
-	return nil
+	return err
 }
 
 // Router builds the one Echo router for every use: serve, tests and benchmarks. It
@@ -236,6 +244,7 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 		authenticate = authenticate.WithAPIKeys(apiKeys, secretHasher, now)
 		keysUC = application.NewManageAPIKeys(application.ManageAPIKeysDeps{Keys: apiKeys, Hasher: secretHasher, Users: users, Audit: st.Audit, Now: now})
 	}
+	pdf := extract.NewPDFReader(pdfWorkers)
 	usersUC := application.NewManageUsers(application.ManageUsersDeps{Users: users, Hasher: hasher, Refresh: st.RefreshTokens, Audit: st.Audit, Now: now})
 	deps := httpapi.Deps{
 		Log: o.Log.Named("http"),
@@ -250,7 +259,7 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 		Tenants:       tenantsUC,
 		Users:         usersUC,
 		Ingest: application.NewIngestDocument(application.IngestDeps{Documents: st.Documents, Vendors: v, Lexical: lex, Limiter: limits.Rate,
-			Chunker: domain.Chunker{Size: cfg.ChunkSize, Overlap: cfg.ChunkOverlap}, Now: now}),
+			Extractor: extract.New(pdf), Chunker: domain.Chunker{Size: cfg.ChunkSize, Overlap: cfg.ChunkOverlap}, Now: now}),
 		Documents:     application.NewDocuments(st.Documents, v, lex),
 		Conversations: application.NewConversations(st.Conversations, st.ConversationEdits),
 		Chat: application.NewStreamChat(application.StreamChatDeps{Conversations: st.Conversations, Usage: usage, Vendors: v, Lexical: lex,
@@ -269,7 +278,7 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	h := httpapi.New(httpConfig(cfg), deps)
 	built = true
 	return &API{Handler: h, keys: keys, admin: &adminServices{tenants: tenantsUC, users: usersUC, documents: deps.Documents, apiKeys: keysUC, ingest: deps.Ingest, actor: o.Operator,
-		reindex: jobs.uc, jobs: jobs, sweeper: sweeper}, stop: stop, index: index, listening: listening,
+		reindex: jobs.uc, jobs: jobs, sweeper: sweeper}, stop: stop, index: index, pdf: pdf, listening: listening,
 		retrieve: application.NewRetrieve(lex, v), jobs: jobs, sweeper: sweeper}, nil
 }
 
@@ -278,6 +287,8 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 func httpConfig(cfg Config) httpapi.Config {
 	return httpapi.Config{
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxDocumentBytes: cfg.MaxDocumentBytes, PingInterval: cfg.PingInterval,
+		MaxFileBytes: map[domain.FileFormat]int64{domain.FormatPDF: cfg.MaxPDFBytes, domain.FormatDOCX: cfg.MaxDOCXBytes,
+			domain.FormatHTML: cfg.MaxHTMLBytes, domain.FormatCSV: cfg.MaxCSVBytes},
 		StreamWriteTimeout: cfg.StreamWriteTimeout, TrustedProxies: cfg.TrustedProxies,
 		ContentSecurityPolicy: cfg.ContentSecurityPolicy, MetricsToken: cfg.MetricsToken, MetricsPublic: cfg.MetricsPublic,
 	}

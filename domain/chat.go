@@ -76,6 +76,11 @@ type Chunk struct {
 	Title      string
 	Text       string
 	Vector     []float32
+	// Page is the 1-based page of the source file the chunk lies on; zero when the
+	// source has no pages.
+	Page int
+	// Heading is the nearest heading above the chunk in its source; empty when none.
+	Heading string
 }
 
 // Passage is a chunk found by a search, with its similarity score.
@@ -85,6 +90,9 @@ type Passage struct {
 	Chunk      int
 	Score      float64
 	Text       string
+	// Page and Heading locate the chunk in its source file, as in Chunk.
+	Page    int
+	Heading string
 }
 
 // SearchResult is what one vector search found, with the read units the vector store

@@ -23,6 +23,9 @@ const (
 	KindUnavailable
 	KindTooLarge
 	KindUnsupportedMedia
+	// KindUnprocessable is well-formed input whose content cannot be used, such as a
+	// corrupt or password-protected file.
+	KindUnprocessable
 )
 
 var kindNames = map[Kind]string{
@@ -36,6 +39,7 @@ var kindNames = map[Kind]string{
 	KindUnavailable:      "unavailable",
 	KindTooLarge:         "too_large",
 	KindUnsupportedMedia: "unsupported_media_type",
+	KindUnprocessable:    "unprocessable",
 }
 
 // String returns the kind's stable lowercase name.

@@ -132,6 +132,7 @@ func TestKindString(t *testing.T) {
 		{name: "not found", kind: domain.KindNotFound, want: "not_found"},
 		{name: "rate limited", kind: domain.KindRateLimited, want: "rate_limited"},
 		{name: "unsupported media", kind: domain.KindUnsupportedMedia, want: "unsupported_media_type"},
+		{name: "unprocessable", kind: domain.KindUnprocessable, want: "unprocessable"},
 		{name: "unknown", kind: domain.Kind(99), want: "kind(99)"},
 	}
 	for _, tc := range tests {

@@ -27,12 +27,17 @@ type sourceJSON struct {
 	Chunk      int     `json:"chunk"`
 	Score      float64 `json:"score"`
 	Text       string  `json:"text"`
+	// Page is the 1-based page of a PDF the passage lies on; absent for other sources.
+	Page int `json:"page,omitempty"`
+	// Heading is the nearest heading above the passage in its source, when it has one.
+	Heading string `json:"heading,omitempty"`
 }
 
 func toSources(ps []domain.Passage) []sourceJSON {
 	out := make([]sourceJSON, 0, len(ps))
 	for _, p := range ps {
-		out = append(out, sourceJSON{DocumentID: string(p.DocumentID), Title: p.Title, Chunk: p.Chunk, Score: p.Score, Text: p.Text})
+		out = append(out, sourceJSON{DocumentID: string(p.DocumentID), Title: p.Title, Chunk: p.Chunk, Score: p.Score, Text: p.Text,
+			Page: p.Page, Heading: p.Heading})
 	}
 	return out
 }

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -51,16 +53,21 @@ type documentRequest struct {
 	Text       string            `json:"text"`
 	Metadata   map[string]string `json:"metadata"`
 	ExternalID string            `json:"external_id"`
+	file       *application.IngestFile
 }
 
 type documentHandlers struct {
-	ingest   *application.IngestDocument
-	docs     *application.Documents
+	ingest *application.IngestDocument
+	docs   *application.Documents
+	// maxBytes caps a text: a JSON document's, or an uploaded text or Markdown file.
 	maxBytes int64
+	// maxFileBytes caps an uploaded file of each other format.
+	maxFileBytes map[domain.FileFormat]int64
 }
 
-// create serves POST /documents: a JSON document or a multipart upload of one .txt or
-// .md file; other content types are 415, a text over the limit 413.
+// create serves POST /documents: a JSON document or a multipart upload of one file of
+// an accepted type (text, Markdown, PDF, DOCX, HTML, CSV); other types are 415, a file
+// over its type's limit 413, a file whose text cannot be read 422.
 func (h documentHandlers) create(c echo.Context) error {
 	tc, err := mustTenant(c)
 	if err != nil {
@@ -69,6 +76,8 @@ func (h documentHandlers) create(c echo.Context) error {
 	var req documentRequest
 	switch mediaType(c) {
 	case mimeJSON:
+		r := c.Request()
+		r.Body = http.MaxBytesReader(c.Response().Writer, r.Body, h.maxBytes+multipartOverhead)
 		err = decodeJSON(c, &req)
 	case mimeMultipart:
 		req, err = h.readUpload(c)
@@ -82,7 +91,7 @@ func (h documentHandlers) create(c echo.Context) error {
 		return errBodyTooLarge.WithDetail("the document is larger than %d bytes", h.maxBytes)
 	}
 	d, err := h.ingest.Execute(c.Request().Context(), application.IngestInput{
-		Tenant: tc, Title: req.Title, Text: req.Text, ExternalID: req.ExternalID, Metadata: req.Metadata,
+		Tenant: tc, Title: req.Title, Text: req.Text, File: req.file, ExternalID: req.ExternalID, Metadata: req.Metadata,
 	})
 	if err != nil {
 		return err
@@ -91,8 +100,16 @@ func (h documentHandlers) create(c echo.Context) error {
 	return sendJSON(c, http.StatusCreated, toDocumentJSON(d))
 }
 
-var textFileTypes = map[string]bool{
-	"": true, "text/plain": true, "text/markdown": true, "text/x-markdown": true, "application/octet-stream": true,
+// fileMediaTypes are the part Content-Types accepted for each format, besides none
+// and application/octet-stream. Browsers send application/vnd.ms-excel for CSV on
+// machines with Excel installed.
+var fileMediaTypes = map[domain.FileFormat][]string{
+	domain.FormatText:     {"text/plain", "text/markdown", "text/x-markdown"},
+	domain.FormatMarkdown: {"text/plain", "text/markdown", "text/x-markdown"},
+	domain.FormatPDF:      {"application/pdf", "application/x-pdf"},
+	domain.FormatDOCX:     {"application/vnd.openxmlformats-officedocument.wordprocessingml.document"},
+	domain.FormatHTML:     {"text/html", "application/xhtml+xml"},
+	domain.FormatCSV:      {"text/csv", "application/csv", "text/plain", "application/vnd.ms-excel"},
 }
 
 // readUpload reads the parts file (required), title, external_id and metadata (a JSON
@@ -121,7 +138,7 @@ func (h documentHandlers) readUpload(c echo.Context) (documentRequest, error) {
 		switch name {
 		case "file":
 			fileName = part.FileName()
-			req.Text, err = h.readFile(part)
+			err = h.readFile(part, &req)
 		case "title":
 			req.Title, err = readField(part, name)
 		case "external_id":
@@ -144,23 +161,46 @@ func (h documentHandlers) readUpload(c echo.Context) (documentRequest, error) {
 	return req, nil
 }
 
-func (h documentHandlers) readFile(part *multipart.Part) (string, error) {
-	ext := strings.ToLower(path.Ext(part.FileName()))
-	if ext != ".txt" && ext != ".md" && ext != ".markdown" {
-		return "", domain.E(domain.KindUnsupportedMedia, domain.KindUnsupportedMedia.String(), "only .txt and .md files can be uploaded", nil)
+// readFile reads the file part into req: a text or Markdown file as its text, any
+// other accepted type as bytes for the use case to extract.
+func (h documentHandlers) readFile(part *multipart.Part, req *documentRequest) error {
+	format, ok := domain.FormatOfFile(part.FileName())
+	if !ok {
+		return domain.E(domain.KindUnsupportedMedia, domain.KindUnsupportedMedia.String(),
+			"the file's extension must be one of "+strings.Join(domain.FileExtensions(), ", "), nil)
 	}
 	ct := part.Header.Get(echo.HeaderContentType)
-	if mt, _, err := mime.ParseMediaType(ct); ct != "" && (err != nil || !textFileTypes[mt]) {
-		return "", domain.E(domain.KindUnsupportedMedia, domain.KindUnsupportedMedia.String(), "the file must be plain text or Markdown", nil)
+	if mt, _, err := mime.ParseMediaType(ct); ct != "" && (err != nil || !acceptsMediaType(format, mt)) {
+		return domain.E(domain.KindUnsupportedMedia, domain.KindUnsupportedMedia.String(),
+			fmt.Sprintf("a %s file must be sent as %s or application/octet-stream", path.Ext(part.FileName()),
+				strings.Join(fileMediaTypes[format], ", ")), nil)
 	}
-	b, err := io.ReadAll(io.LimitReader(part, h.maxBytes+1))
+	limit := h.limitOf(format)
+	b, err := io.ReadAll(io.LimitReader(part, limit+1))
 	if err != nil {
-		return "", uploadError(err)
+		return uploadError(err)
 	}
-	if int64(len(b)) > h.maxBytes {
-		return "", errBodyTooLarge.WithDetail("the document is larger than %d bytes", h.maxBytes)
+	if int64(len(b)) > limit {
+		return errBodyTooLarge.WithDetail("the %s file is larger than %d bytes", format, limit)
 	}
-	return string(bytes.TrimPrefix(b, []byte("\ufeff"))), nil
+	if format == domain.FormatText || format == domain.FormatMarkdown {
+		req.Text = string(bytes.TrimPrefix(b, []byte("\ufeff")))
+		return nil
+	}
+	req.file = &application.IngestFile{Format: format, Data: b}
+	return nil
+}
+
+func acceptsMediaType(f domain.FileFormat, mt string) bool {
+	return mt == "application/octet-stream" || slices.Contains(fileMediaTypes[f], mt)
+}
+
+// limitOf is the most bytes an uploaded file of format f may have.
+func (h documentHandlers) limitOf(f domain.FileFormat) int64 {
+	if n, ok := h.maxFileBytes[f]; ok && n > 0 {
+		return n
+	}
+	return h.maxBytes
 }
 
 func readField(part *multipart.Part, name string) (string, error) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"net/textproto"
 	"strings"
 	"testing"
@@ -97,7 +98,16 @@ func TestDocumentsUpload(t *testing.T) {
 		{name: "text file with title and metadata", up: upload{fileName: "a.txt", fileType: "text/plain; charset=utf-8", content: "Coffee is free.",
 			fields: map[string]string{"title": "Perks", "metadata": `{"k":"v"}`, "external_id": "perks"}}, wantStatus: 201, wantTitle: "Perks"},
 		{name: "octet-stream .md from a browser", up: upload{fileName: "b.md", fileType: "application/octet-stream", content: "Desks are shared."}, wantStatus: 201, wantTitle: "b"},
-		{name: "pdf is 415", up: upload{fileName: "a.pdf", fileType: "application/pdf", content: "%PDF-1.4"}, wantStatus: 415, wantCode: "unsupported_media_type"},
+		{name: "pdf file", up: upload{fileName: "Report.PDF", fileType: "application/pdf", content: "One.\fTwo."}, wantStatus: 201, wantTitle: "Report"},
+		{name: "docx from a browser without a type", up: upload{fileName: "memo.docx", content: "Memo."}, wantStatus: 201, wantTitle: "memo"},
+		{name: "csv sent as Excel's type", up: upload{fileName: "rows.csv", fileType: "application/vnd.ms-excel", content: "a: 1"}, wantStatus: 201, wantTitle: "rows"},
+		{name: "legacy doc is 415", up: upload{fileName: "a.doc", fileType: "application/msword", content: "x"}, wantStatus: 415, wantCode: "unsupported_media_type"},
+		{name: "pdf named but html type is 415", up: upload{fileName: "a.pdf", fileType: "text/html", content: "x"}, wantStatus: 415, wantCode: "unsupported_media_type"},
+		{name: "pdf over the PDF limit", up: upload{fileName: "big.pdf", content: strings.Repeat("word ", 10000)}, wantStatus: 413, wantCode: "too_large"},
+		{name: "csv over the CSV limit", up: upload{fileName: "big.csv", content: strings.Repeat("a,b\n", 300)}, wantStatus: 413, wantCode: "too_large"},
+		{name: "pdf under its limit though over the text limit", up: upload{fileName: "long.pdf", content: strings.Repeat("word ", 7000)}, wantStatus: 201, wantTitle: "long"},
+		{name: "password-protected pdf is 422", up: upload{fileName: "locked.pdf", content: "LOCKED"}, wantStatus: 422, wantCode: "file_encrypted"},
+		{name: "pdf without text is 422", up: upload{fileName: "blank.pdf", content: " \f "}, wantStatus: 422, wantCode: "file_empty"},
 		{name: "txt named but image type is 415", up: upload{fileName: "a.txt", fileType: "image/png", content: "x"}, wantStatus: 415, wantCode: "unsupported_media_type"},
 		{name: "missing file", up: upload{fields: map[string]string{"title": "x"}}, wantStatus: 400, wantCode: "invalid_request"},
 		{name: "unknown field", up: upload{fileName: "a.txt", content: "x", fields: map[string]string{"color": "red"}}, wantStatus: 400, wantCode: "invalid_request"},
@@ -119,6 +129,51 @@ func TestDocumentsUpload(t *testing.T) {
 			assert.Equal(t, tc.wantTitle, doc["title"])
 		})
 	}
+}
+
+func TestDocumentsUploadNamesTheAcceptedTypes(t *testing.T) {
+	ev := newEnv(t)
+	body, ct := upload{fileName: "sheet.xlsx", content: "x"}.body(t)
+	p := requireProblem(t, ev.as("acme-admin", http.MethodPost, "/documents", body.String(), "Content-Type", ct),
+		http.StatusUnsupportedMediaType, "unsupported_media_type")
+	assert.Equal(t, "the file's extension must be one of .csv, .docx, .htm, .html, .markdown, .md, .pdf, .text, .txt", p.Detail)
+
+	body, ct = upload{fileName: "big.pdf", content: strings.Repeat("word ", 10000)}.body(t)
+	p = requireProblem(t, ev.as("acme-admin", http.MethodPost, "/documents", body.String(), "Content-Type", ct),
+		http.StatusRequestEntityTooLarge, "too_large")
+	assert.Equal(t, "the pdf file is larger than 49152 bytes", p.Detail)
+}
+
+func TestDocumentsUploadedPDFSourcesNameTheirPage(t *testing.T) {
+	ev := newEnv(t)
+	body, ct := upload{fileName: "handbook.pdf", content: "Travel is booked via the portal.\fThe visitor parking code is amber falcon seventeen."}.body(t)
+	rec := ev.as("acme-admin", http.MethodPost, "/documents", body.String(), "Content-Type", ct)
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+
+	srv := httptest.NewServer(ev.e)
+	defer srv.Close()
+	res := chat(t, srv, ev.token("acme-member"), `{"message":"What is the visitor parking code?"}`)
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	evs, _ := readEvents(t, res.Body)
+	require.NotEmpty(t, evs)
+	require.Equal(t, "sources", evs[0].Type)
+	var sources struct {
+		Sources []map[string]any `json:"sources"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(evs[0].Data), &sources))
+	require.NotEmpty(t, sources.Sources)
+	assert.Equal(t, "handbook", sources.Sources[0]["title"])
+	assert.EqualValues(t, 2, sources.Sources[0]["page"])
+	assert.Equal(t, "Page heading", sources.Sources[0]["heading"])
+
+	rec = ev.completions("acme-member", `{"model":"tenantry-acme","stream":false,
+		"messages":[{"role":"user","content":"What is the visitor parking code?"}]}`)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	var got oaCompletion
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got))
+	require.NotNil(t, got.Tenantry)
+	require.NotEmpty(t, got.Tenantry.Sources)
+	assert.EqualValues(t, 2, got.Tenantry.Sources[0]["page"], "/v1 answers carry the page too")
 }
 
 func TestDocumentsContentTypesAndLimits(t *testing.T) {

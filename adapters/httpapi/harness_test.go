@@ -153,7 +153,8 @@ func (v *fakeVendors) Search(_ context.Context, t domain.TenantID, q []float32, 
 	var out []domain.Passage
 	for _, c := range v.chunks[t] {
 		if s := cosine(q, c.Vector); s > 0 && s >= minScore {
-			out = append(out, domain.Passage{DocumentID: c.DocumentID, Title: c.Title, Chunk: c.Index, Score: s, Text: c.Text})
+			out = append(out, domain.Passage{DocumentID: c.DocumentID, Title: c.Title, Chunk: c.Index, Score: s, Text: c.Text,
+				Page: c.Page, Heading: c.Heading})
 		}
 	}
 	slices.SortFunc(out, func(a, b domain.Passage) int {
@@ -282,7 +283,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		Users: application.NewManageUsers(application.ManageUsersDeps{Users: db.Users(), Hasher: ev.hasher,
 			Refresh: db.RefreshTokens(), Audit: db.Audit(), Now: now}),
 		Ingest: application.NewIngestDocument(application.IngestDeps{Documents: db.Documents(), Vendors: ev.vendors, Lexical: lex,
-			Limiter: rate, Chunker: domain.Chunker{}, Now: now}),
+			Limiter: rate, Extractor: pagedExtractor{}, Chunker: domain.Chunker{}, Now: now}),
 		Documents:     application.NewDocuments(db.Documents(), ev.vendors, lex),
 		Conversations: application.NewConversations(db.Conversations(), db.Conversations()),
 		Chat: application.NewStreamChat(application.StreamChatDeps{Conversations: db.Conversations(), Usage: db.Usage(),
@@ -296,7 +297,8 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		},
 		Discovery: httpapi.Discovery{Issuer: "https://tenantry.example"},
 	}
-	cfg := httpapi.Config{MaxBodyBytes: 64 << 10, MaxDocumentBytes: 32 << 10}
+	cfg := httpapi.Config{MaxBodyBytes: 64 << 10, MaxDocumentBytes: 32 << 10,
+		MaxFileBytes: map[domain.FileFormat]int64{domain.FormatPDF: 48 << 10, domain.FormatCSV: 1 << 10}}
 	for _, o := range opts {
 		o(&cfg, &deps)
 	}
@@ -414,3 +416,19 @@ func fieldsOf(p problemBody) []string {
 }
 
 func timeNow() time.Time { return time.Now() }
+
+// pagedExtractor stands in for the file readers (tested against real files in
+// adapters/extract): a file's bytes are its text, pages split by form feeds, and a file
+// starting with "LOCKED" is password-protected.
+type pagedExtractor struct{}
+
+func (pagedExtractor) Extract(_ context.Context, _ domain.FileFormat, data []byte) ([]domain.Section, error) {
+	if strings.HasPrefix(string(data), "LOCKED") {
+		return nil, domain.E(domain.KindUnprocessable, "file_encrypted", "the PDF is password-protected", nil)
+	}
+	var out []domain.Section
+	for i, page := range strings.Split(string(data), "\f") {
+		out = append(out, domain.Section{Page: i + 1, Heading: "Page heading", Text: page})
+	}
+	return out, nil
+}

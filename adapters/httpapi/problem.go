@@ -54,6 +54,7 @@ var kindStatus = map[domain.Kind]int{
 	domain.KindUnavailable:      http.StatusServiceUnavailable,
 	domain.KindTooLarge:         http.StatusRequestEntityTooLarge,
 	domain.KindUnsupportedMedia: http.StatusUnsupportedMediaType,
+	domain.KindUnprocessable:    http.StatusUnprocessableEntity,
 }
 
 // statusOf maps a kind to its HTTP status; this table is the only such mapping.

@@ -162,6 +162,7 @@ func TestDomainKindsMapToStatuses(t *testing.T) {
 		{name: "unavailable", err: domain.ErrBusy.WithRetryAfter(3), wantStatus: 503, wantCode: "busy", retryAfter: "3"},
 		{name: "too large", err: domain.E(domain.KindTooLarge, "too_large", "big", nil), wantStatus: 413, wantCode: "too_large"},
 		{name: "unsupported media", err: domain.E(domain.KindUnsupportedMedia, "unsupported_media_type", "no", nil), wantStatus: 415, wantCode: "unsupported_media_type"},
+		{name: "unprocessable file", err: domain.E(domain.KindUnprocessable, "pdf_no_text", "scanned", nil), wantStatus: 422, wantCode: "pdf_no_text"},
 		{name: "internal hides detail", err: domain.E(domain.KindInternal, "seal_failed", "key v3 missing", nil), wantStatus: 500, wantCode: "internal"},
 		{name: "plain error is internal", err: errors.New("db password is hunter2"), wantStatus: 500, wantCode: "internal"},
 		{name: "wrapped domain error keeps its kind", err: errors.Join(errors.New("ctx"), domain.ErrNotFound), wantStatus: 404, wantCode: "not_found"},

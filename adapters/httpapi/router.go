@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -18,8 +20,12 @@ import (
 type Config struct {
 	// MaxBodyBytes caps request bodies (default 1 MiB); larger ones are 413.
 	MaxBodyBytes int64
-	// MaxDocumentBytes caps a document's text on POST /documents (default 5 MiB).
+	// MaxDocumentBytes caps a document's text on POST /documents, given as JSON or
+	// uploaded as a text or Markdown file (default 5 MiB).
 	MaxDocumentBytes int64
+	// MaxFileBytes caps an uploaded file of each other format (defaults in
+	// DefaultMaxFileBytes); a format without a positive entry takes its default.
+	MaxFileBytes map[domain.FileFormat]int64
 	// PingInterval is the idle time after which an SSE stream gets a ": ping" comment
 	// (default 15 s; negative disables pings).
 	PingInterval time.Duration
@@ -50,6 +56,11 @@ const (
 	tokenBodyBytes = 16 << 10
 )
 
+// DefaultMaxFileBytes are the upload limits of file formats whose text is extracted.
+var DefaultMaxFileBytes = map[domain.FileFormat]int64{
+	domain.FormatPDF: 50 << 20, domain.FormatDOCX: 25 << 20, domain.FormatHTML: 5 << 20, domain.FormatCSV: 10 << 20,
+}
+
 func (c Config) withDefaults() Config {
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
@@ -57,6 +68,13 @@ func (c Config) withDefaults() Config {
 	if c.MaxDocumentBytes <= 0 {
 		c.MaxDocumentBytes = DefaultMaxDocumentBytes
 	}
+	files := maps.Clone(DefaultMaxFileBytes)
+	for f, n := range c.MaxFileBytes {
+		if n > 0 {
+			files[f] = n
+		}
+	}
+	c.MaxFileBytes = files
 	if c.PingInterval == 0 {
 		c.PingInterval = DefaultPingInterval
 	}
@@ -131,7 +149,7 @@ func New(cfg Config, d Deps) *echo.Echo {
 	}
 
 	limits := map[string]int64{
-		http.MethodPost + " /documents":   cfg.MaxDocumentBytes + multipartOverhead,
+		http.MethodPost + " /documents":   max(cfg.MaxDocumentBytes, slices.Max(slices.Collect(maps.Values(cfg.MaxFileBytes)))) + multipartOverhead,
 		http.MethodPost + " /auth/token":  0,
 		http.MethodPost + " /auth/revoke": 0,
 	}
@@ -228,7 +246,7 @@ func registerAPI(e *echo.Echo, cfg Config, d Deps, st *streamer) {
 		scoped.add(http.MethodDelete, "/tenant/api-keys/:id", kh.revokeInTenant)
 	}
 	if d.Ingest != nil && d.Documents != nil {
-		dh := documentHandlers{ingest: d.Ingest, docs: d.Documents, maxBytes: cfg.MaxDocumentBytes}
+		dh := documentHandlers{ingest: d.Ingest, docs: d.Documents, maxBytes: cfg.MaxDocumentBytes, maxFileBytes: cfg.MaxFileBytes}
 		scoped.add(http.MethodPost, "/documents", dh.create)
 		scoped.add(http.MethodGet, "/documents", dh.list)
 		scoped.add(http.MethodGet, "/documents/:id", dh.get)

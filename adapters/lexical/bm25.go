@@ -51,12 +51,14 @@ type termFreq struct {
 // slot is one chunk in the postings: its text for the passages returned, and its terms
 // so that removing it needs no analysis.
 type slot struct {
-	key   rowKey
-	title string
-	text  string
-	terms []termFreq
-	len   uint32
-	alive bool
+	key     rowKey
+	title   string
+	text    string
+	page    int
+	heading string
+	terms   []termFreq
+	len     uint32
+	alive   bool
 }
 
 type posting struct {
@@ -103,7 +105,7 @@ func (p *postings) add(c domain.Chunk) {
 	}
 	slices.SortFunc(terms, func(a, b termFreq) int { return cmp.Compare(a.term, b.term) })
 	id := uint32(len(p.slots))
-	p.slots = append(p.slots, slot{key: key, title: c.Title, text: c.Text, terms: terms, len: n, alive: true})
+	p.slots = append(p.slots, slot{key: key, title: c.Title, text: c.Text, page: c.Page, heading: c.Heading, terms: terms, len: n, alive: true})
 	p.link(id)
 }
 
@@ -118,7 +120,7 @@ func (p *postings) link(id uint32) {
 	p.byDoc[s.key.doc] = append(p.byDoc[s.key.doc], id)
 	p.live++
 	p.totalLen += int64(s.len)
-	p.textSize += int64(len(s.title) + len(s.text))
+	p.textSize += int64(len(s.title) + len(s.text) + len(s.heading))
 }
 
 func (p *postings) termID(t string) uint32 {
@@ -146,7 +148,7 @@ func (p *postings) kill(id uint32) {
 	p.live--
 	p.dead++
 	p.totalLen -= int64(s.len)
-	p.textSize -= int64(len(s.title) + len(s.text))
+	p.textSize -= int64(len(s.title) + len(s.text) + len(s.heading))
 }
 
 // deleteDocument removes every chunk of document d.
@@ -262,7 +264,8 @@ func (p *postings) top(touched []uint32, acc []float32, k int) []domain.Passage 
 	for i := len(h.ids) - 1; i >= 0; i-- {
 		id := heap.Pop(h).(uint32)
 		s := &p.slots[id]
-		out[i] = domain.Passage{DocumentID: s.key.doc, Title: s.title, Chunk: s.key.index, Score: float64(acc[id]), Text: s.text}
+		out[i] = domain.Passage{DocumentID: s.key.doc, Title: s.title, Chunk: s.key.index, Score: float64(acc[id]), Text: s.text,
+			Page: s.page, Heading: s.heading}
 	}
 	return out
 }

@@ -31,6 +31,9 @@ const (
 	metaChunk      = "chunk"
 	metaTitle      = "title"
 	metaText       = "text"
+	// Set only when the chunk has them.
+	metaPage    = "page"
+	metaHeading = "heading"
 )
 
 type vector struct {
@@ -141,6 +144,12 @@ func encodeChunk(c domain.Chunk) (json.RawMessage, error) {
 		return nil, domain.Invalid(domain.FieldError{Field: "vector", Message: "must not be empty"})
 	}
 	md := map[string]any{metaDocumentID: string(c.DocumentID), metaChunk: c.Index, metaTitle: c.Title, metaText: c.Text}
+	if c.Page > 0 {
+		md[metaPage] = c.Page
+	}
+	if c.Heading != "" {
+		md[metaHeading] = c.Heading
+	}
 	mdRaw, err := json.Marshal(md)
 	if err != nil {
 		return nil, domain.E(domain.KindInvalid, "invalid_request", "the chunk cannot be encoded", err)
@@ -195,5 +204,9 @@ func toPassage(m match) domain.Passage {
 	}
 	p.Title, _ = m.Metadata[metaTitle].(string)
 	p.Text, _ = m.Metadata[metaText].(string)
+	if n, ok := m.Metadata[metaPage].(float64); ok {
+		p.Page = int(n)
+	}
+	p.Heading, _ = m.Metadata[metaHeading].(string)
 	return p
 }

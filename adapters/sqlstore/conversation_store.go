@@ -54,12 +54,15 @@ type sourceJSON struct {
 	Chunk      int     `json:"chunk"`
 	Score      float64 `json:"score"`
 	Text       string  `json:"text"`
+	Page       int     `json:"page,omitempty"`
+	Heading    string  `json:"heading,omitempty"`
 }
 
 func encodeSources(ps []domain.Passage) (string, error) {
 	out := make([]sourceJSON, 0, len(ps))
 	for _, p := range ps {
-		out = append(out, sourceJSON{DocumentID: string(p.DocumentID), Title: p.Title, Chunk: p.Chunk, Score: p.Score, Text: p.Text})
+		out = append(out, sourceJSON{DocumentID: string(p.DocumentID), Title: p.Title, Chunk: p.Chunk, Score: p.Score, Text: p.Text,
+			Page: p.Page, Heading: p.Heading})
 	}
 	b, err := json.Marshal(out)
 	return string(b), err
@@ -78,7 +81,8 @@ func decodeSources(s string) ([]domain.Passage, error) {
 	}
 	out := make([]domain.Passage, 0, len(in))
 	for _, p := range in {
-		out = append(out, domain.Passage{DocumentID: domain.DocumentID(p.DocumentID), Title: p.Title, Chunk: p.Chunk, Score: p.Score, Text: p.Text})
+		out = append(out, domain.Passage{DocumentID: domain.DocumentID(p.DocumentID), Title: p.Title, Chunk: p.Chunk, Score: p.Score, Text: p.Text,
+			Page: p.Page, Heading: p.Heading})
 	}
 	return out, nil
 }

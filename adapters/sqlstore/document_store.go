@@ -156,6 +156,8 @@ type chunkRow struct {
 	Idx        int    `gorm:"column:idx;primaryKey"`
 	Title      string `gorm:"column:title"`
 	Text       string `gorm:"column:text"`
+	Page       int    `gorm:"column:page"`
+	Heading    string `gorm:"column:heading"`
 	Vector     []byte `gorm:"column:vector"`
 }
 
@@ -190,7 +192,7 @@ func putChunkRows(tx *gorm.DB, t domain.TenantID, chunks []domain.Chunk) error {
 	rows := make([]chunkRow, 0, len(chunks))
 	for _, c := range chunks {
 		rows = append(rows, chunkRow{TenantID: string(t), DocumentID: string(c.DocumentID), Idx: c.Index,
-			Title: c.Title, Text: c.Text, Vector: encodeVector(c.Vector)})
+			Title: c.Title, Text: c.Text, Page: c.Page, Heading: c.Heading, Vector: encodeVector(c.Vector)})
 	}
 	if len(rows) > 0 {
 		if err := tx.Clauses(clause.OnConflict{
@@ -198,6 +200,8 @@ func putChunkRows(tx *gorm.DB, t domain.TenantID, chunks []domain.Chunk) error {
 			DoUpdates: clause.Set{
 				{Column: clause.Column{Name: "title"}, Value: gorm.Expr("excluded.title")},
 				{Column: clause.Column{Name: "text"}, Value: gorm.Expr("excluded.text")},
+				{Column: clause.Column{Name: "page"}, Value: gorm.Expr("excluded.page")},
+				{Column: clause.Column{Name: "heading"}, Value: gorm.Expr("excluded.heading")},
 				// A chunk without a vector keeps the stored one (ports.ChunkStore).
 				{Column: clause.Column{Name: "vector"}, Value: gorm.Expr("CASE WHEN length(excluded.vector) = 0 THEN chunks.vector ELSE excluded.vector END")},
 			},
@@ -217,7 +221,7 @@ func (s *ChunkStore) LoadChunks(ctx context.Context, t domain.TenantID) ([]domai
 	out := make([]domain.Chunk, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, domain.Chunk{DocumentID: domain.DocumentID(r.DocumentID), Index: r.Idx, Title: r.Title,
-			Text: r.Text, Vector: decodeVector(r.Vector)})
+			Text: r.Text, Page: r.Page, Heading: r.Heading, Vector: decodeVector(r.Vector)})
 	}
 	return out, nil
 }
@@ -255,14 +259,15 @@ func (s *ChunkStore) ChunksAfter(ctx context.Context, t domain.TenantID, after d
 	}
 	var rows []chunkRow
 	if limit > 0 {
-		if err := rest(after).Select("document_id", "idx", "title", "text").Order("document_id").Order("idx").
+		if err := rest(after).Select("document_id", "idx", "title", "text", "page", "heading").Order("document_id").Order("idx").
 			Limit(limit).Find(&rows).Error; err != nil {
 			return nil, 0, translate(err, "load chunks")
 		}
 	}
 	out := make([]domain.Chunk, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, domain.Chunk{DocumentID: domain.DocumentID(r.DocumentID), Index: r.Idx, Title: r.Title, Text: r.Text})
+		out = append(out, domain.Chunk{DocumentID: domain.DocumentID(r.DocumentID), Index: r.Idx, Title: r.Title, Text: r.Text,
+			Page: r.Page, Heading: r.Heading})
 		after = domain.ChunkRef{Document: domain.DocumentID(r.DocumentID), Index: r.Idx}
 	}
 	var left int64

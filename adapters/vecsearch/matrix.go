@@ -24,7 +24,9 @@ func (m *matrix) size() int64 {
 	return int64(cap(m.vecs))*4 + int64(len(m.meta))*rowOverhead + m.strBytes
 }
 
-func (r rowMeta) strBytes() int64 { return int64(len(r.key.doc) + len(r.title) + len(r.text)) }
+func (r rowMeta) strBytes() int64 {
+	return int64(len(r.key.doc) + len(r.title) + len(r.text) + len(r.heading))
+}
 
 type rowKey struct {
 	doc   domain.DocumentID
@@ -32,9 +34,11 @@ type rowKey struct {
 }
 
 type rowMeta struct {
-	key   rowKey
-	title string
-	text  string
+	key     rowKey
+	title   string
+	text    string
+	page    int
+	heading string
 }
 
 func newMatrix(dims, capacity int) *matrix {
@@ -81,7 +85,7 @@ func (m *matrix) row(r int) []float32 { return m.vecs[r*m.dims : (r+1)*m.dims : 
 // upsert stores c's normalised vector, replacing the row with the same key.
 func (m *matrix) upsert(c domain.Chunk) {
 	key := rowKey{c.DocumentID, c.Index}
-	meta := rowMeta{key: key, title: c.Title, text: c.Text}
+	meta := rowMeta{key: key, title: c.Title, text: c.Text, page: c.Page, heading: c.Heading}
 	m.strBytes += meta.strBytes()
 	if r, ok := m.rows[key]; ok {
 		normalizeInto(m.row(int(r)), c.Vector)

@@ -213,7 +213,8 @@ func (s *scratch) collect(m *matrix, n, k int, minScore float64) []domain.Passag
 	for i := range keep {
 		h := s.sorted[len(s.sorted)-1-i]
 		meta := m.meta[h.row]
-		out[i] = domain.Passage{DocumentID: meta.key.doc, Title: meta.title, Chunk: meta.key.chunk, Score: score(h), Text: meta.text}
+		out[i] = domain.Passage{DocumentID: meta.key.doc, Title: meta.title, Chunk: meta.key.chunk, Score: score(h), Text: meta.text,
+			Page: meta.page, Heading: meta.heading}
 	}
 	return out
 }

@@ -145,7 +145,7 @@ func conversationMessages(t *testing.T, newStores NewStores) {
 		a.Usage = domain.Usage{PromptTokens: 120, CompletionTokens: 30}
 		a.Incomplete = true
 		a.Sources = []domain.Passage{
-			{DocumentID: domain.DocumentID(newID()), Title: "Policy", Chunk: 3, Score: 0.875, Text: "Travel is booked via the portal."},
+			{DocumentID: domain.DocumentID(newID()), Title: "Policy", Chunk: 3, Score: 0.875, Text: "Travel is booked via the portal.", Page: 3, Heading: "Travel"},
 			{DocumentID: domain.DocumentID(newID()), Title: "FAQ", Chunk: 0, Score: 0.5, Text: "Ask HR."},
 		}
 		require.NoError(t, f.s.Conversations.Append(f.ctx, "acme", c.ID, q, a))

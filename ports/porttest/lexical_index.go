@@ -44,7 +44,8 @@ func LexicalIndex(t *testing.T, newIndex NewLexicalIndex) {
 		x := newIndex(t)
 		d1, d2 := twoDocIDs()
 		upsert(t, x, acme,
-			text(d1, 0, "Refund policy", "You can ask for a refund within 30 days of your first payment."),
+			domain.Chunk{DocumentID: d1, Index: 0, Title: "Refund policy", Text: "You can ask for a refund within 30 days of your first payment.",
+				Page: 2, Heading: "Refunds"},
 			text(d1, 1, "Refund policy", "Invoices are sent by email every month."),
 			text(d2, 0, "Shipping", "Parcels travel by lorry and arrive within three days."),
 		)
@@ -53,6 +54,8 @@ func LexicalIndex(t *testing.T, newIndex NewLexicalIndex) {
 		assert.Equal(t, hit{d1, 0}, hits(got)[0])
 		assert.Equal(t, "Refund policy", got[0].Title)
 		assert.Equal(t, "You can ask for a refund within 30 days of your first payment.", got[0].Text)
+		assert.Equal(t, 2, got[0].Page)
+		assert.Equal(t, "Refunds", got[0].Heading)
 		assert.Positive(t, got[0].Score)
 		for i := 1; i < len(got); i++ {
 			assert.GreaterOrEqual(t, got[i-1].Score, got[i].Score, "best first")

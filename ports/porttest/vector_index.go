@@ -96,7 +96,7 @@ func VectorIndex(t *testing.T, newIndex NewVectorIndex) {
 		upsert(t, x, acme,
 			domain.Chunk{DocumentID: d2, Index: 0, Title: "Two", Text: "far", Vector: unit(0, 1, 0, 0)},
 			domain.Chunk{DocumentID: d1, Index: 1, Title: "One", Text: "close", Vector: unit(4, 3, 0, 0)},
-			domain.Chunk{DocumentID: d1, Index: 0, Title: "One", Text: "exact ✓", Vector: unit(1, 0, 0, 0)},
+			domain.Chunk{DocumentID: d1, Index: 0, Title: "One", Text: "exact ✓", Vector: unit(1, 0, 0, 0), Page: 3, Heading: "Parking"},
 			domain.Chunk{DocumentID: d2, Index: 1, Title: "Two", Text: "middling", Vector: unit(3, 4, 0, 0)},
 		)
 		got := search(t, x, acme, 10, -1)
@@ -107,6 +107,10 @@ func VectorIndex(t *testing.T, newIndex NewVectorIndex) {
 		}
 		assert.Equal(t, "One", got[0].Title)
 		assert.Equal(t, "exact ✓", got[0].Text)
+		assert.Equal(t, 3, got[0].Page)
+		assert.Equal(t, "Parking", got[0].Heading)
+		assert.Zero(t, got[2].Page)
+		assert.Empty(t, got[2].Heading)
 		assert.Equal(t, "Two", got[2].Title)
 		assert.Equal(t, "middling", got[2].Text)
 	})

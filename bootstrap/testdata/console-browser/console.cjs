@@ -181,7 +181,7 @@ async function main() {
       const bar = document.querySelector("#upload-progress");
       new MutationObserver(() => window.__progress.push(Number(bar.value))).observe(bar, { attributes: true, attributeFilter: ["value"] });
     });
-    const file = docs.getByLabel("Text or Markdown file (.txt, .md)");
+    const file = docs.getByLabel("A file: text, Markdown, PDF, Word (.docx), HTML or CSV");
     await file.setInputFiles({ name: "team-lunch.md", mimeType: "text/markdown", buffer: Buffer.from("# Team lunch\n\nThe team has lunch together every Thursday at noon.\n") });
     await docs.getByRole("button", { name: "Upload" }).click();
     await page.locator("#doc-rows tr", { hasText: "team-lunch" }).waitFor();
@@ -192,7 +192,7 @@ async function main() {
     await docs.getByRole("button", { name: "Re-index now" }).click();
     await page.waitForFunction(() => document.querySelector("#reindex-status").textContent.startsWith("Up to date. Last re-indexed"));
     out.reindexAfter = (await page.locator("#reindex-status").textContent()).trim();
-    await file.setInputFiles({ name: "scan.pdf", mimeType: "application/pdf", buffer: Buffer.from("%PDF-1.4\n") });
+    await file.setInputFiles({ name: "budget.xlsx", mimeType: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", buffer: Buffer.from("PK\x03\x04") });
     await docs.getByRole("button", { name: "Upload" }).click();
     const uploadError = page.locator("#upload-form .error");
     await uploadError.waitFor({ state: "visible" });
