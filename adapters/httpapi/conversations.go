@@ -83,11 +83,7 @@ func (h conversationHandlers) list(c echo.Context) error {
 
 // get serves GET /conversations/{id} with its messages; another user's is 404.
 func (h conversationHandlers) get(c echo.Context) error {
-	tc, err := mustTenant(c)
-	if err != nil {
-		return err
-	}
-	id, err := conversationIDParam(c)
+	tc, id, err := conversationOf(c)
 	if err != nil {
 		return err
 	}
@@ -100,6 +96,16 @@ func (h conversationHandlers) get(c echo.Context) error {
 		out.Messages = append(out.Messages, toMessageJSON(m))
 	}
 	return sendJSON(c, http.StatusOK, out)
+}
+
+// conversationOf returns the caller's tenant context and the {id} path parameter.
+func conversationOf(c echo.Context) (domain.TenantContext, domain.ConversationID, error) {
+	tc, err := mustTenant(c)
+	if err != nil {
+		return domain.TenantContext{}, "", err
+	}
+	id, err := conversationIDParam(c)
+	return tc, id, err
 }
 
 // conversationIDParam reads the {id} path parameter; one no store could hold is 404
@@ -115,11 +121,7 @@ func conversationIDParam(c echo.Context) (domain.ConversationID, error) {
 // rename serves PATCH /conversations/{id}: a JSON merge patch of the title; another
 // user's or tenant's conversation is 404.
 func (h conversationHandlers) rename(c echo.Context) error {
-	tc, err := mustTenant(c)
-	if err != nil {
-		return err
-	}
-	id, err := conversationIDParam(c)
+	tc, id, err := conversationOf(c)
 	if err != nil {
 		return err
 	}
@@ -141,11 +143,7 @@ func (h conversationHandlers) rename(c echo.Context) error {
 // remove serves DELETE /conversations/{id}: 204, then 404 for a conversation already
 // deleted, another user's or another tenant's.
 func (h conversationHandlers) remove(c echo.Context) error {
-	tc, err := mustTenant(c)
-	if err != nil {
-		return err
-	}
-	id, err := conversationIDParam(c)
+	tc, id, err := conversationOf(c)
 	if err != nil {
 		return err
 	}
