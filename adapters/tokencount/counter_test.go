@@ -1,6 +1,7 @@
 package tokencount_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -69,5 +70,21 @@ func TestCounterIsSafeForConcurrentUse(t *testing.T) {
 	}
 	for range 8 {
 		assert.Equal(t, 14, <-done)
+	}
+}
+
+// BenchmarkCounterPrompt4KB counts a 4 KB prompt of English prose, what a chat with a
+// few passages sends, with each encoding and with the estimate used for other models.
+func BenchmarkCounterPrompt4KB(b *testing.B) {
+	c := tokencount.New()
+	text := strings.Repeat(shakespeare+" ", 4096/(len(shakespeare)+1))
+	for _, model := range []string{"gpt-4o", "gpt-4", "llama-3.1-8b"} {
+		c.Tokens(domain.LLMOpenAI, model, text) // loads the vocabulary outside the timing
+		b.Run(model, func(b *testing.B) {
+			b.SetBytes(int64(len(text)))
+			for b.Loop() {
+				c.Tokens(domain.LLMOpenAI, model, text)
+			}
+		})
 	}
 }
