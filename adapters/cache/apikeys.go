@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/ports"
 )
@@ -18,6 +20,7 @@ type APIKeys struct {
 
 	mu     sync.Mutex
 	hashes map[domain.APIKeyID]string // the cached keys' hashes, to drop them by id
+	loads  singleflight.Group
 }
 
 var _ ports.APIKeyStore = (*APIKeys)(nil)
@@ -35,12 +38,18 @@ func (c *APIKeys) Create(ctx context.Context, k domain.APIKey) error {
 	return c.next.Create(ctx, k)
 }
 
-// GetByHash returns the key, from the cache when fresh. Only found keys are cached.
+// GetByHash returns the key, from the cache when fresh. Only found keys are cached;
+// concurrent misses of one hash share one read.
 func (c *APIKeys) GetByHash(ctx context.Context, hash string) (domain.APIKey, error) {
 	if k := c.entries.get(hash); k != nil {
 		return *k, nil
 	}
-	gen := c.entries.generation(hash)
+	return loadShared(ctx, c.entries, &c.loads, hash, c.read)
+}
+
+// read reads the key from the store and remembers its hash by id, so that Forget can
+// drop it.
+func (c *APIKeys) read(ctx context.Context, hash string) (domain.APIKey, error) {
 	k, err := c.next.GetByHash(ctx, hash)
 	if err != nil {
 		return domain.APIKey{}, err
@@ -48,7 +57,6 @@ func (c *APIKeys) GetByHash(ctx context.Context, hash string) (domain.APIKey, er
 	c.mu.Lock()
 	c.hashes[k.ID] = k.Hash
 	c.mu.Unlock()
-	c.entries.storeIfUnchanged(hash, k, gen)
 	return k, nil
 }
 

@@ -75,17 +75,23 @@ func (c *Users) Get(ctx context.Context, id domain.UserID) (domain.User, error) 
 // load reads the user from the store and caches it; concurrent loads of id share one
 // read. It is apart from Get so that the hit path's frame holds no second copy of a user.
 func (c *Users) load(ctx context.Context, id domain.UserID) (domain.User, error) {
-	gen := c.entries.generation(id)
-	return shared(ctx, &c.loads, string(id), gen, func(ctx context.Context) (domain.User, error) {
-		if u := c.entries.peek(id); u != nil {
-			return *u, nil // a load that finished after this caller's miss stored it
+	return loadShared(ctx, c.entries, &c.loads, id, c.next.Get)
+}
+
+// loadShared reads k with read and caches what it found unless k was invalidated
+// meanwhile; concurrent loads of k share one read (see shared).
+func loadShared[K ~string, V any](ctx context.Context, entries *table[K, V], g *singleflight.Group, k K, read func(context.Context, K) (V, error)) (V, error) {
+	gen := entries.generation(k)
+	return shared(ctx, g, string(k), gen, func(ctx context.Context) (V, error) {
+		if v := entries.peek(k); v != nil {
+			return *v, nil // a load that finished after this caller's miss stored it
 		}
-		u, err := c.next.Get(ctx, id)
+		v, err := read(ctx, k)
 		if err != nil {
-			return domain.User{}, err
+			return v, err
 		}
-		c.entries.storeIfUnchanged(id, u, gen)
-		return u, nil
+		entries.storeIfUnchanged(k, v, gen)
+		return v, nil
 	})
 }
 
@@ -169,18 +175,7 @@ func (c *Tenants) Get(ctx context.Context, id domain.TenantID) (domain.Tenant, e
 
 // load reads the tenant from the store and caches it (apart from Get, as Users.load).
 func (c *Tenants) load(ctx context.Context, id domain.TenantID) (domain.Tenant, error) {
-	gen := c.entries.generation(id)
-	return shared(ctx, &c.loads, string(id), gen, func(ctx context.Context) (domain.Tenant, error) {
-		if t := c.entries.peek(id); t != nil {
-			return *t, nil // a load that finished after this caller's miss stored it
-		}
-		t, err := c.next.Get(ctx, id)
-		if err != nil {
-			return domain.Tenant{}, err
-		}
-		c.entries.storeIfUnchanged(id, t, gen)
-		return t, nil
-	})
+	return loadShared(ctx, c.entries, &c.loads, id, c.next.Get)
 }
 
 // List reads the store.
