@@ -8,13 +8,7 @@
 "use strict";
 
 const path = require("node:path");
-const { chromium } = require("playwright-core");
-
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set`);
-  return v;
-};
+const { env, launch } = require("./chromium.cjs");
 const base = env("TENANTRY_URL");
 const shots = env("SCREENSHOT_DIR");
 const timeout = 20000;
@@ -30,14 +24,7 @@ async function shot(page, name) {
 async function main() {
   const out = { problems: [], steps: [] };
   const step = (name) => out.steps.push(name);
-  const context = await chromium.launchPersistentContext(env("USER_DATA_DIR"), {
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync"],
-    viewport: { width: 1280, height: 800 },
-    timeout: 60000,
-  });
+  const context = await launch();
   context.setDefaultTimeout(timeout);
   try {
     const page = context.pages()[0] || (await context.newPage());

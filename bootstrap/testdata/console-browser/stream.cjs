@@ -9,13 +9,7 @@
 // CHROMIUM (default /usr/bin/chromium).
 "use strict";
 
-const { chromium } = require("playwright-core");
-
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set`);
-  return v;
-};
+const { env, launch } = require("./chromium.cjs");
 
 // streamingState is what the message being answered shows, read in the page.
 const streamingState = (msg) => ({
@@ -28,14 +22,7 @@ const streamingState = (msg) => ({
 
 async function main() {
   const out = { problems: [] };
-  const context = await chromium.launchPersistentContext(env("USER_DATA_DIR"), {
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync"],
-    viewport: { width: 1280, height: 800 },
-    timeout: 60000,
-  });
+  const context = await launch();
   context.setDefaultTimeout(20000);
   try {
     const page = context.pages()[0] || (await context.newPage());
