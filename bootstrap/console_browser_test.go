@@ -163,22 +163,10 @@ func TestConsoleInChromium(t *testing.T) {
 		shots = t.TempDir()
 	}
 	require.NoError(t, os.MkdirAll(shots, 0o755))
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "console.cjs")
-	cmd.Dir = browserDir
-	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "NODE_PATH=" + modules,
-		"TENANTRY_URL=" + s.url, "TENANTRY_EMAIL=" + m[1], "TENANTRY_PASSWORD=" + m[2],
-		"TENANTRY_ROOT_EMAIL=root@example.test", "TENANTRY_ROOT_PASSWORD=" + rootPassword,
-		"SCREENSHOT_DIR=" + shots, "USER_DATA_DIR=" + t.TempDir(), "CHROMIUM=" + browserChromium,
-	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	require.NoError(t, cmd.Run(), "node console.cjs\nstdout:\n%s\nstderr:\n%s\nserver log:\n%s", stdout.String(), stderr.String(), s.stderr.String())
-
 	var got browserReport
-	require.NoError(t, json.Unmarshal(stdout.Bytes(), &got), stdout.String())
+	runBrowserScript(t, node, modules, "console.cjs", s, 3*time.Minute, &got,
+		"TENANTRY_EMAIL="+m[1], "TENANTRY_PASSWORD="+m[2],
+		"TENANTRY_ROOT_EMAIL=root@example.test", "TENANTRY_ROOT_PASSWORD="+rootPassword, "SCREENSHOT_DIR="+shots)
 	t.Logf("Chromium %s; screenshots in %s", got.Browser, shots)
 	t.Logf("answer %q; sources %q", got.Answer, got.Sources)
 
@@ -383,20 +371,9 @@ func TestConsoleRendersMarkdownWhileStreaming(t *testing.T) {
 		"--llm-model", "gpt-4o-mini", "--llm-api-key-env", "AI_KEY")
 	s := startServer(t, e)
 
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "stream.cjs")
-	cmd.Dir = browserDir
-	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "NODE_PATH=" + modules,
-		"TENANTRY_URL=" + s.url, "TENANTRY_EMAIL=admin@acme.test", "TENANTRY_PASSWORD=" + e2ePassword,
-		"USER_DATA_DIR=" + t.TempDir(), "CHROMIUM=" + browserChromium,
-	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	require.NoError(t, cmd.Run(), "node stream.cjs\nstdout:\n%s\nstderr:\n%s\nserver log:\n%s", stdout.String(), stderr.String(), s.stderr.String())
 	var got streamReport
-	require.NoError(t, json.Unmarshal(stdout.Bytes(), &got), stdout.String())
+	runBrowserScript(t, node, modules, "stream.cjs", s, 2*time.Minute, &got,
+		"TENANTRY_EMAIL=admin@acme.test", "TENANTRY_PASSWORD="+e2ePassword)
 
 	assert.Empty(t, got.Problems, "script errors or CSP violations")
 	assert.Equal(t, "streaming", got.Partial.State, "observed before done")
@@ -413,4 +390,23 @@ func TestConsoleRendersMarkdownWhileStreaming(t *testing.T) {
 	assert.Empty(t, got.Live, "live HTML was inserted by some render")
 	assert.Empty(t, got.Pwned, "script from the model ran")
 	require.Len(t, ai.ChatRequests(), 2)
+}
+
+// runBrowserScript runs one of browserDir's scripts with node against s, with vars
+// (KEY=value) besides TENANTRY_URL, a fresh Chromium profile and the browser, and
+// decodes the JSON report it prints into report.
+func runBrowserScript(t *testing.T, node, modules, script string, s *server, timeout time.Duration, report any, vars ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, script)
+	cmd.Dir = browserDir
+	cmd.Env = append([]string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "NODE_PATH=" + modules,
+		"TENANTRY_URL=" + s.url, "USER_DATA_DIR=" + t.TempDir(), "CHROMIUM=" + browserChromium,
+	}, vars...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Run(), "node %s\nstdout:\n%s\nstderr:\n%s\nserver log:\n%s", script, stdout.String(), stderr.String(), s.stderr.String())
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), report), stdout.String())
 }
