@@ -111,6 +111,8 @@ type Config struct {
 	// VectorSweepInterval is how often serve deletes external vectors whose document
 	// is gone; such vectors are deleted once seen orphaned for one interval.
 	VectorSweepInterval time.Duration
+	// PDFiumCacheDir keeps PDFium's compiled WebAssembly across restarts.
+	PDFiumCacheDir string
 }
 
 // Embedded reports whether tenantry runs on its embedded SQLite database.
@@ -180,6 +182,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		VectorSweepInterval:   r.dur("TENANTRY_VECTOR_SWEEP_INTERVAL", 10*time.Minute),
 	}
 	c.LoginMaxFailuresPerIP = r.int("TENANTRY_LOGIN_MAX_FAILURES_PER_IP", max(100, c.LoginMaxFailures))
+	c.PDFiumCacheDir = r.str("TENANTRY_PDFIUM_CACHE_DIR", filepath.Join(c.DataDir, "pdfium-cache"))
 	if c.PublicURL == "" {
 		c.PublicURL = fmt.Sprintf("http://localhost:%d", c.Port)
 	}

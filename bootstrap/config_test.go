@@ -81,10 +81,12 @@ func TestLoadConfigReadsEnvironment(t *testing.T) {
 	assert.Equal(t, []string{"old1", "old2"}, got.PreviousSecretKey)
 	assert.True(t, got.AllowHTTPVendors)
 	assert.Equal(t, time.Second, got.CacheTTL)
+	assert.Equal(t, "/var/lib/tenantry/pdfium-cache", got.PDFiumCacheDir, "the default is in the data directory")
 
-	got, err = LoadConfig(env{"PORT": "9191"}.getenv)
+	got, err = LoadConfig(env{"PORT": "9191", "TENANTRY_PDFIUM_CACHE_DIR": "/var/cache/tenantry"}.getenv)
 	require.NoError(t, err)
 	assert.Equal(t, "http://localhost:9191", got.PublicURL, "the default public URL follows PORT")
+	assert.Equal(t, "/var/cache/tenantry", got.PDFiumCacheDir)
 }
 
 func TestLoadConfigDatabasePublicURLWins(t *testing.T) {

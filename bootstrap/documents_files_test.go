@@ -21,6 +21,14 @@ const fixtureDir = "../adapters/extract/testdata"
 // upload posts one file (and a title) to POST /documents as a browser form does.
 func (e *hEnv) upload(t *testing.T, token, fileName, fileType, title string, data []byte) hResp {
 	t.Helper()
+	body, contentType := fileForm(t, fileName, fileType, title, data)
+	return e.do(t, hReq{method: http.MethodPost, path: "/documents", token: token, body: body, contentType: contentType})
+}
+
+// fileForm is a multipart form holding one file (and a title, unless empty), as a
+// browser sends it, with its Content-Type.
+func fileForm(t *testing.T, fileName, fileType, title string, data []byte) (body, contentType string) {
+	t.Helper()
 	var buf bytes.Buffer
 	w := multipart.NewWriter(&buf)
 	h := textproto.MIMEHeader{}
@@ -34,7 +42,7 @@ func (e *hEnv) upload(t *testing.T, token, fileName, fileType, title string, dat
 		require.NoError(t, w.WriteField("title", title))
 	}
 	require.NoError(t, w.Close())
-	return e.do(t, hReq{method: http.MethodPost, path: "/documents", token: token, body: buf.String(), contentType: w.FormDataContentType()})
+	return buf.String(), w.FormDataContentType()
 }
 
 func fixture(t *testing.T, name string) []byte {

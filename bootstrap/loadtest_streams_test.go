@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"cmp"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -124,10 +122,7 @@ func TestLoadStreamServer(t *testing.T) {
 	if ca := os.Getenv("TENANTRY_LOADTEST_CHILD_STUB_CA"); ca != "" {
 		// The production vendor client, trusting the stub's certificate as it trusts
 		// the vendors' public ones; HTTP/2 as with them.
-		client := newVendorHTTPClient()
-		roots := x509.NewCertPool()
-		require.True(t, roots.AppendCertsFromPEM([]byte(ca)))
-		client.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+		client := vendorClientTrusting(t, []byte(ca))
 		o.vendors = func(st Stores) ports.Vendors {
 			return &vendors{embedded: vecsearch.New(st.Chunks, vecsearch.Config{}), answerer: extractive.New(extractive.Config{}),
 				http: client, modelIdle: time.Minute, modelMax: time.Hour}

@@ -96,6 +96,9 @@ type RouterOptions struct {
 	Changes ports.ChangeFeed
 	// Limits are the limiters to enforce; nil ones count in memory, per process.
 	Limits Limits
+	// PDFiumCacheDir keeps PDFium's compiled code across processes; empty compiles it
+	// in each process.
+	PDFiumCacheDir string
 }
 
 // pdfWorkers is how many PDFs are read at once; each worker holds a PDFium instance
@@ -244,7 +247,7 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 		authenticate = authenticate.WithAPIKeys(apiKeys, secretHasher, now)
 		keysUC = application.NewManageAPIKeys(application.ManageAPIKeysDeps{Keys: apiKeys, Hasher: secretHasher, Users: users, Audit: st.Audit, Now: now})
 	}
-	pdf := extract.NewPDFReader(pdfWorkers)
+	pdf := extract.NewPDFReader(extract.PDFConfig{Workers: pdfWorkers, CacheDir: o.PDFiumCacheDir})
 	usersUC := application.NewManageUsers(application.ManageUsersDeps{Users: users, Hasher: hasher, Refresh: st.RefreshTokens, Audit: st.Audit, Now: now})
 	deps := httpapi.Deps{
 		Log: o.Log.Named("http"),
@@ -302,6 +305,22 @@ func holdFor(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
+}
+
+// WarmPDF compiles PDFium in the background, so that the first PDF uploaded does not
+// wait for all of it, and logs when it is ready; it returns at once. A PDF uploaded
+// meanwhile waits for this compile.
+func (a *API) WarmPDF(ctx context.Context, log *zap.Logger) {
+	go func() {
+		err := a.pdf.Ready(ctx)
+		switch {
+		case ctx.Err() != nil: // shutting down
+		case err != nil:
+			log.Error("PDFium could not be started; PDF uploads fail", zap.Error(err))
+		default:
+			log.Info("PDF reader ready")
+		}
+	}()
 }
 
 // RunJobs starts running the re-index jobs and the vector sweeper (serve does; CLI

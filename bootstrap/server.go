@@ -25,6 +25,7 @@ func serve(ctx context.Context, cfg Config, stdio IO, schemaHCL []byte, migrateF
 		return err
 	}
 	defer rt.Close()
+	rt.api.WarmPDF(ctx, rt.log.Named("pdf")) // in the background: readiness does not wait for it
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
 	if err != nil {
 		return fmt.Errorf("listen on PORT %d: %w", cfg.Port, err)

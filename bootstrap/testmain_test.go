@@ -83,10 +83,12 @@ func schemaHCL(t *testing.T) []byte {
 type env map[string]string
 
 // newEnv returns an embedded (SQLite) environment in a fresh data directory on a free
-// port.
+// port. PDFium's compiled code is cached for the whole test run, so that each serve's
+// warm-up does not compile it again.
 func newEnv(t *testing.T) env {
 	t.Helper()
-	return env{"TENANTRY_DATA_DIR": t.TempDir(), "PORT": fmt.Sprint(freePort(t))}
+	return env{"TENANTRY_DATA_DIR": t.TempDir(), "PORT": fmt.Sprint(freePort(t)),
+		"TENANTRY_PDFIUM_CACHE_DIR": filepath.Join(binDir, "pdfium-cache")}
 }
 
 func (e env) with(kv ...string) env {

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,13 +20,16 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tenantry/tenantry/adapters/extractive"
 	"github.com/tenantry/tenantry/adapters/memory"
 	"github.com/tenantry/tenantry/adapters/openai/openaitest"
 	"github.com/tenantry/tenantry/adapters/passwords"
 	"github.com/tenantry/tenantry/adapters/pinecone/pineconetest"
 	"github.com/tenantry/tenantry/adapters/secretbox"
+	"github.com/tenantry/tenantry/adapters/vecsearch"
 	"github.com/tenantry/tenantry/application"
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/ports"
 )
 
 // Issue 6 through the production router (Router with the real vendor factory, as
@@ -69,6 +74,13 @@ type vtEnv struct {
 // allowed, debug logs) and seeds a platform admin.
 func vtNewEnv(t *testing.T, env map[string]string) *vtEnv {
 	t.Helper()
+	return vtNewEnvTrusting(t, env, nil)
+}
+
+// vtNewEnvTrusting is vtNewEnv whose vendor client also trusts the certificate caPEM
+// (a vendor fake served over TLS); nil trusts the system's roots only.
+func vtNewEnvTrusting(t *testing.T, env map[string]string, caPEM []byte) *vtEnv {
+	t.Helper()
 	vars := map[string]string{"TENANTRY_PUBLIC_URL": "http://tenantry.test", "TENANTRY_ALLOW_HTTP_VENDORS": "true",
 		"TENANTRY_LOG_LEVEL": "debug"}
 	for k, v := range env {
@@ -83,7 +95,12 @@ func vtNewEnv(t *testing.T, env map[string]string) *vtEnv {
 	e := &vtEnv{st: MemoryStores(memory.NewDB()), logs: &hBuffer{}}
 	log, err := newLogger(cfg, e.logs)
 	require.NoError(t, err)
-	api, err := Router(context.Background(), cfg, e.st, RouterOptions{Log: log, Sealer: keyring,
+	var v ports.Vendors
+	if caPEM != nil {
+		v = &vendors{embedded: vecsearch.New(e.st.Chunks, vecsearch.Config{}), answerer: extractive.New(extractive.Config{}),
+			http: vendorClientTrusting(t, caPEM), modelIdle: cfg.ModelIdleTimeout, modelMax: cfg.ModelTimeout}
+	}
+	api, err := Router(context.Background(), cfg, e.st, RouterOptions{Log: log, Sealer: keyring, Vendors: v,
 		Operator: application.Actor{Principal: domain.Principal{UserID: "cli", Role: domain.RolePlatformAdmin}, Name: "cli:test"}})
 	require.NoError(t, err)
 	api.RunJobs() // re-index jobs run in the background, as under serve
@@ -315,4 +332,15 @@ func (e *vtEnv) lastAssistant(t *testing.T, token string) map[string]any {
 func vtRequestText(r openaitest.ChatRequest) string {
 	b, _ := json.Marshal(r.Messages)
 	return string(b)
+}
+
+// vendorClientTrusting is the production vendor client that also trusts caPEM, as it
+// trusts the vendors' public certificates.
+func vendorClientTrusting(t testing.TB, caPEM []byte) *http.Client {
+	t.Helper()
+	client := newVendorHTTPClient()
+	roots := x509.NewCertPool()
+	require.True(t, roots.AppendCertsFromPEM(caPEM), "no certificate in %q", caPEM)
+	client.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	return client
 }

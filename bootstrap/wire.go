@@ -36,6 +36,7 @@ type runtime struct {
 	tenantDB    *sqlstore.TenantStore
 	signingKeys ports.SigningKeyStore
 	adminSvc    *adminServices
+	api         *API
 }
 
 // adminServices are the administration use cases run by the CLI as the operator.
@@ -101,13 +102,13 @@ func openRuntime(ctx context.Context, cfg Config, stdio IO, schemaHCL []byte, mi
 	}
 	api, err := Router(ctx, cfg, stores, RouterOptions{
 		Log: log, Sealer: rt.keyring, Ready: readiness(sqlDB, schemaHCL, &rt.draining), Operator: operatorActor(stdio),
-		Changes: changes, Limits: limits,
+		Changes: changes, Limits: limits, PDFiumCacheDir: cfg.PDFiumCacheDir,
 	})
 	if err != nil {
 		return nil, err
 	}
 	rt.closers = append(rt.closers, api.Close)
-	rt.router, rt.keys, rt.adminSvc = api.Handler, api.keys, api.admin
+	rt.router, rt.keys, rt.adminSvc, rt.api = api.Handler, api.keys, api.admin, api
 	return rt, nil
 }
 

@@ -17,7 +17,7 @@ import (
 )
 
 // pdfReader is shared by the package's tests: compiling PDFium takes seconds.
-var pdfReader = extract.NewPDFReader(2)
+var pdfReader = extract.NewPDFReader(extract.PDFConfig{Workers: 2})
 
 func TestMain(m *testing.M) {
 	code := m.Run()

@@ -1,5 +1,6 @@
-// The chat: streamed answers with their sources, rendered as Markdown when complete,
-// and the caller's conversations, which can be opened, renamed and deleted.
+// The chat: streamed answers with their sources, rendered as sanitised Markdown as they
+// grow (at most once per animation frame) and once more when complete, and the caller's
+// conversations, which can be opened, renamed and deleted.
 import { $, el, announce, APIError, api, apiJSON, showError, clearError, state, loaders } from "./core.js";
 import { renderMarkdown } from "./markdown.js";
 
@@ -110,8 +111,8 @@ function linkCitations(root, msg) {
   }
 }
 
-// renderAnswerText shows a finished answer as sanitised Markdown, its [n] markers as
-// links to their sources.
+// renderAnswerText shows an answer, finished or still growing, as sanitised Markdown,
+// its [n] markers as links to their sources.
 function renderAnswerText(msg, text) {
   const target = $(".text", msg);
   renderMarkdown(target, text);
@@ -156,10 +157,17 @@ async function sendMessage(text) {
   const msg = addMessage("assistant", "");
   msg.dataset.state = "streaming";
   msg.setAttribute("aria-busy", "true");
-  const textNode = $(".text", msg);
   let answer = "";
   let sources = [];
   let finished = false;
+  // The growing answer is rendered whole, as Markdown, once per frame at most: half a
+  // list or an unclosed ** shows as text until the rest arrives.
+  let frame = 0;
+  const paint = () => {
+    frame = 0;
+    renderAnswerText(msg, answer);
+    scrollMessages();
+  };
   chat.controller = new AbortController();
   setStreaming(true);
   const fail = (message) => {
@@ -178,8 +186,7 @@ async function sendMessage(text) {
         renderSources(msg, sources);
       } else if (event === "token") {
         answer += v.delta || "";
-        textNode.textContent = answer;
-        scrollMessages();
+        if (!frame) frame = requestAnimationFrame(paint);
       } else if (event === "done") {
         finished = true;
         chat.conversation = v.conversation_id || chat.conversation;
@@ -203,6 +210,7 @@ async function sendMessage(text) {
     } else if (!(err instanceof APIError && err.status === 401)) fail(err.message);
   } finally {
     chat.controller = null;
+    cancelAnimationFrame(frame);
     setStreaming(false);
     if (msg.isConnected) {
       if (msg.dataset.state === "streaming") msg.dataset.state = "done";

@@ -14,6 +14,7 @@ package pineconetest
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -67,6 +68,8 @@ type record struct {
 type Server struct {
 	// URL is the base URL, usable both as an index host and as the Inference host.
 	URL string
+	// CertificatePEM is the server's certificate under NewTLS, nil under New.
+	CertificatePEM []byte
 
 	t   testing.TB
 	dim int
@@ -85,11 +88,29 @@ type Server struct {
 // closes it when the test ends, failing the test on protocol violations.
 func New(t testing.TB, dimension int, apiKeys ...string) *Server {
 	t.Helper()
+	return start(t, false, dimension, apiKeys)
+}
+
+// NewTLS is New served over HTTPS, as Pinecone is: URL starts with https://, and the
+// client must trust CertificatePEM (issued for 127.0.0.1 and example.com).
+func NewTLS(t testing.TB, dimension int, apiKeys ...string) *Server {
+	t.Helper()
+	return start(t, true, dimension, apiKeys)
+}
+
+func start(t testing.TB, tls bool, dimension int, apiKeys []string) *Server {
+	t.Helper()
 	s := &Server{t: t, dim: dimension, vectorType: "dense", keys: map[string]bool{}, data: map[string]map[string]map[string]record{}}
 	for _, k := range apiKeys {
 		s.keys[k] = true
 	}
-	srv := httptest.NewServer(http.HandlerFunc(s.serve))
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	if tls {
+		srv.StartTLS()
+		s.CertificatePEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	} else {
+		srv.Start()
+	}
 	s.URL = srv.URL
 	t.Cleanup(func() {
 		srv.Close()

@@ -8,13 +8,7 @@
 "use strict";
 
 const path = require("node:path");
-const { chromium } = require("playwright-core");
-
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set`);
-  return v;
-};
+const { env, launch } = require("./chromium.cjs");
 const base = env("TENANTRY_URL");
 const shots = env("SCREENSHOT_DIR");
 const timeout = 20000;
@@ -30,14 +24,7 @@ async function shot(page, name) {
 async function main() {
   const out = { problems: [], steps: [] };
   const step = (name) => out.steps.push(name);
-  const context = await chromium.launchPersistentContext(env("USER_DATA_DIR"), {
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync"],
-    viewport: { width: 1280, height: 800 },
-    timeout: 60000,
-  });
+  const context = await launch();
   context.setDefaultTimeout(timeout);
   try {
     const page = context.pages()[0] || (await context.newPage());
@@ -91,30 +78,13 @@ async function main() {
     out.chatHeadingFocused = await page.evaluate(() => document.activeElement && document.activeElement.id);
     step("logged in");
 
-    // Ask a question, recording every text the answer showed on its way: each mutation
-    // record keeps the text node it added, even when the browser batches the records.
-    await page.evaluate(() => {
-      window.__texts = [];
-      new MutationObserver((records) => {
-        for (const r of records) {
-          if (!(r.target instanceof Element) || !r.target.matches(".msg.assistant .text")) continue;
-          for (const n of r.addedNodes) if (n.nodeType === Node.TEXT_NODE) window.__texts.push(n.data);
-        }
-      }).observe(document.getElementById("messages"), { subtree: true, childList: true });
-    });
+    // Ask a question (stream.cjs watches an answer render while it streams).
     const input = page.getByLabel("Your question");
     await input.fill(QUESTION);
     await input.press("Enter");
     const answer = page.locator('.msg.assistant[data-state="done"]').last();
     await answer.waitFor();
     out.answer = (await answer.locator(".text").textContent()).trim();
-    // The longest text shown while streaming is the whole streamed answer; the texts
-    // before it that are its prefixes show how it grew.
-    const shown = (await page.evaluate(() => window.__texts)).filter((t) => t.length > 0);
-    out.streamed = shown.reduce((a, b) => (b.length > a.length ? b : a), "");
-    const prefixes = shown.filter((t) => out.streamed.startsWith(t));
-    out.growth = new Set(prefixes.map((t) => t.length)).size;
-    out.partial = prefixes.length ? prefixes[0] : "";
     out.quotes = await answer.locator(".text blockquote").count();
     out.cites = await answer.getByRole("button", { name: /^Show source \d+$/ }).count();
     out.answerBusy = await answer.getAttribute("aria-busy");
