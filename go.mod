@@ -6,6 +6,7 @@ toolchain go1.26.10
 
 require (
 	ariga.io/atlas v1.2.3
+	github.com/KimMachineGun/automemlimit v1.0.2
 	github.com/getkin/kin-openapi v0.153.0
 	github.com/glebarez/go-sqlite v1.23.0
 	github.com/glebarez/sqlite v1.11.0
@@ -35,6 +36,7 @@ require github.com/tiktoken-go/tokenizer v0.10.0 // indirect
 
 require (
 	github.com/jolestar/go-commons-pool/v2 v2.1.2 // indirect
+	github.com/pbnjay/memory v0.0.0-20210728143218-7b4eea64cf58 // indirect
 	github.com/klippa-app/go-pdfium v1.21.5 // indirect
 	github.com/tetratelabs/wazero v1.12.0 // indirect
 )

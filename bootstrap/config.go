@@ -97,7 +97,8 @@ type Config struct {
 
 	ShutdownTimeout time.Duration
 	// MemoryLimit is the Go runtime's soft memory limit that serve sets, in bytes; 0
-	// leaves the runtime's own (GOMEMLIMIT when set, else none).
+	// leaves the runtime's own (GOMEMLIMIT) when set, else takes 90% of the cgroup's
+	// memory limit, if any.
 	MemoryLimit  int64
 	MetricsToken string
 	// MetricsPublic serves /metrics without a token when MetricsToken is unset.

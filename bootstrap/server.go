@@ -7,10 +7,13 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
 	"go.uber.org/zap"
 
 	"github.com/tenantry/tenantry/domain"
@@ -91,21 +94,42 @@ func serveOn(ctx context.Context, rt *runtime, ln net.Listener) error {
 	return nil
 }
 
-// setMemoryLimit applies TENANTRY_MEMORY_LIMIT as the runtime's soft memory limit, so
-// that the GC works harder as the process nears it instead of letting the heap double
-// past it (10,000 open streams, a container's memory bound). Without it the runtime
-// keeps its own: GOMEMLIMIT when set (LoadConfig refuses both), else none. The limit
-// in force is logged either way.
+// setMemoryLimit applies the soft memory limit memoryLimitOf decides, so that the GC
+// works harder as the process nears it instead of letting the heap double past it
+// (10,000 open streams, a container's memory bound). The limit in force is logged.
 func setMemoryLimit(cfg Config, log *zap.Logger) {
-	source := "GOMEMLIMIT"
-	if cfg.MemoryLimit > 0 {
-		debug.SetMemoryLimit(cfg.MemoryLimit)
-		source = "TENANTRY_MEMORY_LIMIT"
+	limit, source := memoryLimitOf(cfg, os.Getenv("GOMEMLIMIT"), memlimit.FromCgroup)
+	if limit > 0 {
+		debug.SetMemoryLimit(limit)
 	}
-	limit := debug.SetMemoryLimit(-1) // -1 reads the limit without changing it
+	limit = debug.SetMemoryLimit(-1) // -1 reads the limit without changing it
 	if limit == math.MaxInt64 {
 		log.Info("no memory limit", zap.String("hint", "set TENANTRY_MEMORY_LIMIT to about 90% of the container's memory"))
 		return
 	}
 	log.Info("memory limit", zap.Int64("bytes", limit), zap.String("from", source))
+}
+
+// cgroupMemoryShare is the part of the cgroup's memory limit that becomes the soft
+// limit: the rest is for stacks the GC does not bound tightly, and the process's
+// memory outside the Go heap.
+const cgroupMemoryShare = 0.9
+
+// memoryLimitOf decides the soft memory limit: TENANTRY_MEMORY_LIMIT when set; else
+// the runtime's own when GOMEMLIMIT is set (the runtime read it at start; "off" keeps
+// it off); else 90% of the memory limit of the process's cgroup (memory.max, or
+// memory.limit_in_bytes with cgroup v1), so that a container is not OOM-killed under
+// Go's default GC; else none. A limit of 0 leaves the runtime's as it is.
+func memoryLimitOf(cfg Config, goMemLimit string, cgroup func() (uint64, error)) (limit int64, source string) {
+	if cfg.MemoryLimit > 0 {
+		return cfg.MemoryLimit, "TENANTRY_MEMORY_LIMIT"
+	}
+	if strings.TrimSpace(goMemLimit) != "" {
+		return 0, "GOMEMLIMIT"
+	}
+	max, err := cgroup()
+	if err != nil || max == 0 || max > math.MaxInt64 {
+		return 0, ""
+	}
+	return int64(float64(max) * cgroupMemoryShare), "cgroup"
 }

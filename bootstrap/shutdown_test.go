@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -346,4 +347,35 @@ func TestServeSetsTheMemoryLimit(t *testing.T) {
 	_ = res.Body.Close()
 	assert.Equal(t, int64(3<<30), debug.SetMemoryLimit(-1))
 	assert.Contains(t, s.logs.String(), `"bytes":3221225472,"from":"TENANTRY_MEMORY_LIMIT"`)
+}
+
+func TestMemoryLimitComesFromConfigThenGOMEMLIMITThenTheCgroup(t *testing.T) {
+	t.Parallel()
+	const gib = 1 << 30
+	cgroupOf := func(max uint64, err error) func() (uint64, error) {
+		return func() (uint64, error) { return max, err }
+	}
+	tests := []struct {
+		name       string
+		setting    int64
+		goMemLimit string
+		cgroup     func() (uint64, error)
+		wantLimit  int64
+		wantSource string
+	}{
+		{name: "TENANTRY_MEMORY_LIMIT first", setting: 3 * gib, cgroup: cgroupOf(8*gib, nil), wantLimit: 3 * gib, wantSource: "TENANTRY_MEMORY_LIMIT"},
+		{name: "GOMEMLIMIT left to the runtime", goMemLimit: "2GiB", cgroup: cgroupOf(8*gib, nil), wantSource: "GOMEMLIMIT"},
+		{name: "GOMEMLIMIT=off stays off", goMemLimit: "off", cgroup: cgroupOf(8*gib, nil), wantSource: "GOMEMLIMIT"},
+		{name: "90% of the cgroup's limit", cgroup: cgroupOf(10*gib, nil), wantLimit: 9 * gib, wantSource: "cgroup"},
+		{name: "a cgroup without a limit", cgroup: cgroupOf(0, memlimit.ErrNoLimit)},
+		{name: "no cgroup", cgroup: cgroupOf(0, memlimit.ErrNoCgroup)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			gotLimit, gotSource := memoryLimitOf(Config{MemoryLimit: tc.setting}, tc.goMemLimit, tc.cgroup)
+			assert.Equal(t, tc.wantLimit, gotLimit)
+			assert.Equal(t, tc.wantSource, gotSource)
+		})
+	}
 }

@@ -139,7 +139,7 @@ func (m *ChatModel) Stream(ctx context.Context, msgs []domain.ChatMessage, p dom
 		var res *http.Response
 		perr := sdkClient.Post(sctx, "chat/completions", nil, &res, append(m.sendOnce(body), m.opts...)...)
 		body = nil
-		stream := ssestream.NewStream[chunk](ssestream.NewDecoder(res), perr)
+		stream := ssestream.NewStream[chunk](newEventDecoder(res), perr)
 		defer stream.Close()
 		var st streamState
 		for stream.Next() {
