@@ -262,7 +262,7 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 			Extractor: extract.New(pdf), Chunker: domain.Chunker{Size: cfg.ChunkSize, Overlap: cfg.ChunkOverlap}, Now: now}),
 		Documents:     application.NewDocuments(st.Documents, v, lex),
 		Conversations: application.NewConversations(st.Conversations, st.ConversationEdits),
-		Chat: application.NewStreamChat(application.StreamChatDeps{Conversations: st.Conversations, Usage: usage, Vendors: v, Lexical: lex,
+		Chat: application.NewStreamChat(application.StreamChatDeps{Conversations: st.Conversations, Usage: usage, Vendors: v, Lexical: lex, Documents: st.Documents,
 			Limiter: limits.Rate, Slots: limits.Streams, Tokens: tokencount.New(), Now: now}),
 		Reports: application.NewReports(usage, st.Audit, now),
 		APIKeys: keysUC,
@@ -279,7 +279,7 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	built = true
 	return &API{Handler: h, keys: keys, admin: &adminServices{tenants: tenantsUC, users: usersUC, documents: deps.Documents, apiKeys: keysUC, ingest: deps.Ingest, actor: o.Operator,
 		reindex: jobs.uc, jobs: jobs, sweeper: sweeper}, stop: stop, index: index, pdf: pdf, listening: listening,
-		retrieve: application.NewRetrieve(lex, v), jobs: jobs, sweeper: sweeper}, nil
+		retrieve: application.NewRetrieve(lex, v, st.Documents), jobs: jobs, sweeper: sweeper}, nil
 }
 
 // httpConfig is the HTTP adapter's configuration; every field comes from cfg

@@ -10,8 +10,7 @@ import (
 )
 
 // DocumentStore keeps document records in a DB, scoped by tenant. As in the SQL schema,
-// chunks belong to the tenant, not to the record: deleting or replacing a document leaves
-// its chunks to the caller, who removes them through the vector index.
+// a document's chunks go with it when it is deleted or replaced.
 type DocumentStore struct{ db *DB }
 
 var _ ports.DocumentStore = (*DocumentStore)(nil)
@@ -114,6 +113,21 @@ func (s *DocumentStore) Delete(ctx context.Context, t domain.TenantID, id domain
 	s.db.deleteChunks(t, d.ID)
 	s.db.record(domain.ChangeChunks, string(t))
 	return nil
+}
+
+// Existing returns which of ids are documents of tenant t.
+func (s *DocumentStore) Existing(ctx context.Context, t domain.TenantID, ids []domain.DocumentID) (map[domain.DocumentID]bool, error) {
+	if err := s.db.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.db.mu.Unlock()
+	out := make(map[domain.DocumentID]bool, len(ids))
+	for _, id := range ids {
+		if d, ok := s.db.documents[id]; ok && d.TenantID == t {
+			out[id] = true
+		}
+	}
+	return out, nil
 }
 
 // deleteChunks removes document d's chunks of tenant t; the caller holds the lock.

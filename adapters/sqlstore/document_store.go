@@ -150,6 +150,27 @@ func (s *DocumentStore) Delete(ctx context.Context, t domain.TenantID, id domain
 	})
 }
 
+// Existing returns which of ids are documents of tenant t, in one query.
+func (s *DocumentStore) Existing(ctx context.Context, t domain.TenantID, ids []domain.DocumentID) (map[domain.DocumentID]bool, error) {
+	out := make(map[domain.DocumentID]bool, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	keys := make([]string, 0, len(ids))
+	for _, id := range ids {
+		keys = append(keys, string(id))
+	}
+	var found []string
+	if err := s.db.WithContext(ctx).Model(&documentRow{}).Where("tenant_id = ? AND id IN ?", string(t), keys).
+		Pluck("id", &found).Error; err != nil {
+		return nil, translate(err, "check documents exist")
+	}
+	for _, id := range found {
+		out[domain.DocumentID(id)] = true
+	}
+	return out, nil
+}
+
 type chunkRow struct {
 	TenantID   string `gorm:"column:tenant_id;primaryKey"`
 	DocumentID string `gorm:"column:document_id;primaryKey"`

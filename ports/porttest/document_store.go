@@ -203,6 +203,27 @@ func DocumentStore(t *testing.T, newStores NewStores) {
 		require.NoError(t, err)
 		assert.Equal(t, normDocument(theirs), normDocument(got))
 	})
+
+	t.Run("existing names the tenant's own documents that are still there", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t, newStores)
+		f.tenant("acme")
+		f.tenant("globex")
+		kept := f.document("acme", "", "Kept", at(0))
+		gone := f.document("acme", "", "Gone", at(time.Minute))
+		theirs := f.document("globex", "", "Theirs", at(0))
+		require.NoError(t, f.s.Documents.Delete(f.ctx, "acme", gone.ID))
+
+		got, err := f.s.Documents.Existing(f.ctx, "acme", []domain.DocumentID{kept.ID, gone.ID, theirs.ID, domain.DocumentID(newID()), kept.ID})
+		require.NoError(t, err)
+		assert.Equal(t, map[domain.DocumentID]bool{kept.ID: true}, got)
+		got, err = f.s.Documents.Existing(f.ctx, "globex", []domain.DocumentID{kept.ID, theirs.ID})
+		require.NoError(t, err)
+		assert.Equal(t, map[domain.DocumentID]bool{theirs.ID: true}, got, "another tenant's document counted as existing")
+		got, err = f.s.Documents.Existing(f.ctx, "acme", nil)
+		require.NoError(t, err)
+		assert.Empty(t, got)
+	})
 }
 
 // ChunkStore tests a ports.ChunkStore. Chunks belong to documents saved through the same
