@@ -27,24 +27,8 @@ import (
 	"github.com/tenantry/tenantry/ports"
 )
 
-// Stores are the storage ports a router runs on: the SQL stores in production, the
-// in-memory ones in tests.
-type Stores struct {
-	Tenants       ports.TenantStore
-	Users         ports.UserStore
-	SigningKeys   ports.SigningKeyStore
-	RefreshTokens ports.RefreshTokenStore
-	Chunks        ports.ChunkStore
-	Documents     ports.DocumentStore
-	Conversations ports.ConversationStore
-	// ConversationEdits renames and deletes conversations: the same store as Conversations.
-	ConversationEdits ports.ConversationEditor
-	Usage             ports.UsageStore
-	Audit             ports.AuditLog
-	Reindex           ports.ReindexStore
-	ChunkScanner      ports.ChunkScanner
-	APIKeys           ports.APIKeyStore
-}
+// Stores are the storage ports a router runs on (ports.Stores).
+type Stores = ports.Stores
 
 // SQLStores are the GORM stores on db (PostgreSQL or the embedded SQLite).
 func SQLStores(db *gorm.DB, tenants *sqlstore.TenantStore) Stores {
