@@ -10,8 +10,9 @@ import (
 // server, other nodes, CLI commands). The storage adapters record a change in the same
 // transaction as every write another process may hold a copy of: UserStore.Update
 // (ChangeUser), TenantStore.Create and Update (ChangeTenant), TenantStore.Delete
-// (ChangeTenantDeleted), every ChunkStore write (ChangeChunks, the tenant's id) and
-// every SigningKeyStore write (ChangeSigningKeys). A write that fails records nothing.
+// (ChangeTenantDeleted), every write of chunk rows (DocumentStore.Save and Delete,
+// ChunkScanner.PutVectors: ChangeChunks, the tenant's id) and every SigningKeyStore
+// write (ChangeSigningKeys). A write that fails records nothing.
 type ChangeFeed interface {
 	// Listen calls fn with each change recorded after Listen began, by any process
 	// (this one included), in the order the writes committed, one call at a time,

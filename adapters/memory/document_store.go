@@ -151,38 +151,6 @@ func copyChunk(c domain.Chunk) domain.Chunk {
 	return c
 }
 
-// PutChunks stores chunks under tenant t, replacing same document and index; a chunk
-// without a vector keeps the stored one. An unknown tenant, or a chunk of a document
-// the tenant has no record of, is KindInvalid and nothing is stored.
-func (s *ChunkStore) PutChunks(ctx context.Context, t domain.TenantID, chunks []domain.Chunk) error {
-	if err := s.db.lock(ctx); err != nil {
-		return err
-	}
-	defer s.db.mu.Unlock()
-	if !s.db.tenantExists(t) {
-		return unknownTenant(t)
-	}
-	for _, c := range chunks {
-		if d, ok := s.db.documents[c.DocumentID]; !ok || d.TenantID != t {
-			return domain.Invalid(domain.FieldError{Field: "document_id", Message: "document " + string(c.DocumentID) + " does not exist"})
-		}
-	}
-	m := s.db.chunks[t]
-	if m == nil {
-		m = map[chunkKey]domain.Chunk{}
-		s.db.chunks[t] = m
-	}
-	for _, c := range chunks {
-		k := chunkKey{doc: c.DocumentID, index: c.Index}
-		if old, ok := m[k]; ok && len(c.Vector) == 0 {
-			c.Vector = old.Vector
-		}
-		m[k] = copyChunk(c)
-	}
-	s.db.record(domain.ChangeChunks, string(t))
-	return nil
-}
-
 // LoadChunks returns every chunk of tenant t ordered by document id and index.
 func (s *ChunkStore) LoadChunks(ctx context.Context, t domain.TenantID) ([]domain.Chunk, error) {
 	if err := s.db.lock(ctx); err != nil {
@@ -201,28 +169,6 @@ func (s *ChunkStore) LoadChunks(ctx context.Context, t domain.TenantID) ([]domai
 		return out[i].Index < out[j].Index
 	})
 	return out, nil
-}
-
-// DeleteChunks removes document d's chunks of tenant t; unknown d is not an error.
-func (s *ChunkStore) DeleteChunks(ctx context.Context, t domain.TenantID, d domain.DocumentID) error {
-	if err := s.db.lock(ctx); err != nil {
-		return err
-	}
-	defer s.db.mu.Unlock()
-	s.db.deleteChunks(t, d)
-	s.db.record(domain.ChangeChunks, string(t))
-	return nil
-}
-
-// DropChunks removes all chunks of tenant t.
-func (s *ChunkStore) DropChunks(ctx context.Context, t domain.TenantID) error {
-	if err := s.db.lock(ctx); err != nil {
-		return err
-	}
-	defer s.db.mu.Unlock()
-	delete(s.db.chunks, t)
-	s.db.record(domain.ChangeChunks, string(t))
-	return nil
 }
 
 // PutVectors stores the vectors of tenant t's stored chunks, skipping chunks that are

@@ -124,6 +124,13 @@ func (f *fixture) document(tenant domain.TenantID, externalID, title string, cre
 	return d
 }
 
+// save stores d with chunks through the DocumentStore, the only writer of chunk rows.
+func (f *fixture) save(d domain.Document, chunks ...domain.Chunk) {
+	f.t.Helper()
+	_, err := f.s.Documents.Save(f.ctx, d, chunks)
+	require.NoError(f.t, err)
+}
+
 // conversation creates a conversation of user u in tenant updated at the given instant.
 func (f *fixture) conversation(tenant domain.TenantID, u domain.UserID, title string, updated time.Time) domain.Conversation {
 	f.t.Helper()
