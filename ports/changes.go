@@ -19,6 +19,7 @@ type ChangeFeed interface {
 	// until ctx ends; then it returns nil. It first calls fn with a Change of kind
 	// ChangeAll, and again after any gap in which changes may have been missed (log
 	// entries pruned before they were read). A lost connection is retried by itself;
-	// once back, it goes on from the last change it delivered.
+	// once back, it goes on from the last change it delivered. A change recorded by
+	// this process's own stores (those on the feed's connection pool) has Local set.
 	Listen(ctx context.Context, fn func(domain.Change)) error
 }

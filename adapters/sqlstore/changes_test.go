@@ -131,3 +131,44 @@ func pgFeedAdmin(t *testing.T, dsn string) *sql.DB {
 	t.Cleanup(func() { _ = db.Close() })
 	return db
 }
+
+// TestChangesOfTheFeedsOwnPoolAreLocal records a change through stores on one pool:
+// the feed on that same pool (the process that wrote it) hears it marked Local, the
+// feed of another pool (another process) hears it plain.
+func TestChangesOfTheFeedsOwnPoolAreLocal(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		backend func(*testing.T) backend
+	}{{"sqlite", newSQLite}, {"postgres", newPostgres}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if tc.name == "postgres" {
+				requirePostgres(t)
+			}
+			b := tc.backend(t)
+			own, err := sqlstore.NewChangeFeed(b.gdb, b.cfg, nil)
+			require.NoError(t, err)
+			other := feedOn(t, b.cfg)
+			hear := func(feed ports.ChangeFeed) <-chan domain.Change {
+				heard := make(chan domain.Change, 16)
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					_ = feed.Listen(ctx, func(c domain.Change) { heard <- c })
+				}()
+				t.Cleanup(func() { cancel(); <-done })
+				require.Equal(t, domain.Change{Kind: domain.ChangeAll}, <-heard)
+				return heard
+			}
+			fromOwn, fromOther := hear(own), hear(other)
+
+			tn, err := domain.NewTenant("acme", "Acme", time.Now())
+			require.NoError(t, err)
+			require.NoError(t, b.stores().Tenants.Create(context.Background(), tn))
+			assert.Equal(t, domain.Change{Kind: domain.ChangeTenant, ID: "acme", Local: true}, <-fromOwn)
+			assert.Equal(t, domain.Change{Kind: domain.ChangeTenant, ID: "acme"}, <-fromOther)
+		})
+	}
+}
