@@ -27,6 +27,23 @@ func feedOn(t *testing.T, cfg sqlstore.Config) *sqlstore.ChangeFeed {
 	return f
 }
 
+// listen follows feed until the test ends and returns what it hears.
+func listen(t *testing.T, feed ports.ChangeFeed) <-chan domain.Change {
+	t.Helper()
+	heard := make(chan domain.Change, 16)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = feed.Listen(ctx, func(c domain.Change) { heard <- c })
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return heard
+}
+
 func changeLogOn(newBackend func(*testing.T) backend) porttest.NewChangeLog {
 	return func(t *testing.T) (porttest.Stores, func() ports.ChangeFeed) {
 		b := newBackend(t)
@@ -48,18 +65,7 @@ func TestChangeFeedPostgresReconnects(t *testing.T) {
 	requirePostgres(t)
 	b := newPostgres(t)
 	stores := b.stores()
-	feed := feedOn(t, b.cfg)
-	heard := make(chan domain.Change, 16)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = feed.Listen(ctx, func(c domain.Change) { heard <- c })
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	heard := listen(t, feedOn(t, b.cfg))
 	next := func() domain.Change {
 		t.Helper()
 		select {
@@ -151,14 +157,7 @@ func TestChangesOfTheFeedsOwnPoolAreLocal(t *testing.T) {
 			require.NoError(t, err)
 			other := feedOn(t, b.cfg)
 			hear := func(feed ports.ChangeFeed) <-chan domain.Change {
-				heard := make(chan domain.Change, 16)
-				ctx, cancel := context.WithCancel(context.Background())
-				done := make(chan struct{})
-				go func() {
-					defer close(done)
-					_ = feed.Listen(ctx, func(c domain.Change) { heard <- c })
-				}()
-				t.Cleanup(func() { cancel(); <-done })
+				heard := listen(t, feed)
 				require.Equal(t, domain.Change{Kind: domain.ChangeAll}, <-heard)
 				return heard
 			}
