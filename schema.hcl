@@ -690,6 +690,13 @@ table "changes" {
   column "at" {
     type = timestamptz
   }
+  # The random id of the connection pool (the process) that recorded the change, so that
+  # the process can tell its own writes, which it has already applied to its in-memory
+  # copies, from the others'; empty for changes recorded before it existed.
+  column "origin" {
+    type    = text
+    default = ""
+  }
   primary_key {
     columns = [column.id]
   }

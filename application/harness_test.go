@@ -351,7 +351,7 @@ func (e *env) resolveTenant() *application.ResolveTenant {
 
 func (e *env) streamChat() *application.StreamChat {
 	return application.NewStreamChat(application.StreamChatDeps{Conversations: e.db.Conversations(), Usage: e.db.Usage(),
-		Vendors: e.vendors, Lexical: e.lexical, Limiter: e.rate, Slots: e.slots, Now: e.clock.Now})
+		Vendors: e.vendors, Lexical: e.lexical, Documents: e.db.Documents(), Limiter: e.rate, Slots: e.slots, Now: e.clock.Now})
 }
 
 func (e *env) ingest() *application.IngestDocument {

@@ -158,25 +158,36 @@ func (u *IngestDocument) upsertExternal(ctx context.Context, t domain.Tenant, ch
 
 // indexed brings the process's in-memory indexes up to date with a committed save:
 // the chunks' text into the lexical index and, on the embedded vector index, their
-// vectors; the replaced document, if any, out of both (and out of an external store).
+// vectors; the replaced document, if any, out of both and then out of an external
+// store. The process does not reload its indexes for its own writes, so a failure of
+// the external store must not keep the in-memory ones behind: they go first.
 func (u *IngestDocument) indexed(ctx context.Context, t domain.Tenant, chunks []domain.Chunk, replaced domain.DocumentID) error {
 	if replaced != "" {
-		if err := removeChunks(ctx, u.d.Lexical, u.d.Vendors, t, replaced); err != nil {
+		if err := u.d.Lexical.DeleteDocument(ctx, t.ID, replaced); err != nil {
 			return fmt.Errorf("remove replaced chunks: %w", err)
 		}
 	}
 	if err := u.d.Lexical.Upsert(ctx, t.ID, chunks); err != nil {
 		return fmt.Errorf("index chunk text: %w", err)
 	}
-	if !t.UsesVectors() || t.VectorsExternal() {
+	embedded := t.UsesVectors() && !t.VectorsExternal()
+	if !embedded && replaced == "" {
 		return nil
 	}
 	idx, err := u.d.Vendors.VectorIndex(t)
-	if err == nil {
-		err = idx.Upsert(ctx, t.ID, chunks)
-	}
 	if err != nil {
-		return fmt.Errorf("index chunks: %w", err)
+		return err
+	}
+	if embedded {
+		if err := idx.Upsert(ctx, t.ID, chunks); err != nil {
+			return fmt.Errorf("index chunks: %w", err)
+		}
+	}
+	if replaced != "" {
+		// The vector index may hold the replaced document's vectors from an earlier mode.
+		if err := idx.DeleteDocument(ctx, t.ID, replaced); err != nil {
+			return fmt.Errorf("remove replaced vectors: %w", err)
+		}
 	}
 	return nil
 }

@@ -84,7 +84,7 @@ func (e *env) storedTenant(id domain.TenantID) domain.Tenant {
 
 func (e *env) retrieve(id domain.TenantID, q string) []domain.Passage {
 	e.t.Helper()
-	got, err := passagesOf(application.NewRetrieve(e.lexical, e.vendors).Execute(context.Background(), e.storedTenant(id), q, 4))
+	got, err := passagesOf(application.NewRetrieve(e.lexical, e.vendors, e.db.Documents()).Execute(context.Background(), e.storedTenant(id), q, 4))
 	require.NoError(e.t, err)
 	return got
 }

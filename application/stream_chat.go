@@ -18,8 +18,10 @@ type StreamChatDeps struct {
 	Vendors       ports.Vendors
 	// Lexical is the tenants' BM25 index, for the lexical and hybrid modes.
 	Lexical ports.LexicalIndex
-	Limiter ports.RateLimiter
-	Slots   ports.StreamSlots
+	// Documents tells which retrieved passages' documents still exist.
+	Documents ports.DocumentStore
+	Limiter   ports.RateLimiter
+	Slots     ports.StreamSlots
 	// Tokens counts what was produced when the vendor reported no usage; nil counts
 	// with domain.EstimateTokens.
 	Tokens ports.TokenCounter
@@ -40,7 +42,7 @@ func NewStreamChat(d StreamChatDeps) *StreamChat {
 	if d.PersistTimeout <= 0 {
 		d.PersistTimeout = 5 * time.Second
 	}
-	return &StreamChat{d: d, retrieve: NewRetrieve(d.Lexical, d.Vendors)}
+	return &StreamChat{d: d, retrieve: NewRetrieve(d.Lexical, d.Vendors, d.Documents)}
 }
 
 // ChatInput is one question.

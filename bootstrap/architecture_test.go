@@ -44,6 +44,11 @@ func adapterOf(path string) string {
 	return ""
 }
 
+// sharedAdapters holds small infrastructure that several adapters share (a memory
+// budget for in-process indexes): any adapter may import it, and it imports only the
+// standard library, so it can never carry one adapter into another.
+const sharedAdapters = "adapters/internal"
+
 var frameworks = []string{"go.uber.org/zap", "gorm.io/", "github.com/labstack/echo", "github.com/lestrrat-go/jwx"}
 
 // violations applies the dependency rule of STYLE.md §1 to non-test imports.
@@ -67,7 +72,9 @@ func violations(pkgs []listedPackage, isStd func(string) bool) []string {
 				bad = "ports imports only domain and the standard library"
 			case layer == "application" && !isStd(imp) && impLayer != "domain" && impLayer != "ports":
 				bad = "application imports only domain, ports and the standard library"
-			case layer == "adapter" && impLayer == "adapter" && adapterOf(imp) != adapterOf(p.ImportPath):
+			case adapterOf(p.ImportPath) == sharedAdapters && !isStd(imp):
+				bad = "adapters/internal imports only the standard library"
+			case layer == "adapter" && impLayer == "adapter" && adapterOf(imp) != adapterOf(p.ImportPath) && adapterOf(imp) != sharedAdapters:
 				bad = "adapters never import each other"
 			case layer == "adapter" && impLayer == "application" && adapterOf(p.ImportPath) != "adapters/httpapi":
 				bad = "only httpapi may import application"
@@ -149,6 +156,8 @@ func TestArchitectureRuleCatchesPlantedImports(t *testing.T) {
 		{"pinecone imports application", listedPackage{ImportPath: module + "/adapters/pinecone", Imports: []string{module + "/application"}}, "only httpapi"},
 		{"bootstrap imports jwx", listedPackage{ImportPath: module + "/bootstrap", Imports: []string{"github.com/lestrrat-go/jwx/v2/jwk"}}, "inside adapters/jwtauth"},
 		{"httpapi imports jwx", listedPackage{ImportPath: module + "/adapters/httpapi", Imports: []string{"github.com/lestrrat-go/jwx/v2/jwt"}}, "inside adapters/jwtauth"},
+		{"shared adapter code imports an adapter", listedPackage{ImportPath: module + "/adapters/internal/membudget", Imports: []string{module + "/adapters/memory"}}, "only the standard library"},
+		{"shared adapter code imports a library", listedPackage{ImportPath: module + "/adapters/internal/membudget", Imports: []string{"go.uber.org/zap"}}, "only the standard library"},
 		{"porttest imports echo", listedPackage{ImportPath: module + "/ports/porttest", Imports: []string{"github.com/labstack/echo/v4"}}, "adapters and bootstrap only"},
 	}
 	for _, tc := range tests {
@@ -163,6 +172,8 @@ func TestArchitectureRuleCatchesPlantedImports(t *testing.T) {
 		{ImportPath: module, Imports: []string{module + "/bootstrap"}},
 		{ImportPath: module + "/application", Imports: []string{module + "/domain", module + "/ports", "context"}},
 		{ImportPath: module + "/adapters/jwtauth", Imports: []string{"github.com/lestrrat-go/jwx/v2/jwt"}},
+		{ImportPath: module + "/adapters/lexical", Imports: []string{module + "/adapters/internal/membudget"}},
+		{ImportPath: module + "/adapters/internal/membudget", Imports: []string{"sync/atomic"}},
 	}
 	assert.Empty(t, violations(ok, isStd))
 }

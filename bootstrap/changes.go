@@ -48,11 +48,18 @@ func (inv Invalidations) On(kind domain.ChangeKind, fn func(domain.Change)) {
 }
 
 // TenantCopies registers an in-memory per-tenant copy of stored data (an embedded
-// search index): a change of a tenant's chunks or the tenant's deletion drops that
-// tenant's copy through invalidate, and missed changes drop every copy through all.
+// search index): a change of a tenant's chunks by another process or the tenant's
+// deletion drops that tenant's copy through invalidate, and missed changes drop every
+// copy through all. This process's own chunk writes are left alone: the use cases that
+// commit them bring its copies in step right after (ingestion, deletion, re-index), so
+// reloading the tenant's whole copy would only repeat that work.
 func (inv Invalidations) TenantCopies(invalidate func(domain.TenantID), all func()) {
 	byTenant := func(c domain.Change) { invalidate(domain.TenantID(c.ID)) }
-	inv.On(domain.ChangeChunks, byTenant)
+	inv.On(domain.ChangeChunks, func(c domain.Change) {
+		if !c.Local {
+			byTenant(c)
+		}
+	})
 	inv.On(domain.ChangeTenantDeleted, byTenant)
 	inv.On(domain.ChangeAll, func(domain.Change) { all() })
 }

@@ -59,14 +59,31 @@ func crashWord(n int) string {
 	return b.String() + "vok"
 }
 
+// crashEnv is e with the small chunks the crash tests use, so that every document has
+// several.
+func crashEnv(e env) env {
+	return e.with("TENANTRY_CHUNK_SIZE", "100", "TENANTRY_CHUNK_OVERLAP", "0")
+}
+
 // crashAndCheck runs the rounds on e and checks the invariants, reading the rows
 // through db (whose placeholder is ph).
 func crashAndCheck(t *testing.T, e env, db *sql.DB, ph string) {
-	e = e.with("TENANTRY_CHUNK_SIZE", "100", "TENANTRY_CHUNK_OVERLAP", "0")
+	e = crashEnv(e)
 	seed(t, e, "acme", "admin@acme.test", "tenant_admin")
 	// Hybrid: ingestion embeds (hashing) and writes the embedded vector index too, the
 	// longest path from the first chunk to the record.
 	mustRun(t, e, "", "tenant", "update", "acme", "--retrieval-mode", "hybrid")
+	next := crashRounds(t, e)
+	s := startServer(t, e)
+	crashInvariants(t, s, db, ph, next)
+}
+
+// crashRounds starts the server of tenant acme (whose admin is admin@acme.test) five
+// times; each time three clients ingest documents, each with a unique word
+// (crashWord), and delete acknowledged ones until the server is killed with SIGKILL at
+// a random moment. It returns how many words were tried.
+func crashRounds(t *testing.T, e env) int {
+	t.Helper()
 	rngSeed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", rngSeed)
 	rng := rand.New(rand.NewPCG(rngSeed, 7))
@@ -135,8 +152,16 @@ func crashAndCheck(t *testing.T, e env, db *sql.DB, ph string) {
 		wg.Wait()
 		t.Logf("round %d: %d documents acknowledged so far, %d attempted", round, len(words), next)
 	}
+	return next
+}
 
-	s := startServer(t, e)
+// crashInvariants checks, on the restarted server s over the rows of db (placeholder
+// ph), that every chunk row belongs to a document and every document has all its
+// chunks, that each listed document is found by its word, and that no answer for any
+// of the first next words cites a document GET /documents/{id} says is missing. It
+// returns the listed documents with their chunk counts.
+func crashInvariants(t *testing.T, s *server, db *sql.DB, ph string, next int) map[string]int {
+	t.Helper()
 	token := s.login(t, nil, "admin@acme.test", e2ePassword).AccessToken
 
 	// Rows: no chunk without its document, no document missing chunks.
@@ -168,30 +193,7 @@ func crashAndCheck(t *testing.T, e env, db *sql.DB, ph string) {
 	}
 	require.NotEmpty(t, listed, "no ingestion survived: the test proves nothing")
 
-	cited := func(word string) []string {
-		t.Helper()
-		r := s.do(t, nil, http.MethodPost, "/chat/stream", token, "application/json", `{"message":"`+word+`"}`)
-		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-		src, _, _ := strings.Cut(string(r.body), "event: token")
-		var ids []string
-		for _, line := range strings.Split(src, "\n") {
-			data, ok := strings.CutPrefix(line, "data: ")
-			if !ok {
-				continue
-			}
-			var ev struct {
-				Sources []struct {
-					DocumentID string `json:"document_id"`
-				} `json:"sources"`
-			}
-			if json.Unmarshal([]byte(data), &ev) == nil {
-				for _, s := range ev.Sources {
-					ids = append(ids, s.DocumentID)
-				}
-			}
-		}
-		return ids
-	}
+	cited := func(word string) []string { return crashCited(t, s, token, word) }
 	// Every word ever tried: listed documents are found by theirs; nothing cited is missing.
 	titles := map[string]string{}
 	for id := range listed {
@@ -225,6 +227,7 @@ func crashAndCheck(t *testing.T, e env, db *sql.DB, ph string) {
 			}
 		}
 	}
+	return listed
 }
 
 // crashSend sends one request; a server killed under it is an error, not a failure.
@@ -246,4 +249,31 @@ func crashSend(s *server, method, path, token, body string) (int, []byte, error)
 	defer res.Body.Close()
 	out, err := io.ReadAll(res.Body)
 	return res.StatusCode, out, err
+}
+
+// crashCited asks s the question word as token's user and returns the ids of the
+// documents the answer cites.
+func crashCited(t *testing.T, s *server, token, word string) []string {
+	t.Helper()
+	r := s.do(t, nil, http.MethodPost, "/chat/stream", token, "application/json", `{"message":"`+word+`"}`)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	src, _, _ := strings.Cut(string(r.body), "event: token")
+	var ids []string
+	for _, line := range strings.Split(src, "\n") {
+		data, ok := strings.CutPrefix(line, "data: ")
+		if !ok {
+			continue
+		}
+		var ev struct {
+			Sources []struct {
+				DocumentID string `json:"document_id"`
+			} `json:"sources"`
+		}
+		if json.Unmarshal([]byte(data), &ev) == nil {
+			for _, s := range ev.Sources {
+				ids = append(ids, s.DocumentID)
+			}
+		}
+	}
+	return ids
 }

@@ -182,7 +182,7 @@ func (e *qualityEnv) simulatedModes(t *testing.T, firstRank, miss float64) []mod
 	t.Helper()
 	sim := newSimDense(e, firstRank, miss)
 	lex := lexical.New(e.st.Chunks, lexical.Config{Params: lexical.Params{K1: e.cfg.BM25K1, B: e.cfg.BM25B}})
-	retrieve := retriever(application.NewRetrieve(lex, sim).Execute)
+	retrieve := retriever(application.NewRetrieve(lex, sim, e.st.Documents).Execute)
 	label := fmt.Sprintf("SIMULATED dense p=%.2f miss=%.2f", firstRank, miss)
 	return []modeRun{
 		e.run(t, label, e.hybrid, domain.RetrievalDense, retrieve),

@@ -48,7 +48,7 @@ func TestLexicalIndexContract(t *testing.T) {
 		porttest.LexicalIndex(t, func(t *testing.T) ports.LexicalIndex {
 			st := engineStores(t, "memory")
 			createIndexTenants(t, st)
-			return porttest.StoredLexical(lexical.New(st.Chunks, lexical.Config{}), porttest.Rows{Chunks: st.Chunks, Documents: st.Documents})
+			return porttest.StoredLexical(lexical.New(st.Chunks, lexical.Config{}), porttest.Rows{Chunks: porttest.DocumentRows(st.Documents, st.Chunks)})
 		})
 	})
 	for _, engine := range engines {
@@ -60,7 +60,7 @@ func TestLexicalIndexContract(t *testing.T) {
 			porttest.LexicalIndex(t, func(t *testing.T) ports.LexicalIndex {
 				st := engineStores(t, engine)
 				createIndexTenants(t, st)
-				return porttest.StoredLexical(reloading{lexical.New(st.Chunks, lexical.Config{})}, porttest.Rows{Chunks: st.Chunks, Documents: st.Documents})
+				return porttest.StoredLexical(reloading{lexical.New(st.Chunks, lexical.Config{})}, porttest.Rows{Chunks: porttest.DocumentRows(st.Documents, st.Chunks)})
 			})
 		})
 	}

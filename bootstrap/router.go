@@ -27,24 +27,8 @@ import (
 	"github.com/tenantry/tenantry/ports"
 )
 
-// Stores are the storage ports a router runs on: the SQL stores in production, the
-// in-memory ones in tests.
-type Stores struct {
-	Tenants       ports.TenantStore
-	Users         ports.UserStore
-	SigningKeys   ports.SigningKeyStore
-	RefreshTokens ports.RefreshTokenStore
-	Chunks        ports.ChunkStore
-	Documents     ports.DocumentStore
-	Conversations ports.ConversationStore
-	// ConversationEdits renames and deletes conversations: the same store as Conversations.
-	ConversationEdits ports.ConversationEditor
-	Usage             ports.UsageStore
-	Audit             ports.AuditLog
-	Reindex           ports.ReindexStore
-	ChunkScanner      ports.ChunkScanner
-	APIKeys           ports.APIKeyStore
-}
+// Stores are the storage ports a router runs on (ports.Stores).
+type Stores = ports.Stores
 
 // SQLStores are the GORM stores on db (PostgreSQL or the embedded SQLite).
 func SQLStores(db *gorm.DB, tenants *sqlstore.TenantStore) Stores {
@@ -265,7 +249,7 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 			Extractor: extract.New(pdf), Chunker: domain.Chunker{Size: cfg.ChunkSize, Overlap: cfg.ChunkOverlap}, Now: now}),
 		Documents:     application.NewDocuments(st.Documents, v, lex),
 		Conversations: application.NewConversations(st.Conversations, st.ConversationEdits),
-		Chat: application.NewStreamChat(application.StreamChatDeps{Conversations: st.Conversations, Usage: usage, Vendors: v, Lexical: lex,
+		Chat: application.NewStreamChat(application.StreamChatDeps{Conversations: st.Conversations, Usage: usage, Vendors: v, Lexical: lex, Documents: st.Documents,
 			Limiter: limits.Rate, Slots: limits.Streams, Tokens: tokencount.New(), Now: now}),
 		Reports: application.NewReports(usage, st.Audit, now),
 		APIKeys: keysUC,
@@ -282,7 +266,7 @@ func Router(ctx context.Context, cfg Config, st Stores, o RouterOptions) (*API, 
 	built = true
 	return &API{Handler: h, keys: keys, admin: &adminServices{tenants: tenantsUC, users: usersUC, documents: deps.Documents, apiKeys: keysUC, ingest: deps.Ingest, actor: o.Operator,
 		reindex: jobs.uc, jobs: jobs, sweeper: sweeper}, stop: stop, index: index, pdf: pdf, listening: listening,
-		retrieve: application.NewRetrieve(lex, v), jobs: jobs, sweeper: sweeper}, nil
+		retrieve: application.NewRetrieve(lex, v, st.Documents), jobs: jobs, sweeper: sweeper}, nil
 }
 
 // httpConfig is the HTTP adapter's configuration; every field comes from cfg

@@ -20,6 +20,9 @@ const (
 type Change struct {
 	Kind ChangeKind
 	ID   string
+	// Local says that this process recorded the change itself, so that copies it keeps
+	// in step with its own writes need not be dropped.
+	Local bool
 }
 
 // Known reports whether k is one of the kinds above; a receiver treats an unknown kind

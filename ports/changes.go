@@ -10,14 +10,16 @@ import (
 // server, other nodes, CLI commands). The storage adapters record a change in the same
 // transaction as every write another process may hold a copy of: UserStore.Update
 // (ChangeUser), TenantStore.Create and Update (ChangeTenant), TenantStore.Delete
-// (ChangeTenantDeleted), every ChunkStore write (ChangeChunks, the tenant's id) and
-// every SigningKeyStore write (ChangeSigningKeys). A write that fails records nothing.
+// (ChangeTenantDeleted), every write of chunk rows (DocumentStore.Save and Delete,
+// ChunkScanner.PutVectors: ChangeChunks, the tenant's id) and every SigningKeyStore
+// write (ChangeSigningKeys). A write that fails records nothing.
 type ChangeFeed interface {
 	// Listen calls fn with each change recorded after Listen began, by any process
 	// (this one included), in the order the writes committed, one call at a time,
 	// until ctx ends; then it returns nil. It first calls fn with a Change of kind
 	// ChangeAll, and again after any gap in which changes may have been missed (log
 	// entries pruned before they were read). A lost connection is retried by itself;
-	// once back, it goes on from the last change it delivered.
+	// once back, it goes on from the last change it delivered. A change recorded by
+	// this process's own stores (those on the feed's connection pool) has Local set.
 	Listen(ctx context.Context, fn func(domain.Change)) error
 }

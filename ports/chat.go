@@ -23,6 +23,10 @@ type DocumentStore interface {
 	// Delete removes the document and its chunks in one transaction. Unknown or
 	// another tenant's id is KindNotFound.
 	Delete(ctx context.Context, t domain.TenantID, id domain.DocumentID) error
+	// Existing returns which of ids are documents of tenant t, as a set of the ones
+	// that are: unknown ids and another tenant's ids are absent, never an error. It
+	// reads the committed records, so every process sees the same answer.
+	Existing(ctx context.Context, t domain.TenantID, ids []domain.DocumentID) (map[domain.DocumentID]bool, error)
 }
 
 // ConversationStore keeps conversations and their messages, scoped by tenant and user:

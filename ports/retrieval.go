@@ -72,20 +72,12 @@ type LexicalIndex interface {
 }
 
 // ChunkStore holds the chunk rows (title, text and, for the embedded vector index,
-// vector) that ports.DocumentStore writes with their document, for the in-process
-// indexes to load. Every chunk belongs to a document record of its tenant.
+// vector) that ports.DocumentStore writes with their document, and deletes with it, for
+// the in-process indexes to load. Every chunk belongs to a document record of its
+// tenant.
 type ChunkStore interface {
-	// PutChunks stores chunks under tenant t, replacing same document and index; a
-	// chunk without a vector keeps the vector already stored for its document and
-	// index. A chunk whose document has no record is KindInvalid and nothing is
-	// stored.
-	PutChunks(ctx context.Context, t domain.TenantID, chunks []domain.Chunk) error
 	// LoadChunks returns every chunk of tenant t ordered by document id and index.
 	LoadChunks(ctx context.Context, t domain.TenantID) ([]domain.Chunk, error)
-	// DeleteChunks removes document d's chunks of tenant t; unknown d is not an error.
-	DeleteChunks(ctx context.Context, t domain.TenantID, d domain.DocumentID) error
-	// DropChunks removes all chunks of tenant t.
-	DropChunks(ctx context.Context, t domain.TenantID) error
 }
 
 // ChatModel streams a completion.

@@ -287,7 +287,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		Documents:     application.NewDocuments(db.Documents(), ev.vendors, lex),
 		Conversations: application.NewConversations(db.Conversations(), db.Conversations()),
 		Chat: application.NewStreamChat(application.StreamChatDeps{Conversations: db.Conversations(), Usage: db.Usage(),
-			Vendors: ev.vendors, Lexical: lex, Limiter: rate, Slots: memory.NewStreamSlots(), Now: now}),
+			Vendors: ev.vendors, Lexical: lex, Documents: db.Documents(), Limiter: rate, Slots: memory.NewStreamSlots(), Now: now}),
 		Reports: application.NewReports(db.Usage(), db.Audit(), now),
 		Reindex: application.NewReindex(application.ReindexDeps{Jobs: db.Reindex(), Tenants: db.Tenants(), Chunks: db.Chunks(),
 			Documents: db.Documents(), Vendors: ev.vendors, Lexical: lex, Audit: db.Audit(), Now: now}),

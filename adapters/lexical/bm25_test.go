@@ -297,5 +297,5 @@ func TestSearchIsDeterministic(t *testing.T) {
 // stored returns x with each write preceded by the same write to its store, as
 // ingestion and deletion commit the rows before the index takes them in.
 func stored(x *Index) ports.LexicalIndex {
-	return porttest.StoredLexical(x, porttest.Rows{Chunks: x.store})
+	return porttest.StoredLexical(x, porttest.Rows{Chunks: x.store.(porttest.ChunkWriter)})
 }

@@ -9,14 +9,12 @@
 package lexical
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
-	"sync/atomic"
 
+	"github.com/tenantry/tenantry/adapters/internal/membudget"
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/ports"
 )
@@ -43,9 +41,7 @@ type Config struct {
 type Index struct {
 	store   ports.ChunkStore
 	params  Params
-	max     int64
-	total   atomic.Int64
-	clock   atomic.Uint64
+	budget  membudget.Budget
 	acc     sync.Pool
 	mu      sync.RWMutex
 	tenants map[domain.TenantID]*tenantIndex
@@ -55,18 +51,17 @@ var _ ports.LexicalIndex = (*Index)(nil)
 
 // New returns an index keeping its chunks in store.
 func New(store ports.ChunkStore, cfg Config) *Index {
-	return &Index{store: store, params: cfg.Params.orDefaults(), max: cfg.MaxBytes,
+	return &Index{store: store, params: cfg.Params.orDefaults(), budget: membudget.Budget{Max: cfg.MaxBytes},
 		tenants: make(map[domain.TenantID]*tenantIndex)}
 }
 
 // tenantIndex is one tenant's copy. wmu serialises writes and loads, so that a load
 // never installs data older than a write that finished before it; mu guards p.
 type tenantIndex struct {
-	wmu   sync.Mutex
-	mu    sync.RWMutex
-	p     *postings // nil: not loaded
-	bytes atomic.Int64
-	used  atomic.Uint64
+	wmu sync.Mutex
+	mu  sync.RWMutex
+	p   *postings // nil: not loaded
+	membudget.Copy
 }
 
 func (x *Index) tenant(t domain.TenantID) *tenantIndex {
@@ -168,7 +163,7 @@ func (x *Index) searchIfLoaded(ti *tenantIndex, terms []string, k int) ([]domain
 	if ti.p == nil {
 		return nil, false
 	}
-	ti.used.Store(x.clock.Add(1))
+	x.budget.Used(&ti.Copy)
 	acc, _ := x.acc.Get().(*[]float32)
 	if acc == nil {
 		acc = new([]float32)
@@ -198,7 +193,7 @@ func (x *Index) load(ctx context.Context, t domain.TenantID, ti *tenantIndex) er
 	ti.p = p
 	x.resized(ti)
 	ti.mu.Unlock()
-	ti.used.Store(x.clock.Add(1))
+	x.budget.Used(&ti.Copy)
 	return nil
 }
 
@@ -237,7 +232,7 @@ func (x *Index) InvalidateAll() {
 }
 
 // Bytes reports the estimated bytes of the tenants' in-memory postings.
-func (x *Index) Bytes() int64 { return x.total.Load() }
+func (x *Index) Bytes() int64 { return x.budget.Total() }
 
 func (x *Index) drop(ti *tenantIndex) {
 	ti.mu.Lock()
@@ -252,37 +247,27 @@ func (x *Index) resized(ti *tenantIndex) {
 	if ti.p != nil {
 		n = ti.p.size()
 	}
-	x.total.Add(n - ti.bytes.Swap(n))
+	x.budget.Resized(&ti.Copy, n)
 }
 
 // trim drops other tenants' postings, least recently searched first, until the total
 // is within MaxBytes. A copy being written or loaded right now stays.
 func (x *Index) trim(keep *tenantIndex) {
-	if x.max <= 0 || x.total.Load() <= x.max {
+	if !x.budget.Over() {
 		return
 	}
-	type candidate struct {
-		ti   *tenantIndex
-		used uint64
-	}
 	x.mu.RLock()
-	cands := make([]candidate, 0, len(x.tenants))
+	all := make([]*tenantIndex, 0, len(x.tenants))
 	for _, ti := range x.tenants {
-		if ti != keep && ti.bytes.Load() > 0 {
-			cands = append(cands, candidate{ti, ti.used.Load()})
-		}
+		all = append(all, ti)
 	}
 	x.mu.RUnlock()
-	slices.SortFunc(cands, func(a, c candidate) int { return cmp.Compare(a.used, c.used) })
-	for _, c := range cands {
-		if x.total.Load() <= x.max {
-			return
+	membudget.Trim(&x.budget, all, keep, func(ti *tenantIndex) {
+		if ti.wmu.TryLock() {
+			x.drop(ti)
+			ti.wmu.Unlock()
 		}
-		if c.ti.wmu.TryLock() {
-			x.drop(c.ti)
-			c.ti.wmu.Unlock()
-		}
-	}
+	})
 }
 
 // storeError adds context to a ChunkStore failure; an error that is neither a

@@ -84,9 +84,9 @@ func TestValuesAreCopiedInAndOut(t *testing.T) {
 	newTenant(t, db, "acme")
 
 	vec := []float32{1, 2, 3}
-	_, err := db.Documents().Save(ctx, domain.Document{ID: "d", TenantID: "acme", Title: "D", CreatedAt: now}, nil)
+	_, err := db.Documents().Save(ctx, domain.Document{ID: "d", TenantID: "acme", Title: "D", CreatedAt: now},
+		[]domain.Chunk{{DocumentID: "d", Text: "x", Vector: vec}})
 	require.NoError(t, err)
-	require.NoError(t, db.Chunks().PutChunks(ctx, "acme", []domain.Chunk{{DocumentID: "d", Text: "x", Vector: vec}}))
 	vec[0] = 99
 	got, err := db.Chunks().LoadChunks(ctx, "acme")
 	require.NoError(t, err)

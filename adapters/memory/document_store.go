@@ -10,8 +10,7 @@ import (
 )
 
 // DocumentStore keeps document records in a DB, scoped by tenant. As in the SQL schema,
-// chunks belong to the tenant, not to the record: deleting or replacing a document leaves
-// its chunks to the caller, who removes them through the vector index.
+// a document's chunks go with it when it is deleted or replaced.
 type DocumentStore struct{ db *DB }
 
 var _ ports.DocumentStore = (*DocumentStore)(nil)
@@ -116,6 +115,21 @@ func (s *DocumentStore) Delete(ctx context.Context, t domain.TenantID, id domain
 	return nil
 }
 
+// Existing returns which of ids are documents of tenant t.
+func (s *DocumentStore) Existing(ctx context.Context, t domain.TenantID, ids []domain.DocumentID) (map[domain.DocumentID]bool, error) {
+	if err := s.db.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.db.mu.Unlock()
+	out := make(map[domain.DocumentID]bool, len(ids))
+	for _, id := range ids {
+		if d, ok := s.db.documents[id]; ok && d.TenantID == t {
+			out[id] = true
+		}
+	}
+	return out, nil
+}
+
 // deleteChunks removes document d's chunks of tenant t; the caller holds the lock.
 func (db *DB) deleteChunks(t domain.TenantID, d domain.DocumentID) {
 	for k := range db.chunks[t] {
@@ -137,38 +151,6 @@ func copyChunk(c domain.Chunk) domain.Chunk {
 	return c
 }
 
-// PutChunks stores chunks under tenant t, replacing same document and index; a chunk
-// without a vector keeps the stored one. An unknown tenant, or a chunk of a document
-// the tenant has no record of, is KindInvalid and nothing is stored.
-func (s *ChunkStore) PutChunks(ctx context.Context, t domain.TenantID, chunks []domain.Chunk) error {
-	if err := s.db.lock(ctx); err != nil {
-		return err
-	}
-	defer s.db.mu.Unlock()
-	if !s.db.tenantExists(t) {
-		return unknownTenant(t)
-	}
-	for _, c := range chunks {
-		if d, ok := s.db.documents[c.DocumentID]; !ok || d.TenantID != t {
-			return domain.Invalid(domain.FieldError{Field: "document_id", Message: "document " + string(c.DocumentID) + " does not exist"})
-		}
-	}
-	m := s.db.chunks[t]
-	if m == nil {
-		m = map[chunkKey]domain.Chunk{}
-		s.db.chunks[t] = m
-	}
-	for _, c := range chunks {
-		k := chunkKey{doc: c.DocumentID, index: c.Index}
-		if old, ok := m[k]; ok && len(c.Vector) == 0 {
-			c.Vector = old.Vector
-		}
-		m[k] = copyChunk(c)
-	}
-	s.db.record(domain.ChangeChunks, string(t))
-	return nil
-}
-
 // LoadChunks returns every chunk of tenant t ordered by document id and index.
 func (s *ChunkStore) LoadChunks(ctx context.Context, t domain.TenantID) ([]domain.Chunk, error) {
 	if err := s.db.lock(ctx); err != nil {
@@ -187,28 +169,6 @@ func (s *ChunkStore) LoadChunks(ctx context.Context, t domain.TenantID) ([]domai
 		return out[i].Index < out[j].Index
 	})
 	return out, nil
-}
-
-// DeleteChunks removes document d's chunks of tenant t; unknown d is not an error.
-func (s *ChunkStore) DeleteChunks(ctx context.Context, t domain.TenantID, d domain.DocumentID) error {
-	if err := s.db.lock(ctx); err != nil {
-		return err
-	}
-	defer s.db.mu.Unlock()
-	s.db.deleteChunks(t, d)
-	s.db.record(domain.ChangeChunks, string(t))
-	return nil
-}
-
-// DropChunks removes all chunks of tenant t.
-func (s *ChunkStore) DropChunks(ctx context.Context, t domain.TenantID) error {
-	if err := s.db.lock(ctx); err != nil {
-		return err
-	}
-	defer s.db.mu.Unlock()
-	delete(s.db.chunks, t)
-	s.db.record(domain.ChangeChunks, string(t))
-	return nil
 }
 
 // PutVectors stores the vectors of tenant t's stored chunks, skipping chunks that are

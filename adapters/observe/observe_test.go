@@ -394,6 +394,7 @@ func tenantValues(t *testing.T, reg *prometheus.Registry) map[string]bool {
 
 type fixedVendors struct {
 	model ports.ChatModel
+	index ports.VectorIndex // stubIndex{} when nil
 	err   error
 }
 
@@ -406,6 +407,9 @@ func (v fixedVendors) Embedder(domain.Tenant) (ports.Embedder, error) {
 func (v fixedVendors) VectorIndex(domain.Tenant) (ports.VectorIndex, error) {
 	if v.err != nil {
 		return nil, v.err
+	}
+	if v.index != nil {
+		return v.index, nil
 	}
 	return stubIndex{}, nil
 }
@@ -450,6 +454,33 @@ func TestVendorsLabelEachPortWithTheTenantsProvider(t *testing.T) {
 	assert.Error(t, err)
 	assert.Equal(t, domain.KindInvalid, domain.KindOf(broken.Check(ctx, tn)), "Check passes through")
 	assert.NoError(t, v.Check(ctx, tn))
+}
+
+// listingIndex is a stubIndex that also lists its documents' vectors, as Pinecone does.
+type listingIndex struct{ stubIndex }
+
+func (listingIndex) VectorDocuments(context.Context, domain.TenantID) (map[domain.DocumentID]int, error) {
+	return map[domain.DocumentID]int{"d1": 2}, nil
+}
+
+func TestVendorsKeepAnIndexThatListsItsVectorsAListing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	tn := domain.Tenant{ID: "acme"}
+	tn.VectorStore.Provider = "pinecone"
+	idx, err := observe.NewVendors(fixedVendors{index: listingIndex{}}, f.o).VectorIndex(tn)
+	require.NoError(t, err)
+	lister, ok := idx.(ports.VectorLister)
+	require.True(t, ok, "the vector sweeper could not list an observed Pinecone index")
+	docs, err := lister.VectorDocuments(context.Background(), "acme")
+	require.NoError(t, err)
+	assert.Equal(t, map[domain.DocumentID]int{"d1": 2}, docs)
+	assert.EqualValues(t, 1, f.latencyCount(t, "vector_store", "pinecone", "vector_documents", "ok"))
+
+	plain, err := observe.NewVendors(fixedVendors{}, f.o).VectorIndex(tn)
+	require.NoError(t, err)
+	_, ok = plain.(ports.VectorLister)
+	assert.False(t, ok, "an index that cannot list claims to")
 }
 
 func TestMetricsRegisterOncePerRegistry(t *testing.T) {

@@ -54,3 +54,21 @@ func (v *VectorIndex) DropTenant(ctx context.Context, t domain.TenantID) error {
 	c.end(ctx, outcomeOf(ctx, err), err)
 	return err
 }
+
+// ListingVectorIndex is the VectorIndex decorator for an index that is also a
+// ports.VectorLister (one outside tenantry's database, such as Pinecone): it stays one,
+// so that the vector sweeper still finds the vectors whose document is gone.
+type ListingVectorIndex struct {
+	*VectorIndex
+	lister ports.VectorLister
+}
+
+var _ ports.VectorLister = (*ListingVectorIndex)(nil)
+
+// VectorDocuments calls the wrapped index.
+func (v *ListingVectorIndex) VectorDocuments(ctx context.Context, t domain.TenantID) (map[domain.DocumentID]int, error) {
+	c := v.o.begin(ServiceVectorStore, v.provider, "vector_documents", t)
+	docs, err := v.lister.VectorDocuments(ctx, t)
+	c.end(ctx, outcomeOf(ctx, err), err, zap.Int("documents", len(docs)))
+	return docs, err
+}

@@ -29,13 +29,18 @@ func (v *Vendors) Embedder(t domain.Tenant) (ports.Embedder, error) {
 	return NewEmbedder(e, t.Embedder.Provider, t.ID, v.o), nil
 }
 
-// VectorIndex returns the tenant's vector index, observed.
+// VectorIndex returns the tenant's vector index, observed; an index that lists its
+// documents' vectors (ports.VectorLister) still does.
 func (v *Vendors) VectorIndex(t domain.Tenant) (ports.VectorIndex, error) {
 	idx, err := v.next.VectorIndex(t)
 	if err != nil {
 		return nil, err
 	}
-	return NewVectorIndex(idx, t.VectorStore.Provider, v.o), nil
+	observed := NewVectorIndex(idx, t.VectorStore.Provider, v.o)
+	if l, ok := idx.(ports.VectorLister); ok {
+		return &ListingVectorIndex{VectorIndex: observed, lister: l}, nil
+	}
+	return observed, nil
 }
 
 // ChatModel returns the tenant's chat model, observed.

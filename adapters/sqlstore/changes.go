@@ -2,6 +2,9 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -29,6 +32,7 @@ type changeRow struct {
 	Kind    string    `gorm:"column:kind"`
 	Subject string    `gorm:"column:subject"`
 	At      time.Time `gorm:"column:at"`
+	Origin  string    `gorm:"column:origin"`
 }
 
 func (changeRow) TableName() string { return "changes" }
@@ -46,10 +50,10 @@ func recordChanges(tx *gorm.DB, cs ...domain.Change) error {
 			return err
 		}
 	}
-	now := dbTime(time.Now())
+	now, origin := dbTime(time.Now()), originOf(tx)
 	rows := make([]changeRow, 0, len(cs))
 	for _, c := range cs {
-		rows = append(rows, changeRow{Kind: string(c.Kind), Subject: c.ID, At: now})
+		rows = append(rows, changeRow{Kind: string(c.Kind), Subject: c.ID, At: now, Origin: origin})
 	}
 	if err := tx.Create(&rows).Error; err != nil {
 		return err
@@ -182,8 +186,9 @@ func (fl *follower) catchUp(ctx context.Context) error {
 			return translate(err, "read change log")
 		}
 		fl.lastRead = time.Now()
+		own := originOf(fl.f.db)
 		for _, r := range rows {
-			c := domain.Change{Kind: domain.ChangeKind(r.Kind), ID: r.Subject}
+			c := domain.Change{Kind: domain.ChangeKind(r.Kind), ID: r.Subject, Local: r.Origin != "" && r.Origin == own}
 			if !c.Kind.Known() {
 				c = domain.Change{Kind: domain.ChangeAll}
 			}
@@ -246,4 +251,31 @@ func (f *ChangeFeed) Prune(ctx context.Context, before time.Time) (int64, error)
 		return 0, translate(res.Error, "prune change log")
 	}
 	return res.RowsAffected, nil
+}
+
+// origin names the connection pool that Open built (in production, the process), in
+// the changes it records.
+type origin struct{ id string }
+
+const originPlugin = "tenantry:origin"
+
+// Name implements gorm.Plugin.
+func (origin) Name() string { return originPlugin }
+
+// Initialize implements gorm.Plugin; the plugin only carries the id.
+func (origin) Initialize(*gorm.DB) error { return nil }
+
+// newOrigin returns a random origin id.
+func newOrigin() (origin, error) {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return origin{}, fmt.Errorf("draw change log origin: %w", err)
+	}
+	return origin{id: hex.EncodeToString(b[:])}, nil
+}
+
+// originOf returns the origin id of db's pool; empty for a pool Open did not build.
+func originOf(db *gorm.DB) string {
+	o, _ := db.Config.Plugins[originPlugin].(origin)
+	return o.id
 }

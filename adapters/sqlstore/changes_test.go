@@ -27,6 +27,23 @@ func feedOn(t *testing.T, cfg sqlstore.Config) *sqlstore.ChangeFeed {
 	return f
 }
 
+// listen follows feed until the test ends and returns what it hears.
+func listen(t *testing.T, feed ports.ChangeFeed) <-chan domain.Change {
+	t.Helper()
+	heard := make(chan domain.Change, 16)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = feed.Listen(ctx, func(c domain.Change) { heard <- c })
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return heard
+}
+
 func changeLogOn(newBackend func(*testing.T) backend) porttest.NewChangeLog {
 	return func(t *testing.T) (porttest.Stores, func() ports.ChangeFeed) {
 		b := newBackend(t)
@@ -48,18 +65,7 @@ func TestChangeFeedPostgresReconnects(t *testing.T) {
 	requirePostgres(t)
 	b := newPostgres(t)
 	stores := b.stores()
-	feed := feedOn(t, b.cfg)
-	heard := make(chan domain.Change, 16)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = feed.Listen(ctx, func(c domain.Change) { heard <- c })
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	heard := listen(t, feedOn(t, b.cfg))
 	next := func() domain.Change {
 		t.Helper()
 		select {
@@ -130,4 +136,38 @@ func pgFeedAdmin(t *testing.T, dsn string) *sql.DB {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 	return db
+}
+
+// TestChangesOfTheFeedsOwnPoolAreLocal records a change through stores on one pool:
+// the feed on that same pool (the process that wrote it) hears it marked Local, the
+// feed of another pool (another process) hears it plain.
+func TestChangesOfTheFeedsOwnPoolAreLocal(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		backend func(*testing.T) backend
+	}{{"sqlite", newSQLite}, {"postgres", newPostgres}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if tc.name == "postgres" {
+				requirePostgres(t)
+			}
+			b := tc.backend(t)
+			own, err := sqlstore.NewChangeFeed(b.gdb, b.cfg, nil)
+			require.NoError(t, err)
+			other := feedOn(t, b.cfg)
+			hear := func(feed ports.ChangeFeed) <-chan domain.Change {
+				heard := listen(t, feed)
+				require.Equal(t, domain.Change{Kind: domain.ChangeAll}, <-heard)
+				return heard
+			}
+			fromOwn, fromOther := hear(own), hear(other)
+
+			tn, err := domain.NewTenant("acme", "Acme", time.Now())
+			require.NoError(t, err)
+			require.NoError(t, b.stores().Tenants.Create(context.Background(), tn))
+			assert.Equal(t, domain.Change{Kind: domain.ChangeTenant, ID: "acme", Local: true}, <-fromOwn)
+			assert.Equal(t, domain.Change{Kind: domain.ChangeTenant, ID: "acme"}, <-fromOther)
+		})
+	}
 }

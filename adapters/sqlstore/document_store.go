@@ -150,6 +150,27 @@ func (s *DocumentStore) Delete(ctx context.Context, t domain.TenantID, id domain
 	})
 }
 
+// Existing returns which of ids are documents of tenant t, in one query.
+func (s *DocumentStore) Existing(ctx context.Context, t domain.TenantID, ids []domain.DocumentID) (map[domain.DocumentID]bool, error) {
+	out := make(map[domain.DocumentID]bool, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	keys := make([]string, 0, len(ids))
+	for _, id := range ids {
+		keys = append(keys, string(id))
+	}
+	var found []string
+	if err := s.db.WithContext(ctx).Model(&documentRow{}).Where("tenant_id = ? AND id IN ?", string(t), keys).
+		Pluck("id", &found).Error; err != nil {
+		return nil, translate(err, "check documents exist")
+	}
+	for _, id := range found {
+		out[domain.DocumentID(id)] = true
+	}
+	return out, nil
+}
+
 type chunkRow struct {
 	TenantID   string `gorm:"column:tenant_id;primaryKey"`
 	DocumentID string `gorm:"column:document_id;primaryKey"`
@@ -177,15 +198,6 @@ func NewChunkStore(db *gorm.DB) *ChunkStore { return &ChunkStore{db: db} }
 // chunkBatch bounds the rows of one INSERT (SQLite allows 32766 bound parameters).
 const chunkBatch = 500
 
-// PutChunks stores chunks under tenant t in one transaction, replacing those with the
-// same document and index; a chunk without a vector keeps the stored one.
-func (s *ChunkStore) PutChunks(ctx context.Context, t domain.TenantID, chunks []domain.Chunk) error {
-	if len(chunks) == 0 {
-		return nil
-	}
-	return transact(ctx, s.db, "store chunks", func(tx *gorm.DB) error { return putChunkRows(tx, t, chunks) })
-}
-
 // putChunkRows upserts chunks of tenant t in tx and records a ChangeChunks change. A
 // chunk of a document without a record violates the foreign key (KindInvalid).
 func putChunkRows(tx *gorm.DB, t domain.TenantID, chunks []domain.Chunk) error {
@@ -202,7 +214,7 @@ func putChunkRows(tx *gorm.DB, t domain.TenantID, chunks []domain.Chunk) error {
 				{Column: clause.Column{Name: "text"}, Value: gorm.Expr("excluded.text")},
 				{Column: clause.Column{Name: "page"}, Value: gorm.Expr("excluded.page")},
 				{Column: clause.Column{Name: "heading"}, Value: gorm.Expr("excluded.heading")},
-				// A chunk without a vector keeps the stored one (ports.ChunkStore).
+				// A chunk without a vector keeps the stored one.
 				{Column: clause.Column{Name: "vector"}, Value: gorm.Expr("CASE WHEN length(excluded.vector) = 0 THEN chunks.vector ELSE excluded.vector END")},
 			},
 		}).CreateInBatches(&rows, chunkBatch).Error; err != nil {
@@ -224,26 +236,6 @@ func (s *ChunkStore) LoadChunks(ctx context.Context, t domain.TenantID) ([]domai
 			Text: r.Text, Page: r.Page, Heading: r.Heading, Vector: decodeVector(r.Vector)})
 	}
 	return out, nil
-}
-
-// DeleteChunks removes document d's chunks of tenant t; unknown d is not an error.
-func (s *ChunkStore) DeleteChunks(ctx context.Context, t domain.TenantID, d domain.DocumentID) error {
-	return transact(ctx, s.db, "delete chunks of document "+string(d), func(tx *gorm.DB) error {
-		if err := tx.Where("tenant_id = ? AND document_id = ?", string(t), string(d)).Delete(&chunkRow{}).Error; err != nil {
-			return err
-		}
-		return recordChanges(tx, domain.Change{Kind: domain.ChangeChunks, ID: string(t)})
-	})
-}
-
-// DropChunks removes all chunks of tenant t.
-func (s *ChunkStore) DropChunks(ctx context.Context, t domain.TenantID) error {
-	return transact(ctx, s.db, "drop chunks", func(tx *gorm.DB) error {
-		if err := tx.Where("tenant_id = ?", string(t)).Delete(&chunkRow{}).Error; err != nil {
-			return err
-		}
-		return recordChanges(tx, domain.Change{Kind: domain.ChangeChunks, ID: string(t)})
-	})
 }
 
 var _ ports.ChunkScanner = (*ChunkStore)(nil)

@@ -187,6 +187,14 @@ func Open(ctx context.Context, c Config) (*gorm.DB, *sql.DB, error) {
 		_ = sqlDB.Close()
 		return nil, nil, connectError(fmt.Errorf("open %s: %w", c.Redacted(), err))
 	}
+	o, err := newOrigin()
+	if err == nil {
+		err = gdb.Use(o)
+	}
+	if err != nil {
+		_ = sqlDB.Close()
+		return nil, nil, err
+	}
 	if c.QueryTimeout > 0 {
 		if err := gdb.Use(&deadlines{d: c.QueryTimeout + 2*time.Second}); err != nil {
 			_ = sqlDB.Close()

@@ -14,8 +14,8 @@ import (
 	"math"
 	"runtime"
 	"sync"
-	"sync/atomic"
 
+	"github.com/tenantry/tenantry/adapters/internal/membudget"
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/ports"
 )
@@ -53,7 +53,7 @@ type Index struct {
 	mu       sync.RWMutex
 	tenants  map[domain.TenantID]*tenantIndex
 	nWorkers int
-	budget   budget
+	budget   membudget.Budget
 }
 
 var _ ports.VectorIndex = (*Index)(nil)
@@ -73,7 +73,7 @@ func New(store ports.ChunkStore, cfg Config) *Index {
 		workers:  newWorkers(cfg.Workers - 1),
 		tenants:  make(map[domain.TenantID]*tenantIndex),
 		nWorkers: cfg.Workers,
-		budget:   budget{max: cfg.MaxBytes},
+		budget:   membudget.Budget{Max: cfg.MaxBytes},
 	}
 }
 
@@ -93,9 +93,9 @@ type tenantIndex struct {
 	loaded bool
 	mats   []*matrix // one per vector dimension, usually one
 
-	budget *budget
-	bytes  atomic.Int64  // the size of mats, set by resized
-	used   atomic.Uint64 // the budget's clock at the last search or load
+	budget *membudget.Budget
+	// Copy holds the size of mats (set by resized) and when it was last searched.
+	membudget.Copy
 }
 
 func (x *Index) tenant(t domain.TenantID) *tenantIndex {
@@ -247,7 +247,7 @@ func (x *Index) searchIfLoaded(ti *tenantIndex, q []float32, k int, minScore flo
 	if !ti.loaded {
 		return nil, false
 	}
-	ti.used.Store(ti.budget.tick())
+	ti.budget.Used(&ti.Copy)
 	return x.searchLoaded(ti, q, k, minScore), true
 }
 
@@ -276,7 +276,7 @@ func (x *Index) load(ctx context.Context, t domain.TenantID, ti *tenantIndex) er
 	ti.mats, ti.loaded = mats, true
 	ti.resized()
 	ti.mu.Unlock()
-	ti.used.Store(ti.budget.tick())
+	ti.budget.Used(&ti.Copy)
 	return nil
 }
 

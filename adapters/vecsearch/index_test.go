@@ -458,5 +458,5 @@ func TestIndexDropsOtherProcessesChanges(t *testing.T) {
 // stored returns x with each write preceded by the same write to its store, as
 // ingestion and deletion commit the rows before the index takes them in.
 func stored(x *Index) ports.VectorIndex {
-	return porttest.StoredVectors(x, porttest.Rows{Chunks: x.store})
+	return porttest.StoredVectors(x, porttest.Rows{Chunks: x.store.(porttest.ChunkWriter)})
 }

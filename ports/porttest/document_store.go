@@ -203,6 +203,27 @@ func DocumentStore(t *testing.T, newStores NewStores) {
 		require.NoError(t, err)
 		assert.Equal(t, normDocument(theirs), normDocument(got))
 	})
+
+	t.Run("existing names the tenant's own documents that are still there", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t, newStores)
+		f.tenant("acme")
+		f.tenant("globex")
+		kept := f.document("acme", "", "Kept", at(0))
+		gone := f.document("acme", "", "Gone", at(time.Minute))
+		theirs := f.document("globex", "", "Theirs", at(0))
+		require.NoError(t, f.s.Documents.Delete(f.ctx, "acme", gone.ID))
+
+		got, err := f.s.Documents.Existing(f.ctx, "acme", []domain.DocumentID{kept.ID, gone.ID, theirs.ID, domain.DocumentID(newID()), kept.ID})
+		require.NoError(t, err)
+		assert.Equal(t, map[domain.DocumentID]bool{kept.ID: true}, got)
+		got, err = f.s.Documents.Existing(f.ctx, "globex", []domain.DocumentID{kept.ID, theirs.ID})
+		require.NoError(t, err)
+		assert.Equal(t, map[domain.DocumentID]bool{theirs.ID: true}, got, "another tenant's document counted as existing")
+		got, err = f.s.Documents.Existing(f.ctx, "acme", nil)
+		require.NoError(t, err)
+		assert.Empty(t, got)
+	})
 }
 
 // ChunkStore tests a ports.ChunkStore. Chunks belong to documents saved through the same
@@ -242,17 +263,6 @@ func ChunkStore(t *testing.T, newStores NewStores) {
 		assert.Equal(t, []domain.Chunk{chunk(nw.ID, 0, "new 0")}, got)
 	})
 
-	t.Run("chunks of a document without a record are refused", func(t *testing.T) {
-		t.Parallel()
-		f := newFixture(t, newStores)
-		f.tenant("acme")
-		err := f.s.Chunks.PutChunks(f.ctx, "acme", []domain.Chunk{chunk(domain.DocumentID(newID()), 0, "orphan")})
-		assert.Equal(t, domain.KindInvalid, domain.KindOf(err))
-		got, err := f.s.Chunks.LoadChunks(f.ctx, "acme")
-		require.NoError(t, err)
-		assert.Empty(t, got)
-	})
-
 	t.Run("an empty tenant loads no chunks", func(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t, newStores)
@@ -262,33 +272,35 @@ func ChunkStore(t *testing.T, newStores NewStores) {
 		assert.Empty(t, got)
 	})
 
-	t.Run("put then load round-trips text and vectors", func(t *testing.T) {
+	t.Run("save then load round-trips text and vectors", func(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t, newStores)
 		f.tenant("acme")
-		d := f.document("acme", "", "Doc", at(0))
+		d := document("acme", "", "Doc", at(0))
 		want := []domain.Chunk{
 			{DocumentID: d.ID, Index: 0, Title: "Doc", Text: "Ünïcode text ✓", Vector: []float32{0.1, -0.25, 3.5e-7, -1}},
 			{DocumentID: d.ID, Index: 1, Title: "Doc", Text: "second", Vector: []float32{1, 2, 3, 4}},
+			{DocumentID: d.ID, Index: 2, Title: "Doc", Text: "text only"},
 		}
-		require.NoError(t, f.s.Chunks.PutChunks(f.ctx, "acme", want))
+		f.save(d, want...)
 		got, err := f.s.Chunks.LoadChunks(f.ctx, "acme")
 		require.NoError(t, err)
-		assert.Equal(t, want, got)
+		require.Len(t, got, 3)
+		assert.Equal(t, want[:2], got[:2])
+		assert.Equal(t, want[2].Text, got[2].Text)
+		assert.Empty(t, got[2].Vector, "a chunk stored without a vector has none")
 	})
 
 	t.Run("load orders by document id then index", func(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t, newStores)
 		f.tenant("acme")
-		d1 := f.document("acme", "", "One", at(0))
-		d2 := f.document("acme", "", "Two", at(0))
-		lo, hi := d1.ID, d2.ID
-		if hi < lo {
-			lo, hi = hi, lo
+		d1, d2 := document("acme", "", "One", at(0)), document("acme", "", "Two", at(0))
+		if d2.ID < d1.ID {
+			d1, d2 = d2, d1
 		}
-		require.NoError(t, f.s.Chunks.PutChunks(f.ctx, "acme", []domain.Chunk{chunk(hi, 1, "h1"), chunk(lo, 2, "l2"), chunk(hi, 0, "h0")}))
-		require.NoError(t, f.s.Chunks.PutChunks(f.ctx, "acme", []domain.Chunk{chunk(lo, 0, "l0"), chunk(lo, 10, "l10")}))
+		f.save(d2, chunk(d2.ID, 1, "h1"), chunk(d2.ID, 0, "h0"))
+		f.save(d1, chunk(d1.ID, 2, "l2"), chunk(d1.ID, 0, "l0"), chunk(d1.ID, 10, "l10"))
 		got, err := f.s.Chunks.LoadChunks(f.ctx, "acme")
 		require.NoError(t, err)
 		var texts []string
@@ -298,76 +310,17 @@ func ChunkStore(t *testing.T, newStores NewStores) {
 		assert.Equal(t, []string{"l0", "l2", "l10", "h0", "h1"}, texts)
 	})
 
-	t.Run("put replaces chunks with the same document and index", func(t *testing.T) {
+	t.Run("deleting a document removes its chunks only", func(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t, newStores)
 		f.tenant("acme")
-		d := f.document("acme", "", "Doc", at(0))
-		require.NoError(t, f.s.Chunks.PutChunks(f.ctx, "acme", []domain.Chunk{chunk(d.ID, 0, "old 0"), chunk(d.ID, 1, "old 1")}))
-		replacement := chunk(d.ID, 1, "new 1", 0, 0, 1, 0)
-		require.NoError(t, f.s.Chunks.PutChunks(f.ctx, "acme", []domain.Chunk{replacement}))
-		got, err := f.s.Chunks.LoadChunks(f.ctx, "acme")
-		require.NoError(t, err)
-		assert.Equal(t, []domain.Chunk{chunk(d.ID, 0, "old 0"), replacement}, got)
-	})
-
-	t.Run("a chunk put without a vector keeps the stored one", func(t *testing.T) {
-		t.Parallel()
-		f := newFixture(t, newStores)
-		f.tenant("acme")
-		d := f.document("acme", "", "Doc", at(0))
-		withVector := chunk(d.ID, 0, "text", 1, 0, 0, 0)
-		require.NoError(t, f.s.Chunks.PutChunks(f.ctx, "acme", []domain.Chunk{withVector}))
-		require.NoError(t, f.s.Chunks.PutChunks(f.ctx, "acme", []domain.Chunk{{DocumentID: d.ID, Index: 0, Title: "Doc", Text: "new text"}}))
-		got, err := f.s.Chunks.LoadChunks(f.ctx, "acme")
-		require.NoError(t, err)
-		require.Len(t, got, 1)
-		assert.Equal(t, "new text", got[0].Text)
-		assert.Equal(t, withVector.Vector, got[0].Vector)
-		text := domain.Chunk{DocumentID: d.ID, Index: 1, Title: "Doc", Text: "text only"}
-		require.NoError(t, f.s.Chunks.PutChunks(f.ctx, "acme", []domain.Chunk{text}))
-		got, err = f.s.Chunks.LoadChunks(f.ctx, "acme")
-		require.NoError(t, err)
-		require.Len(t, got, 2)
-		assert.Empty(t, got[1].Vector, "a chunk stored without a vector has none")
-	})
-
-	t.Run("delete removes one document's chunks only", func(t *testing.T) {
-		t.Parallel()
-		f := newFixture(t, newStores)
-		f.tenant("acme")
-		d1 := f.document("acme", "", "One", at(0))
-		d2 := f.document("acme", "", "Two", at(0))
-		require.NoError(t, f.s.Chunks.PutChunks(f.ctx, "acme", []domain.Chunk{chunk(d1.ID, 0, "a"), chunk(d1.ID, 1, "b"), chunk(d2.ID, 0, "c")}))
-		require.NoError(t, f.s.Chunks.DeleteChunks(f.ctx, "acme", d1.ID))
+		d1, d2 := document("acme", "", "One", at(0)), document("acme", "", "Two", at(0))
+		f.save(d1, chunk(d1.ID, 0, "a"), chunk(d1.ID, 1, "b"))
+		f.save(d2, chunk(d2.ID, 0, "c"))
+		require.NoError(t, f.s.Documents.Delete(f.ctx, "acme", d1.ID))
 		got, err := f.s.Chunks.LoadChunks(f.ctx, "acme")
 		require.NoError(t, err)
 		assert.Equal(t, []domain.Chunk{chunk(d2.ID, 0, "c")}, got)
-	})
-
-	t.Run("delete of an unknown document is not an error", func(t *testing.T) {
-		t.Parallel()
-		f := newFixture(t, newStores)
-		f.tenant("acme")
-		d := f.document("acme", "", "One", at(0))
-		require.NoError(t, f.s.Chunks.PutChunks(f.ctx, "acme", []domain.Chunk{chunk(d.ID, 0, "a")}))
-		require.NoError(t, f.s.Chunks.DeleteChunks(f.ctx, "acme", domain.DocumentID(newID())))
-		got, err := f.s.Chunks.LoadChunks(f.ctx, "acme")
-		require.NoError(t, err)
-		assert.Len(t, got, 1)
-	})
-
-	t.Run("drop removes all of the tenant's chunks", func(t *testing.T) {
-		t.Parallel()
-		f := newFixture(t, newStores)
-		f.tenant("acme")
-		d1 := f.document("acme", "", "One", at(0))
-		d2 := f.document("acme", "", "Two", at(0))
-		require.NoError(t, f.s.Chunks.PutChunks(f.ctx, "acme", []domain.Chunk{chunk(d1.ID, 0, "a"), chunk(d2.ID, 0, "b")}))
-		require.NoError(t, f.s.Chunks.DropChunks(f.ctx, "acme"))
-		got, err := f.s.Chunks.LoadChunks(f.ctx, "acme")
-		require.NoError(t, err)
-		assert.Empty(t, got)
 	})
 
 	t.Run("tenants never see or change each other's chunks", func(t *testing.T) {
@@ -375,19 +328,16 @@ func ChunkStore(t *testing.T, newStores NewStores) {
 		f := newFixture(t, newStores)
 		f.tenant("acme")
 		f.tenant("globex")
-		mine := f.document("acme", "", "Mine", at(0))
-		theirs := f.document("globex", "", "Theirs", at(0))
+		mine, theirs := document("acme", "", "Mine", at(0)), document("globex", "", "Theirs", at(0))
 		theirChunks := []domain.Chunk{chunk(theirs.ID, 0, "globex secret"), chunk(theirs.ID, 1, "globex more")}
-		require.NoError(t, f.s.Chunks.PutChunks(f.ctx, "globex", theirChunks))
-		require.NoError(t, f.s.Chunks.PutChunks(f.ctx, "acme", []domain.Chunk{chunk(mine.ID, 0, "acme text")}))
+		f.save(theirs, theirChunks...)
+		f.save(mine, chunk(mine.ID, 0, "acme text"))
 
 		got, err := f.s.Chunks.LoadChunks(f.ctx, "acme")
 		require.NoError(t, err)
 		assert.Equal(t, []domain.Chunk{chunk(mine.ID, 0, "acme text")}, got)
 
-		require.NoError(t, f.s.Chunks.DeleteChunks(f.ctx, "acme", theirs.ID))
-		require.NoError(t, f.s.Chunks.DropChunks(f.ctx, "acme"))
-
+		requireKind(t, domain.KindNotFound, f.s.Documents.Delete(f.ctx, "acme", theirs.ID))
 		got, err = f.s.Chunks.LoadChunks(f.ctx, "globex")
 		require.NoError(t, err)
 		assert.Equal(t, theirChunks, got, "another tenant's chunks changed")

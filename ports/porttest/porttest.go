@@ -27,25 +27,8 @@ import (
 	"github.com/tenantry/tenantry/ports"
 )
 
-// Stores is one storage backend seen through every storage port. The stores must share
-// their data: TenantStore.Delete cascades into the others, and documents, chunks,
-// conversations, usage and users refer to tenants (and users) created through them.
-type Stores struct {
-	Tenants       ports.TenantStore
-	Users         ports.UserStore
-	SigningKeys   ports.SigningKeyStore
-	RefreshTokens ports.RefreshTokenStore
-	Chunks        ports.ChunkStore
-	Documents     ports.DocumentStore
-	Conversations ports.ConversationStore
-	// ConversationEdits is the same store as Conversations, seen as a ConversationEditor.
-	ConversationEdits ports.ConversationEditor
-	Usage             ports.UsageStore
-	Audit             ports.AuditLog
-	Reindex           ports.ReindexStore
-	ChunkScanner      ports.ChunkScanner
-	APIKeys           ports.APIKeyStore
-}
+// Stores is the backend the suites run against (ports.Stores).
+type Stores = ports.Stores
 
 // NewStores returns a fresh, empty backend for one test. It is called once per subtest,
 // and subtests run in parallel, so each call must be independent of every other; the
@@ -139,6 +122,13 @@ func (f *fixture) document(tenant domain.TenantID, externalID, title string, cre
 	_, err := f.s.Documents.Save(f.ctx, d, nil)
 	require.NoError(f.t, err)
 	return d
+}
+
+// save stores d with chunks through the DocumentStore, the only writer of chunk rows.
+func (f *fixture) save(d domain.Document, chunks ...domain.Chunk) {
+	f.t.Helper()
+	_, err := f.s.Documents.Save(f.ctx, d, chunks)
+	require.NoError(f.t, err)
 }
 
 // conversation creates a conversation of user u in tenant updated at the given instant.

@@ -20,15 +20,14 @@ func ChunksAfter(t *testing.T, newStores NewStores) {
 		f := newFixture(t, newStores)
 		f.tenant("acme")
 		f.tenant("other")
-		d1, d2 := f.document("acme", "", "One", at(0)), f.document("acme", "", "Two", at(0))
-		lo, hi := d1.ID, d2.ID
-		if hi < lo {
-			lo, hi = hi, lo
+		d1, d2 := document("acme", "", "One", at(0)), document("acme", "", "Two", at(0))
+		if d2.ID < d1.ID {
+			d1, d2 = d2, d1
 		}
-		require.NoError(t, f.s.Chunks.PutChunks(f.ctx, "acme", []domain.Chunk{chunk(hi, 0, "h0"), chunk(lo, 10, "l10"),
-			chunk(lo, 0, "l0"), chunk(lo, 2, "l2"), chunk(hi, 1, "h1")}))
-		od := f.document("other", "", "Theirs", at(0))
-		require.NoError(t, f.s.Chunks.PutChunks(f.ctx, "other", []domain.Chunk{chunk(od.ID, 0, "theirs")}))
+		f.save(d2, chunk(d2.ID, 0, "h0"), chunk(d2.ID, 1, "h1"))
+		f.save(d1, chunk(d1.ID, 10, "l10"), chunk(d1.ID, 0, "l0"), chunk(d1.ID, 2, "l2"))
+		od := document("other", "", "Theirs", at(0))
+		f.save(od, chunk(od.ID, 0, "theirs"))
 
 		var texts []string
 		var lefts []int
@@ -58,8 +57,8 @@ func ChunksAfter(t *testing.T, newStores NewStores) {
 		f := newFixture(t, newStores)
 		f.tenant("acme")
 		f.tenant("other")
-		d := f.document("acme", "", "Doc", at(0))
-		require.NoError(t, f.s.Chunks.PutChunks(f.ctx, "acme", []domain.Chunk{chunk(d.ID, 0, "a"), chunk(d.ID, 1, "b")}))
+		d := document("acme", "", "Doc", at(0))
+		f.save(d, chunk(d.ID, 0, "a"), chunk(d.ID, 1, "b"))
 		page, left, err := f.s.ChunkScanner.ChunksAfter(f.ctx, "acme", domain.ChunkRef{}, 0)
 		require.NoError(t, err)
 		assert.Empty(t, page)

@@ -333,9 +333,9 @@ func newTenantWorld(f *fixture, id string) tenantWorld {
 	w := tenantWorld{tenant: f.tenant(id)}
 	w.admin = f.userWithRole(w.tenant.ID, "admin@"+id+".example.com", domain.RoleTenantAdmin)
 	w.member = f.user(w.tenant.ID, "member@"+id+".example.com")
-	w.doc = f.document(w.tenant.ID, "ext-1", "Handbook of "+id, at(time.Minute))
+	w.doc = document(w.tenant.ID, "ext-1", "Handbook of "+id, at(time.Minute))
 	w.chunks = []domain.Chunk{chunk(w.doc.ID, 0, "first part"), chunk(w.doc.ID, 1, "second part", 0, 1, 0, 0)}
-	require.NoError(f.t, f.s.Chunks.PutChunks(f.ctx, w.tenant.ID, w.chunks))
+	f.save(w.doc, w.chunks...)
 	w.conv = f.conversation(w.tenant.ID, w.member.ID, "Question of "+id, at(2*time.Minute))
 	w.msgs = []domain.Message{
 		message(w.conv.ID, domain.MessageUser, "hello", at(3*time.Minute)),
