@@ -33,7 +33,7 @@ func (e *env) search(t domain.TenantID, question string) []domain.Passage {
 		tenant.Retrieval.Mode = domain.RetrievalHybrid
 	}
 	require.NoError(e.t, err)
-	got, err := passagesOf(application.NewRetrieve(e.lexical, e.vendors, e.db.Documents()).Execute(context.Background(), tenant, question, 10))
+	got, err := passagesOf(application.NewRetrieve(e.lexical, e.vendors, e.db.Documents()).Execute(context.Background(), &tenant, question, 10))
 	require.NoError(e.t, err)
 	return got
 }

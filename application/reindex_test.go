@@ -84,7 +84,7 @@ func (e *env) storedTenant(id domain.TenantID) domain.Tenant {
 
 func (e *env) retrieve(id domain.TenantID, q string) []domain.Passage {
 	e.t.Helper()
-	got, err := passagesOf(application.NewRetrieve(e.lexical, e.vendors, e.db.Documents()).Execute(context.Background(), e.storedTenant(id), q, 4))
+	got, err := passagesOf(application.NewRetrieve(e.lexical, e.vendors, e.db.Documents()).Execute(context.Background(), new(e.storedTenant(id)), q, 4))
 	require.NoError(e.t, err)
 	return got
 }
@@ -340,7 +340,8 @@ func TestAChangeOnATenantWithoutDocumentsNeedsNoReindex(t *testing.T) {
 	require.NoError(t, err)
 
 	assert.Equal(t, domain.VectorState{Epoch: 1, Ready: true}, got.Vectors, "nothing to build: ready at once")
-	assert.Equal(t, domain.RetrievalHybrid, e.storedTenant("acme").ServingMode())
+	stored := e.storedTenant("acme")
+	assert.Equal(t, domain.RetrievalHybrid, stored.ServingMode())
 	job, _, err := e.reindex().Status(ctx, actor(e.storedUser(acme.Principal.UserID)), "acme")
 	require.NoError(t, err)
 	assert.Equal(t, domain.ReindexIdle, job.State, "no job was started")

@@ -22,22 +22,26 @@ func NewResolveTenant(tenants ports.TenantStore, now func() time.Time) *ResolveT
 	return &ResolveTenant{tenants: tenants, now: now}
 }
 
-// Execute returns the tenant context. A user without a tenant is
-// domain.ErrTenantRequired; a deleted tenant is domain.ErrInvalidToken; a suspended one
-// domain.ErrTenantSuspended.
-func (r *ResolveTenant) Execute(ctx context.Context, p domain.Principal) (domain.TenantContext, error) {
+// Execute returns the tenant context, which the caller may keep for the request. A
+// user without a tenant is domain.ErrTenantRequired; a deleted tenant is
+// domain.ErrInvalidToken; a suspended one domain.ErrTenantSuspended.
+func (r *ResolveTenant) Execute(ctx context.Context, p domain.Principal) (*domain.TenantContext, error) {
 	if p.TenantID == "" {
-		return domain.TenantContext{}, domain.ErrTenantRequired
+		return nil, domain.ErrTenantRequired
 	}
-	t, err := r.tenants.Get(ctx, p.TenantID)
+	// Read straight into the context the caller keeps, so that no copy of the tenant
+	// lies on the request's stack.
+	tc := &domain.TenantContext{Principal: p}
+	var err error
+	tc.Tenant, err = r.tenants.Get(ctx, p.TenantID)
 	if errors.Is(err, domain.ErrNotFound) {
-		return domain.TenantContext{}, domain.ErrInvalidToken.With(errors.New("the token's tenant no longer exists"))
+		return nil, domain.ErrInvalidToken.With(errors.New("the token's tenant no longer exists"))
 	}
 	if err != nil {
-		return domain.TenantContext{}, fmt.Errorf("load tenant %s: %w", p.TenantID, err)
+		return nil, fmt.Errorf("load tenant %s: %w", p.TenantID, err)
 	}
-	if err := t.CanChat(r.now()); err != nil {
-		return domain.TenantContext{}, err
+	if err := tc.Tenant.CanChat(r.now()); err != nil {
+		return nil, err
 	}
-	return domain.TenantContext{Principal: p, Tenant: t}, nil
+	return tc, nil
 }

@@ -33,7 +33,7 @@ func NewRetrieve(lexical ports.LexicalIndex, vendors ports.Vendors, documents po
 // tenant's ServingMode (lexical while its vectors are being rebuilt). The tenant's
 // min_score filters the dense side only. Nothing found is an empty slice; passages of
 // documents that are gone are left out, so fewer than k may come back.
-func (r *Retrieve) Execute(ctx context.Context, t domain.Tenant, question string, k int) (domain.SearchResult, error) {
+func (r *Retrieve) Execute(ctx context.Context, t *domain.Tenant, question string, k int) (domain.SearchResult, error) {
 	switch t.ServingMode() {
 	case domain.RetrievalLexical:
 		return r.lexicalSearch(ctx, t, question, k)
@@ -52,7 +52,7 @@ func (r *Retrieve) Execute(ctx context.Context, t domain.Tenant, question string
 	return domain.SearchResult{Passages: domain.FuseRanks(k, lex.Passages, dense.Passages), ReadUnits: dense.ReadUnits}, nil
 }
 
-func (r *Retrieve) lexicalSearch(ctx context.Context, t domain.Tenant, question string, k int) (domain.SearchResult, error) {
+func (r *Retrieve) lexicalSearch(ctx context.Context, t *domain.Tenant, question string, k int) (domain.SearchResult, error) {
 	found, err := r.lexical.Search(ctx, t.ID, question, k)
 	if err != nil {
 		return domain.SearchResult{}, fmt.Errorf("search passages by words: %w", err)
@@ -60,12 +60,12 @@ func (r *Retrieve) lexicalSearch(ctx context.Context, t domain.Tenant, question 
 	return found, nil
 }
 
-func (r *Retrieve) denseSearch(ctx context.Context, t domain.Tenant, question string, k int) (domain.SearchResult, error) {
-	emb, err := r.vendors.Embedder(t)
+func (r *Retrieve) denseSearch(ctx context.Context, t *domain.Tenant, question string, k int) (domain.SearchResult, error) {
+	emb, err := r.vendors.Embedder(*t)
 	if err != nil {
 		return domain.SearchResult{}, err
 	}
-	idx, err := r.vendors.VectorIndex(t)
+	idx, err := r.vendors.VectorIndex(*t)
 	if err != nil {
 		return domain.SearchResult{}, err
 	}

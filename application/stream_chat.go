@@ -67,7 +67,7 @@ type ChatInput struct {
 func (s *StreamChat) Execute(ctx context.Context, in ChatInput) iter.Seq2[domain.Delta, error] {
 	// The steps take in and the plan by pointer: the caller's goroutine waits on the
 	// model inside answer for the whole answer, with these frames on its stack, so
-	// copies of the 480-byte input would stay there as long (issue 8, target 5).
+	// copies of the 480-byte input would stay there as long.
 	return func(yield func(domain.Delta, error) bool) {
 		release, err := s.admit(ctx, &in)
 		if err != nil {
@@ -132,41 +132,63 @@ type chatPlan struct {
 	params    domain.ChatParams
 }
 
-// prepare loads the conversation, retrieves the passages and builds the prompt.
+// prepare loads the conversation, retrieves the passages and builds the prompt. The
+// steps before and after retrieval are functions of their own, so that their locals
+// are off the stack while the search runs.
 func (s *StreamChat) prepare(ctx context.Context, in *ChatInput) (*chatPlan, error) {
-	t, who := &in.Tenant.Tenant, &in.Tenant.Principal
 	p := &chatPlan{}
+	history, err := s.conversation(ctx, in, p)
+	if err != nil {
+		return nil, err
+	}
+	t := &in.Tenant.Tenant
+	found, err := s.retrieve.Execute(ctx, t, in.Message, t.Retrieval.TopK)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.compose(in, p, found, history); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// conversation sets p's conversation, the one asked for or a new one, and returns the
+// history the prompt carries.
+func (s *StreamChat) conversation(ctx context.Context, in *ChatInput, p *chatPlan) ([]domain.Message, error) {
+	t, who := &in.Tenant.Tenant, &in.Tenant.Principal
 	history := in.History
-	if in.ConversationID != "" {
-		c, err := s.d.Conversations.Get(ctx, t.ID, who.UserID, in.ConversationID)
-		if err != nil {
-			return nil, err
-		}
-		p.conv = c
-		if history == nil {
-			if history, err = s.d.Conversations.Messages(ctx, t.ID, c.ID, domain.MaxHistoryMessages); err != nil {
-				return nil, fmt.Errorf("load history: %w", err)
-			}
-		}
-	} else {
+	if in.ConversationID == "" {
 		now := s.d.Now()
 		p.isNew = true
 		p.conv = domain.Conversation{ID: domain.ConversationID(newID()), TenantID: t.ID, UserID: who.UserID,
 			Title: domain.ConversationTitle(in.Message), CreatedAt: now, UpdatedAt: now}
+		return history, nil
 	}
-	found, err := s.retrieve.Execute(ctx, *t, in.Message, t.Retrieval.TopK)
+	c, err := s.d.Conversations.Get(ctx, t.ID, who.UserID, in.ConversationID)
 	if err != nil {
 		return nil, err
 	}
+	p.conv = c
+	if history == nil {
+		if history, err = s.d.Conversations.Messages(ctx, t.ID, c.ID, domain.MaxHistoryMessages); err != nil {
+			return nil, fmt.Errorf("load history: %w", err)
+		}
+	}
+	return history, nil
+}
+
+// compose completes p with the tenant's model and the prompt built from what was found.
+func (s *StreamChat) compose(in *ChatInput, p *chatPlan, found domain.SearchResult, history []domain.Message) error {
+	t := &in.Tenant.Tenant
 	model, err := s.d.Vendors.ChatModel(*t)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	passages := found.Passages
 	p.passages, p.readUnits, p.model = passages, found.ReadUnits, model
 	p.msgs = t.BuildPrompt(passages, history, in.Message)
 	p.params = domain.ChatParams{Model: t.LLM.Model, Temperature: t.LLM.Temperature, MaxTokens: t.LLM.MaxTokens, Passages: passages}
-	return p, nil
+	return nil
 }
 
 func (s *StreamChat) answer(ctx context.Context, in *ChatInput, p *chatPlan, yield func(domain.Delta, error) bool) {

@@ -115,7 +115,7 @@ type modeRun struct {
 
 // retriever ranks a tenant's chunks for a question: Retrieve.Execute, or the same use
 // case built over a simulated dense ranker.
-type retriever func(ctx context.Context, t domain.Tenant, q string, k int) (domain.SearchResult, error)
+type retriever func(ctx context.Context, t *domain.Tenant, q string, k int) (domain.SearchResult, error)
 
 // run asks every query through retrieve as tenant tn (its mode forced to mode) and
 // scores the documents ranked by their best chunk.
@@ -126,14 +126,14 @@ func (e *qualityEnv) run(t *testing.T, name string, tn domain.Tenant, mode strin
 	r := modeRun{name: name, ranked: make(map[string][]string)}
 	for _, q := range e.col.queries {
 		start := time.Now()
-		_, err := retrieve(ctx, tn, q.Text, domain.DefaultTopK)
+		_, err := retrieve(ctx, &tn, q.Text, domain.DefaultTopK)
 		r.chat = append(r.chat, float64(time.Since(start).Microseconds())/1000)
 		require.NoError(t, err)
 
 		docs := []string{}
 		for k := 400; ; k *= 2 {
 			start := time.Now()
-			found, err := retrieve(ctx, tn, q.Text, k)
+			found, err := retrieve(ctx, &tn, q.Text, k)
 			r.deep = append(r.deep, float64(time.Since(start).Microseconds())/1000)
 			require.NoError(t, err)
 			docs = e.bestChunkOrder(found.Passages)

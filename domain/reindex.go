@@ -33,7 +33,7 @@ func (t Tenant) VectorSource() string {
 // except lexical while its vectors are not ready (a re-index is due or running), so
 // that questions never meet vectors made by other settings. The lexical index is
 // always complete.
-func (t Tenant) ServingMode() string {
+func (t *Tenant) ServingMode() string {
 	if !t.Vectors.Ready {
 		return RetrievalLexical
 	}

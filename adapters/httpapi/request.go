@@ -50,12 +50,16 @@ func principalOf(c echo.Context) (domain.Principal, bool) {
 	return p, ok
 }
 
-func setTenant(c echo.Context, tc domain.TenantContext) { c.Set(keyTenant, tc) }
+// setTenant keeps tc, which nobody changes afterwards, for the request's handler.
+func setTenant(c echo.Context, tc *domain.TenantContext) { c.Set(keyTenant, tc) }
 
 // tenantOf returns the request's resolved tenant context, set by the tenant middleware.
 func tenantOf(c echo.Context) (domain.TenantContext, bool) {
-	tc, ok := c.Get(keyTenant).(domain.TenantContext)
-	return tc, ok
+	tc, ok := c.Get(keyTenant).(*domain.TenantContext)
+	if !ok {
+		return domain.TenantContext{}, false
+	}
+	return *tc, true
 }
 
 func markClientGone(c echo.Context) { c.Set(keyClientGone, true) }
