@@ -81,8 +81,7 @@ func (h chatHandlers) relay(sc *streamScope, seq iter.Seq2[domain.Delta, error])
 			return nil
 		}
 		if sc.stream == nil {
-			sc.open()
-			if err := sc.event("sources", sourcesJSON{Sources: toSources(d.Sources)}); err != nil {
+			if err := h.start(sc, &d); err != nil {
 				return sc.abandon(err)
 			}
 		}
@@ -103,6 +102,14 @@ func (h chatHandlers) relay(sc *streamScope, seq iter.Seq2[domain.Delta, error])
 	return nil
 }
 
+// start opens the stream with the sources event the first delta carries. It and
+// sendDone are apart from the loop that writes the tokens, so that their locals are not
+// on the stack each token is written from (an open stream keeps that stack).
+func (h chatHandlers) start(sc *streamScope, d *domain.Delta) error {
+	sc.open()
+	return sc.event("sources", sourcesJSON{Sources: toSources(d.Sources)})
+}
+
 type sourcesJSON struct {
 	Sources []sourceJSON `json:"sources"`
 }
@@ -121,6 +128,11 @@ func (h chatHandlers) send(sc *streamScope, d *domain.Delta) error {
 	if !d.Done {
 		return nil
 	}
+	return sendDone(sc, d)
+}
+
+// sendDone writes the done event.
+func sendDone(sc *streamScope, d *domain.Delta) error {
 	return sc.event("done", doneJSON{
 		ConversationID: string(d.ConversationID), MessageID: string(d.MessageID), Model: d.Model,
 		FinishReason: d.FinishReason, Usage: usageJSON{PromptTokens: d.Usage.PromptTokens, CompletionTokens: d.Usage.CompletionTokens},

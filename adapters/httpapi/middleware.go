@@ -68,30 +68,36 @@ func requestLog(log *zap.Logger) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
-			err := next(c)
-			if err != nil {
-				c.Error(err)
-			}
-			status := c.Response().Status
-			if isClientGone(c) && !c.Response().Committed {
-				status = 499 // client closed request; nothing was sent
-			}
-			route := c.Path()
-			var he *echo.HTTPError
-			if errors.As(err, &he) && (he.Code == http.StatusNotFound || he.Code == http.StatusMethodNotAllowed) {
-				route = "" // unmatched: the raw path would make the field unbounded
-			}
-			fields := append([]zap.Field{
-				zap.String("method", c.Request().Method),
-				zap.String("route", route),
-				zap.Int("status", status),
-				zap.Duration("latency", time.Since(start)),
-				zap.Int64("bytes", c.Response().Size),
-			}, logFields(c)...)
-			log.Info("request", fields...)
+			logRequest(log, c, start, next(c))
 			return nil
 		}
 	}
+}
+
+// logRequest completes a request that failed with err and writes its log line. It is
+// apart from requestLog's handler so that its locals (the line's fields) are not on
+// the stack while the request is served.
+func logRequest(log *zap.Logger, c echo.Context, start time.Time, err error) {
+	if err != nil {
+		c.Error(err)
+	}
+	status := c.Response().Status
+	if isClientGone(c) && !c.Response().Committed {
+		status = 499 // client closed request; nothing was sent
+	}
+	route := c.Path()
+	var he *echo.HTTPError
+	if errors.As(err, &he) && (he.Code == http.StatusNotFound || he.Code == http.StatusMethodNotAllowed) {
+		route = "" // unmatched: the raw path would make the field unbounded
+	}
+	fields := append([]zap.Field{
+		zap.String("method", c.Request().Method),
+		zap.String("route", route),
+		zap.Int("status", status),
+		zap.Duration("latency", time.Since(start)),
+		zap.Int64("bytes", c.Response().Size),
+	}, logFields(c)...)
+	log.Info("request", fields...)
 }
 
 // recoverPanic turns a panic into an internal error (logged with its stack by the error

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/tenantry/tenantry/adapters/internal/freshstack"
 )
 
 // ErrClosed is what a write returns once the stream has been closed.
@@ -57,12 +59,16 @@ func Start(w http.ResponseWriter, rc *http.ResponseController, o Options) *Strea
 	defer s.mu.Unlock()
 	w.WriteHeader(http.StatusOK)
 	s.setDeadline()
-	s.flushLocked()
+	s.flushHeaderLocked()
 	if o.Ping > 0 && s.err == nil {
 		s.timer = time.AfterFunc(o.Ping, s.pingNow)
 	}
 	return s
 }
+
+// flushHeaderLocked sends the response header. net/http formats it in a function whose
+// frame alone is over 3 KiB, so it runs on a fresh stack.
+func (s *Stream) flushHeaderLocked() { freshstack.Run(s.flushLocked) }
 
 // Event writes one event. data must be valid UTF-8; its line breaks are kept.
 func (s *Stream) Event(name, data string) error {
