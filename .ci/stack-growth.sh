@@ -2,11 +2,14 @@
 # Where do the stream server's goroutines outgrow 8 KiB? Runs the offline stream load
 # test with a few streams, its server process under gdb with a breakpoint on
 # runtime.copystack that logs the frame pointers' walk whenever a goroutine's stack
-# grows to 16 KiB, and prints the growth sites by count, then the first full walk.
-# Needs gdb (apt-get install -y gdb). Usage: .ci/stack-growth.sh [streams, default 30]
+# grows from 8 to 16 KiB, and prints the growth sites by count, then the first walk
+# of each of the $SITES (default 4) most frequent ones.
+# Needs gdb (apt-get install -y gdb).
+# Usage: .ci/stack-growth.sh [streams, default 30] [case, default model=stub/gc=default; or model=openai-h2]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 streams="${1:-30}"
+case="${2:-model=stub/gc=default}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 go test -c -o "$work/real.test" ./bootstrap
@@ -20,6 +23,8 @@ class Walk(gdb.Breakpoint):
             return False
         gp = f.read_var("gp")
         hi = int(gp["stack"]["hi"])
+        if hi - int(gp["stack"]["lo"]) >= 16384:
+            return False  # the GC shrinking a larger stack, not a growth
         sp, bp = int(gp["sched"]["sp"]), int(gp["sched"]["bp"])
         pc = int(gp["sched"]["pc"])
         inf = gdb.selected_inferior()
@@ -60,9 +65,10 @@ esac
 SH
 chmod +x "$work/wrap/bootstrap.test"
 ulimit -n "$(ulimit -Hn)"
-(cd bootstrap && TENANTRY_LOADTEST=1 TENANTRY_LOADTEST_STREAMS="$streams" "$work/wrap/bootstrap.test" \
-	-test.run '^TestLoadConcurrentStreams$/^model=stub/gc=default' -test.count=1 -test.v) | grep RESULT
+(cd bootstrap && TENANTRY_LOADTEST=1 TENANTRY_LOADTEST_STREAMS="$streams" TENANTRY_LOADTEST_OPENAI_STREAMS="$streams" \
+	"$work/wrap/bootstrap.test" -test.run "^TestLoadConcurrentStreams\$/^$case\$" -test.count=1 -test.v) | grep RESULT
 grep GROW "$work/grow.log" | sort | uniq -c | sort -rn | head
-echo "first walk of the most frequent site:"
-site=$(grep GROW "$work/grow.log" | sort | uniq -c | sort -rn | head -1 | sed 's/^ *[0-9]* //')
-grep -F -A30 "$site" "$work/grow.log" | awk 'NR > 1 && /^GROW/ {exit} {print}'
+grep GROW "$work/grow.log" | sort | uniq -c | sort -rn | head -"${SITES:-4}" | sed 's/^ *[0-9]* //' | while read -r site; do
+	echo "first walk of: $site"
+	grep -F -A40 "$site" "$work/grow.log" | awk 'NR > 1 && /^GROW/ {exit} NR > 1 {print}'
+done
