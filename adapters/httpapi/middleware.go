@@ -74,9 +74,9 @@ func requestLog(log *zap.Logger) echo.MiddlewareFunc {
 	}
 }
 
-// logRequest completes a request that failed with err and writes its log line. It is
-// apart from requestLog's handler so that its locals (the line's fields) are not on
-// the stack while the request is served.
+// logRequest hands err, if any, to the error handler and writes the request's log line.
+// It is apart from requestLog's handler so that its locals (the line's fields) are not
+// on the stack while the request is served.
 func logRequest(log *zap.Logger, c echo.Context, start time.Time, err error) {
 	if err != nil {
 		c.Error(err)

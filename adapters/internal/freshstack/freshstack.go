@@ -2,7 +2,7 @@
 // goroutines of open streams. A goroutine keeps the largest stack it ever needed until
 // the garbage collector finds it mostly unused, which a stream parked deep in its
 // handler never is: one step that needs a few KiB once (net/http formatting a response
-// header, an SDK encoding a request) would double the stack every open stream holds.
+// header) would double the stack every open stream holds.
 package freshstack
 
 // Run calls f on a new goroutine and returns when f has. A panic in f is raised again
