@@ -3,6 +3,8 @@ package application
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -76,6 +78,10 @@ func (s *SweepVectors) Execute(ctx context.Context) (int, error) {
 	return removed, firstErr
 }
 
+// sweepExistingBatch is how many document ids one existence check asks about, well
+// under the bound parameters SQLite and PostgreSQL take in one statement.
+const sweepExistingBatch = 500
+
 // tenant sweeps one tenant, recording in orphans the documents still waiting out the
 // grace period.
 func (s *SweepVectors) tenant(ctx context.Context, t domain.Tenant, now time.Time, orphans map[sweepKey]time.Time) (int, error) {
@@ -94,13 +100,17 @@ func (s *SweepVectors) tenant(ctx context.Context, t domain.Tenant, now time.Tim
 	if err != nil {
 		return 0, err
 	}
+	exist := make(map[domain.DocumentID]bool, len(docs))
+	for ids := range slices.Chunk(slices.Collect(maps.Keys(docs)), sweepExistingBatch) {
+		found, err := s.d.Documents.Existing(ctx, t.ID, ids)
+		if err != nil {
+			return 0, err
+		}
+		maps.Copy(exist, found)
+	}
 	removed := 0
 	for d, n := range docs {
-		_, err := s.d.Documents.Get(ctx, t.ID, d)
-		if domain.KindOf(err) != domain.KindNotFound {
-			if err != nil {
-				return removed, err
-			}
+		if exist[d] {
 			continue
 		}
 		k := sweepKey{t.ID, d}
