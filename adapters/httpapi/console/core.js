@@ -194,8 +194,9 @@ export function formatDate(s) {
 }
 
 // submitForm runs action on submit with the button disabled and errors shown in the
-// form's error box.
-export function submitForm(form, action) {
+// form's error box; the form is emptied after a success unless reset is false (forms
+// that edit what they show).
+export function submitForm(form, action, { reset = true } = {}) {
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const box = $(".error", form);
@@ -204,7 +205,7 @@ export function submitForm(form, action) {
     button.disabled = true;
     try {
       await action(new FormData(form));
-      form.reset();
+      if (reset) form.reset();
     } catch (err) {
       showError(box, err);
     } finally {

@@ -102,23 +102,12 @@ function setupTenantConfig(loaders, state) {
     }
     return out;
   }
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    const box = $(".error", form);
-    const button = $("button[type=submit]", form);
-    clearError(box);
+  submitForm(form, async () => {
     const body = patch();
     if (!Object.keys(body).length) { announce("Nothing changed"); return; }
-    button.disabled = true;
-    try {
-      fill(await apiJSON(`/admin/tenants/${encodeURIComponent(loaded.id)}`, { method: "PATCH", json: body, type: mergePatch }));
-      announce(`Saved ${loaded.name}`);
-    } catch (err) {
-      showError(box, err);
-    } finally {
-      button.disabled = false;
-    }
-  });
+    fill(await apiJSON(`/admin/tenants/${encodeURIComponent(loaded.id)}`, { method: "PATCH", json: body, type: mergePatch }));
+    announce(`Saved ${loaded.name}`);
+  }, { reset: false });
   $("#tenant-delete").addEventListener("click", async () => {
     const box = $(".error", form);
     clearError(box);

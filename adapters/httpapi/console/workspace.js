@@ -185,23 +185,11 @@ function setupSettings(loaders) {
       showError(box, err);
     }
   };
-  const form = $("#prompt-form");
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    const box = $(".error", form);
-    const button = $("button[type=submit]", form);
-    clearError(box);
-    button.disabled = true;
-    try {
-      const prompt = $("#prompt-text").value;
-      await apiJSON("/tenant", { method: "PATCH", json: { system_prompt: prompt.trim() ? prompt : null }, type: mergePatch });
-      announce("Prompt saved");
-    } catch (err) {
-      showError(box, err);
-    } finally {
-      button.disabled = false;
-    }
-  });
+  submitForm($("#prompt-form"), async () => {
+    const prompt = $("#prompt-text").value;
+    await apiJSON("/tenant", { method: "PATCH", json: { system_prompt: prompt.trim() ? prompt : null }, type: mergePatch });
+    announce("Prompt saved");
+  }, { reset: false });
 }
 
 // ---------------------------------------------------------------- usage
@@ -273,36 +261,21 @@ function setupReindex(loaders) {
 
 // ---------------------------------------------------------------- account
 
-const passwordForm = $("#password-form");
-passwordForm.addEventListener("submit", async (ev) => {
-  ev.preventDefault();
-  const box = $(".error", passwordForm);
+submitForm($("#password-form"), async (fd) => {
   const done = $("#password-done");
-  const button = $("button[type=submit]", passwordForm);
-  clearError(box);
   done.hidden = true;
-  const fd = new FormData(passwordForm);
   if (fd.get("new_password") !== fd.get("repeat")) {
-    showError(box, new Error("The new password and its repetition differ."));
     $("#pw-repeat").focus();
-    return;
+    throw new Error("The new password and its repetition differ.");
   }
-  button.disabled = true;
-  try {
-    // Every refresh token of the user is revoked; this tab continues with the new
-    // tokens the answer carries.
-    const tokens = await apiJSON("/users/me/password", {
-      method: "POST", json: { current_password: fd.get("current_password"), new_password: fd.get("new_password") },
-    });
-    if (tokens && tokens.access_token) setTokens(tokens);
-    passwordForm.reset();
-    done.hidden = false;
-    announce("Password changed. Your other sessions were signed out.");
-  } catch (err) {
-    showError(box, err);
-  } finally {
-    button.disabled = false;
-  }
+  // Every refresh token of the user is revoked; this tab continues with the new
+  // tokens the answer carries.
+  const tokens = await apiJSON("/users/me/password", {
+    method: "POST", json: { current_password: fd.get("current_password"), new_password: fd.get("new_password") },
+  });
+  if (tokens && tokens.access_token) setTokens(tokens);
+  done.hidden = false;
+  announce("Password changed. Your other sessions were signed out.");
 });
 loaders.account = () => { $("#password-form input[name=username]").value = state.me ? state.me.email : ""; };
 
