@@ -48,6 +48,12 @@ func (s *ConversationStore) Get(ctx context.Context, t domain.TenantID, u domain
 		return domain.Conversation{}, err
 	}
 	defer s.db.mu.Unlock()
+	return s.ownedLocked(t, u, id)
+}
+
+// ownedLocked returns the conversation if it belongs to tenant t and user u, else
+// KindNotFound. The caller holds the lock.
+func (s *ConversationStore) ownedLocked(t domain.TenantID, u domain.UserID, id domain.ConversationID) (domain.Conversation, error) {
 	c, ok := s.db.conversations[id]
 	if !ok || c.TenantID != t || c.UserID != u {
 		return domain.Conversation{}, notFound("conversation")
@@ -138,9 +144,9 @@ func (s *ConversationStore) Rename(ctx context.Context, t domain.TenantID, u dom
 		return domain.Conversation{}, err
 	}
 	defer s.db.mu.Unlock()
-	c, ok := s.db.conversations[id]
-	if !ok || c.TenantID != t || c.UserID != u {
-		return domain.Conversation{}, notFound("conversation")
+	c, err := s.ownedLocked(t, u, id)
+	if err != nil {
+		return domain.Conversation{}, err
 	}
 	c.Title = title
 	s.db.conversations[id] = c
@@ -154,9 +160,8 @@ func (s *ConversationStore) Delete(ctx context.Context, t domain.TenantID, u dom
 		return err
 	}
 	defer s.db.mu.Unlock()
-	c, ok := s.db.conversations[id]
-	if !ok || c.TenantID != t || c.UserID != u {
-		return notFound("conversation")
+	if _, err := s.ownedLocked(t, u, id); err != nil {
+		return err
 	}
 	delete(s.db.conversations, id)
 	delete(s.db.messages, id)
