@@ -13,6 +13,7 @@ require (
 	github.com/go-jose/go-jose/v4 v4.1.9
 	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.13.0
+	github.com/klippa-app/go-pdfium v1.21.5
 	github.com/labstack/echo/v4 v4.16.5
 	github.com/lestrrat-go/jwx/v2 v2.1.7
 	github.com/openai/openai-go/v3 v3.99.0
@@ -21,6 +22,7 @@ require (
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/pflag v1.0.10
 	github.com/stretchr/testify v1.12.1
+	github.com/tetratelabs/wazero v1.12.0
 	go.uber.org/goleak v1.3.0
 	go.uber.org/zap v1.28.0
 	golang.org/x/crypto v0.59.0
@@ -32,13 +34,14 @@ require (
 	modernc.org/sqlite v1.55.0
 )
 
-require github.com/tiktoken-go/tokenizer v0.10.0 // indirect
+require (
+	github.com/go-json-experiment/json v1.27.2
+	github.com/tiktoken-go/tokenizer v0.10.0
+)
 
 require (
 	github.com/jolestar/go-commons-pool/v2 v2.1.2 // indirect
 	github.com/pbnjay/memory v0.0.0-20210728143218-7b4eea64cf58 // indirect
-	github.com/klippa-app/go-pdfium v1.21.5 // indirect
-	github.com/tetratelabs/wazero v1.12.0 // indirect
 )
 
 require (
@@ -192,7 +195,7 @@ require (
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	go.yaml.in/yaml/v4 v4.0.0 // indirect
 	golang.org/x/mod v0.42.0 // indirect
-	golang.org/x/net v0.62.0 // indirect
+	golang.org/x/net v0.62.0
 	golang.org/x/telemetry v0.0.0-20261010193011-f71dc92da45e // indirect
 	golang.org/x/term v0.48.0 // indirect
 	golang.org/x/text v0.44.0 // indirect

@@ -13,8 +13,8 @@ import (
 
 	sdk "github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
-	"github.com/openai/openai-go/v3/packages/ssestream"
 
+	"github.com/tenantry/tenantry/adapters/internal/freshstack"
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/ports"
 )
@@ -117,44 +117,129 @@ var (
 // failure after it only loses the usage chunk. The request is encoded before Stream
 // returns and the sequence keeps neither msgs nor, once sent, the encoded request (the
 // answer can take minutes); it can be iterated once.
+//
+// The sequence runs on the goroutine of a stream that may stay open for minutes, and a
+// goroutine keeps the deepest stack it ever needed: encoding and sending the request
+// (several KiB of frames, once) run on goroutines of their own, and the per-chunk loop
+// sits under small frames and decodes each chunk token by token.
 func (m *ChatModel) Stream(ctx context.Context, msgs []domain.ChatMessage, p domain.ChatParams) iter.Seq2[domain.Delta, error] {
-	body, err := m.body(msgs, p)
+	var body []byte
+	var err error
+	freshstack.Run(func() { body, err = m.body(msgs, p) })
 	requested := p.Model
 	return func(yield func(domain.Delta, error) bool) {
-		if err != nil {
-			yield(domain.Delta{}, err)
+		if err != nil || body == nil {
+			refuse(yield, err)
 			return
 		}
-		if body == nil {
-			yield(domain.Delta{}, domain.E(domain.KindInternal, "stream_reused", "", errors.New("a chat model stream was iterated twice")))
-			return
-		}
-		sctx, stop := context.WithTimeoutCause(ctx, m.timeout, errTooLong)
-		defer stop()
-		sctx, cancel := context.WithCancelCause(sctx)
-		defer cancel(nil)
-		idle := time.AfterFunc(m.idle, func() { cancel(errStalled) })
-		defer idle.Stop()
-
-		var res *http.Response
-		perr := sdkClient.Post(sctx, "chat/completions", nil, &res, append(m.sendOnce(body), m.opts...)...)
+		s := m.open(ctx, body)
 		body = nil
-		stream := ssestream.NewStream[chunk](newEventDecoder(res), perr)
-		defer stream.Close()
-		var st streamState
-		for stream.Next() {
-			idle.Stop() // the caller's pace is not the model's silence
-			if text := st.add(stream.Current()); text != "" && !yield(domain.Delta{Text: text}, nil) {
-				return
-			}
-			idle.Reset(m.idle)
+		defer s.close()
+		if s.relay(yield) {
+			s.end(yield, requested)
 		}
-		if err := m.outcome(ctx, sctx, stream.Err(), st); err != nil {
-			yield(domain.Delta{}, err)
-			return
-		}
-		yield(st.final(requested), nil)
 	}
+}
+
+// refuse yields why a stream could not start: the request's error, or a second
+// iteration (nil). Not inlined, so that its delta is not in the frame of Stream's
+// sequence.
+//
+//go:noinline
+func refuse(yield func(domain.Delta, error) bool, err error) {
+	if err == nil {
+		err = domain.E(domain.KindInternal, "stream_reused", "", errors.New("a chat model stream was iterated twice"))
+	}
+	yield(domain.Delta{}, err)
+}
+
+// modelStream is one streaming call.
+type modelStream struct {
+	m         *ChatModel
+	ctx, sctx context.Context
+	stop      context.CancelFunc
+	cancel    context.CancelCauseFunc
+	idle      *time.Timer
+	events    *eventDecoder
+	err       error // why the events ended early
+	st        streamState
+}
+
+// open sends the request, bounding the whole call by the model's timeout and the wait
+// for each chunk by its idle timeout.
+func (m *ChatModel) open(ctx context.Context, body []byte) *modelStream {
+	s := &modelStream{m: m, ctx: ctx}
+	sctx, stop := context.WithTimeoutCause(ctx, m.timeout, errTooLong)
+	sctx, cancel := context.WithCancelCause(sctx)
+	s.sctx, s.stop, s.cancel = sctx, stop, cancel
+	s.idle = time.AfterFunc(m.idle, func() { cancel(errStalled) })
+	s.events, s.err = m.send(sctx, body)
+	return s
+}
+
+func (s *modelStream) close() {
+	s.idle.Stop()
+	if s.events != nil {
+		_ = s.events.Close()
+	}
+	s.cancel(nil)
+	s.stop()
+}
+
+// relay yields the text of each chunk until the events end; false when yield asked to
+// stop.
+func (s *modelStream) relay(yield func(domain.Delta, error) bool) bool {
+	if s.err != nil {
+		return true
+	}
+	for s.events.Next() {
+		s.idle.Stop() // the caller's pace is not the model's silence
+		text, done, err := s.st.read(s.events.Event())
+		if err != nil || done {
+			s.err = err
+			return true
+		}
+		if text != "" && !emit(yield, text) {
+			return false
+		}
+		s.idle.Reset(s.m.idle)
+	}
+	s.err = s.events.Err()
+	return true
+}
+
+// emit yields a text delta. The delta is built here rather than in relay, whose frame
+// lies under every read of the response; hence not inlined.
+//
+//go:noinline
+func emit(yield func(domain.Delta, error) bool, text string) bool {
+	return yield(domain.Delta{Text: text}, nil)
+}
+
+// end yields how the stream ended: the final delta or the error.
+func (s *modelStream) end(yield func(domain.Delta, error) bool, requested string) {
+	if err := s.m.outcome(s.ctx, s.sctx, s.err, s.st); err != nil {
+		yield(domain.Delta{}, err)
+		return
+	}
+	yield(s.st.final(requested), nil)
+}
+
+// send posts the request and returns the response's events.
+func (m *ChatModel) send(ctx context.Context, body []byte) (*eventDecoder, error) {
+	var res *http.Response
+	var err error
+	freshstack.Run(func() {
+		err = sdkClient.Post(ctx, "chat/completions", nil, &res, append(m.sendOnce(body), m.opts...)...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	events := newEventDecoder(res)
+	if events == nil {
+		return nil, errors.New("the model's response has no body")
+	}
+	return events, nil
 }
 
 // body encodes the streaming request.
@@ -270,50 +355,6 @@ type streamState struct {
 	finish string
 	model  string
 	usage  domain.Usage
-}
-
-// chunk is the part of a chat.completion.chunk the adapter reads, decoded by
-// encoding/json into these few fields rather than into the SDK's full chunk type,
-// which keeps every field's raw JSON and costs several times the allocations.
-type chunk struct {
-	Model   string        `json:"model"`
-	Choices []chunkChoice `json:"choices"`
-	Usage   *chunkUsage   `json:"usage"`
-}
-
-type chunkChoice struct {
-	Index int64 `json:"index"`
-	Delta struct {
-		Content string `json:"content"`
-	} `json:"delta"`
-	FinishReason string `json:"finish_reason"`
-}
-
-type chunkUsage struct {
-	PromptTokens     int64 `json:"prompt_tokens"`
-	CompletionTokens int64 `json:"completion_tokens"`
-}
-
-// add takes one chunk and returns its text for the first choice.
-func (s *streamState) add(c chunk) string {
-	s.chunks++
-	if c.Model != "" {
-		s.model = c.Model
-	}
-	if c.Usage != nil {
-		s.usage = domain.Usage{PromptTokens: int(c.Usage.PromptTokens), CompletionTokens: int(c.Usage.CompletionTokens)}
-	}
-	var text string
-	for _, ch := range c.Choices {
-		if ch.Index != 0 {
-			continue
-		}
-		text += ch.Delta.Content
-		if ch.FinishReason != "" {
-			s.finish = ch.FinishReason
-		}
-	}
-	return text
 }
 
 func (s streamState) final(requested string) domain.Delta {

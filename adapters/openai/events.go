@@ -33,9 +33,8 @@ type eventDecoder struct {
 
 var _ ssestream.Decoder = (*eventDecoder)(nil)
 
-// newEventDecoder decodes res's body; nil when there is no response (the request
-// failed, and the stream reports that error).
-func newEventDecoder(res *http.Response) ssestream.Decoder {
+// newEventDecoder decodes res's body; nil when there is no response.
+func newEventDecoder(res *http.Response) *eventDecoder {
 	if res == nil || res.Body == nil {
 		return nil
 	}
@@ -49,33 +48,37 @@ func (d *eventDecoder) Next() bool {
 	if d.err != nil {
 		return false
 	}
-	var name string
-	var data []byte
 	for {
 		line, err := d.line()
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				d.err = err
 			}
+			d.evt = ssestream.Event{}
 			return false
 		}
 		if len(line) == 0 {
-			if len(data) == 0 {
-				name = ""
+			if len(d.evt.Data) == 0 {
+				d.evt.Type = ""
 				continue
 			}
-			d.evt = ssestream.Event{Type: name, Data: data}
 			return true
 		}
-		field, value, _ := bytes.Cut(line, []byte(":"))
-		value = bytes.TrimPrefix(value, []byte(" "))
-		switch string(field) {
-		case "event":
-			name = string(value)
-		case "data":
-			data = append(data, value...)
-			data = append(data, '\n')
-		}
+		d.field(line)
+	}
+}
+
+// field adds a line's field to the event being read. (Next's frame lies under every
+// read of the response, so the parsing is here.)
+func (d *eventDecoder) field(line []byte) {
+	field, value, _ := bytes.Cut(line, []byte(":"))
+	value = bytes.TrimPrefix(value, []byte(" "))
+	switch string(field) {
+	case "event":
+		d.evt.Type = string(value)
+	case "data":
+		d.evt.Data = append(d.evt.Data, value...)
+		d.evt.Data = append(d.evt.Data, '\n')
 	}
 }
 
