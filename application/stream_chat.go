@@ -119,7 +119,7 @@ func allowRequest(ctx context.Context, l ports.RateLimiter, t domain.Tenant, now
 	return st, nil
 }
 
-// chatPlan is what answering needs. msgs, the prompt with the passages' text, is handed
+// chatPlan is what answering needs, and what it produced. msgs, the prompt with the passages' text, is handed
 // to the model and dropped here: it is the largest part and the answer can take long.
 type chatPlan struct {
 	conv     domain.Conversation
@@ -130,6 +130,15 @@ type chatPlan struct {
 	model     ports.ChatModel
 	msgs      []domain.ChatMessage
 	params    domain.ChatParams
+
+	// What the answer produced (see answer).
+	text  strings.Builder
+	final domain.Delta // the model's final delta
+	// promptTokens estimates the prompt once the model was called; 0 means it was not.
+	promptTokens int
+	// stopped: the consumer returned false, so yield must not be called again.
+	stopped   bool
+	streamErr error
 }
 
 // prepare loads the conversation, retrieves the passages and builds the prompt. The
@@ -191,52 +200,80 @@ func (s *StreamChat) compose(in *ChatInput, p *chatPlan, found domain.SearchResu
 	return nil
 }
 
+// answer streams the sources, then the model's answer; it stores the answer and yields
+// how it ended. The goroutine of an open stream keeps the deepest stack it ever needed,
+// and every token of the answer is read and written under answer's frame and
+// generate's: their state is in p and their steps are functions of their own (not
+// inlined), so these frames stay small.
 func (s *StreamChat) answer(ctx context.Context, in *ChatInput, p *chatPlan, yield func(domain.Delta, error) bool) {
-	var text strings.Builder
-	var final domain.Delta
-	var streamErr error
-	// promptTokens estimates the prompt once the model was called, which the vendor
-	// charges for however the answer ends; 0 means the model was not called.
-	promptTokens := 0
-	// stopped: the consumer returned false, so yield must not be called again.
-	stopped := !yield(domain.Delta{Sources: p.passages}, nil)
-	if stopped {
-		streamErr = context.Canceled
+	if !sources(yield, p.passages) {
+		p.stopped, p.streamErr = true, context.Canceled
+	} else {
+		p.stopped, p.streamErr = generate(s.call(ctx, in, p), p, yield)
 	}
-	if streamErr == nil {
-		msgs := p.msgs
-		p.msgs = nil // the model owns the prompt now; nothing here keeps it alive meanwhile
-		promptTokens = domain.EstimatePromptTokens(msgs, s.tokenCounter(&in.Tenant.Tenant.LLM))
-		for d, err := range p.model.Stream(ctx, msgs, p.params) {
-			if err != nil {
-				streamErr = err
-				break
-			}
-			if d.Done {
-				final = d
-				break
-			}
-			text.WriteString(d.Text)
-			if !yield(domain.Delta{Text: d.Text}, nil) {
-				stopped, streamErr = true, context.Canceled
-				break
-			}
+	s.conclude(ctx, in, p, yield)
+}
+
+// sources yields the first delta, the passages the answer is based on.
+//
+//go:noinline
+func sources(yield func(domain.Delta, error) bool, passages []domain.Passage) bool {
+	return yield(domain.Delta{Sources: passages}, nil)
+}
+
+// call calls the model with the prompt, which the model owns from then on: nothing
+// here keeps it alive meanwhile. It estimates the prompt's tokens, which the vendor
+// charges for however the answer ends.
+//
+//go:noinline
+func (s *StreamChat) call(ctx context.Context, in *ChatInput, p *chatPlan) iter.Seq2[domain.Delta, error] {
+	msgs := p.msgs
+	p.msgs = nil
+	p.promptTokens = domain.EstimatePromptTokens(msgs, s.tokenCounter(&in.Tenant.Tenant.LLM))
+	return p.model.Stream(ctx, msgs, p.params)
+}
+
+// generate relays the model's text deltas to yield and collects them in p.text, until
+// the final delta (kept in p.final) or an error; stopped is true when yield returned
+// false.
+//
+//go:noinline
+func generate(stream iter.Seq2[domain.Delta, error], p *chatPlan, yield func(domain.Delta, error) bool) (stopped bool, err error) {
+	for d, err := range stream {
+		if err != nil {
+			return false, err
+		}
+		if d.Done {
+			p.final = d
+			return false, nil
+		}
+		p.text.WriteString(d.Text)
+		if !yield(domain.Delta{Text: d.Text}, nil) {
+			return true, context.Canceled
 		}
 	}
+	return false, nil
+}
+
+// conclude stores the (possibly partial) answer with its usage and yields the final
+// delta or the error that ended the answer, unless the consumer stopped.
+func (s *StreamChat) conclude(ctx context.Context, in *ChatInput, p *chatPlan, yield func(domain.Delta, error) bool) {
+	streamErr, final := p.streamErr, &p.final
 	if streamErr == nil && !final.Done {
 		streamErr = domain.ErrUnavailable.WithDetail("the model stream ended without finishing")
 	}
 	if streamErr == nil && ctx.Err() != nil {
 		streamErr = ctx.Err()
 	}
+	answer := p.text.String()
 	usage, estimated := final.Usage, false
-	if usage.Total() == 0 && promptTokens > 0 {
+	if usage.Total() == 0 && p.promptTokens > 0 {
 		// The vendor sent no usage (the stream ended early, or it ignores
 		// include_usage): what was produced is still paid for, by estimate.
-		usage, estimated = domain.Usage{PromptTokens: promptTokens, CompletionTokens: s.tokenCounter(&in.Tenant.Tenant.LLM)(text.String())}, true
+		usage, estimated = domain.Usage{PromptTokens: p.promptTokens, CompletionTokens: s.tokenCounter(&in.Tenant.Tenant.LLM)(answer)}, true
 	}
-	msgID, perr := s.persist(ctx, in, p, text.String(), &final, usage, estimated, streamErr != nil)
-	if stopped {
+	msgID, perr := s.persist(ctx, in, p, answer, final, usage, estimated, streamErr != nil)
+	if p.stopped {
 		return
 	}
 	switch {
@@ -245,11 +282,12 @@ func (s *StreamChat) answer(ctx context.Context, in *ChatInput, p *chatPlan, yie
 	case perr != nil:
 		yield(domain.Delta{}, perr)
 	default:
-		final.ConversationID, final.MessageID = p.conv.ID, msgID
-		if final.Model == "" {
-			final.Model = p.params.Model
+		f := *final
+		f.ConversationID, f.MessageID = p.conv.ID, msgID
+		if f.Model == "" {
+			f.Model = p.params.Model
 		}
-		yield(final, nil)
+		yield(f, nil)
 	}
 }
 

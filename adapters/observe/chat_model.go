@@ -33,15 +33,28 @@ func (m *ChatModel) Stream(ctx context.Context, msgs []domain.ChatMessage, p dom
 	inner := m.next.Stream(ctx, msgs, p)
 	st := &streamStats{messages: len(msgs), passages: len(p.Passages)}
 	return func(yield func(domain.Delta, error) bool) {
-		st.c = m.o.begin(ServiceLLM, m.provider, "stream", m.tenant)
-		for d, err := range inner {
-			m.see(st, &d, err)
-			if !yield(d, err) {
-				st.stopped = true
-				break
-			}
-		}
+		m.start(st)
+		m.relay(inner, st, yield)
 		m.finish(ctx, st)
+	}
+}
+
+func (m *ChatModel) start(st *streamStats) {
+	st.c = m.o.begin(ServiceLLM, m.provider, "stream", m.tenant)
+}
+
+// relay passes the deltas on. Its frame, not Stream's, lies under every delta the
+// wrapped model reads, and the goroutine of an open stream keeps the deepest stack it
+// needed. Inlined, Stream's frame would be under them again.
+//
+//go:noinline
+func (m *ChatModel) relay(inner iter.Seq2[domain.Delta, error], st *streamStats, yield func(domain.Delta, error) bool) {
+	for d, err := range inner {
+		m.see(st, &d, err)
+		if !yield(d, err) {
+			st.stopped = true
+			return
+		}
 	}
 }
 
