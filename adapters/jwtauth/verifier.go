@@ -10,6 +10,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
+	"github.com/tenantry/tenantry/adapters/internal/freshstack"
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/ports"
 )
@@ -63,9 +64,9 @@ func (v *Verifier) Verify(ctx context.Context, token string) (domain.Claims, err
 	if !compactShape(token) {
 		return domain.Claims{}, domain.ErrInvalidToken.With(errMalformed)
 	}
-	tok, err := jwt.ParseString(token, v.opts...)
+	tok, err := v.parse(token)
 	if errors.Is(err, errUnknownKID) && v.keys.reloadForUnknownKID(ctx, headerKID(token)) {
-		tok, err = jwt.ParseString(token, v.opts...)
+		tok, err = v.parse(token)
 	}
 	if err != nil {
 		return domain.Claims{}, domain.ErrInvalidToken.With(err)
@@ -75,6 +76,17 @@ func (v *Verifier) Verify(ctx context.Context, token string) (domain.Claims, err
 		return domain.Claims{}, domain.ErrInvalidToken.With(err)
 	}
 	return c, nil
+}
+
+// parse parses and verifies token on a goroutine of its own. jwx needs about 2.5 KiB
+// of stack, below a request handler's middleware that is already deep, and a goroutine
+// keeps the largest stack it needed until the GC finds it mostly unused: a request
+// that opens a stream (whose goroutine stays deep in the handler) would keep twice the
+// stack for the stream's whole life. The hand-over costs tens of microseconds, on a
+// cache miss only (CachedVerifier); measured in BENCHMARKS.md.
+func (v *Verifier) parse(token string) (tok jwt.Token, err error) {
+	freshstack.Run(func() { tok, err = jwt.ParseString(token, v.opts...) })
+	return tok, err
 }
 
 // provideKey hands jwx the one key that may verify sig: the header must name the
