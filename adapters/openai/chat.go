@@ -114,26 +114,29 @@ var (
 // Stream implements ports.ChatModel. Text deltas are yielded as they arrive; the final
 // delta carries the finish reason, the model that answered and the usage of the
 // include_usage chunk. Once the finish reason has arrived the answer is complete: a
-// failure after it only loses the usage chunk. The request is encoded before Stream
-// returns and the sequence keeps neither msgs nor, once sent, the encoded request (the
-// answer can take minutes); it can be iterated once.
+// failure after it only loses the usage chunk. The request is encoded and sent when
+// the sequence is iterated; from then on it keeps neither msgs nor, once sent, the
+// encoded request (the answer can take minutes). It can be iterated once.
 //
 // The sequence runs on the goroutine of a stream that may stay open for minutes, and a
 // goroutine keeps the deepest stack it ever needed: encoding and sending the request
-// (several KiB of frames, once) run on goroutines of their own, and the per-chunk loop
-// sits under small frames and decodes each chunk token by token.
+// (several KiB of frames, once) run on a goroutine of their own, and the per-chunk
+// loop sits under small frames and decodes each chunk token by token.
 func (m *ChatModel) Stream(ctx context.Context, msgs []domain.ChatMessage, p domain.ChatParams) iter.Seq2[domain.Delta, error] {
-	var body []byte
-	var err error
-	freshstack.Run(func() { body, err = m.body(msgs, p) })
 	requested := p.Model
+	used := false
 	return func(yield func(domain.Delta, error) bool) {
-		if err != nil || body == nil {
+		if used {
+			refuse(yield, nil)
+			return
+		}
+		used = true
+		s, err := m.open(ctx, msgs, p)
+		msgs, p = nil, domain.ChatParams{}
+		if err != nil {
 			refuse(yield, err)
 			return
 		}
-		s := m.open(ctx, body)
-		body = nil
 		defer s.close()
 		if s.relay(yield) {
 			s.end(yield, requested)
@@ -166,15 +169,21 @@ type modelStream struct {
 }
 
 // open sends the request, bounding the whole call by the model's timeout and the wait
-// for each chunk by its idle timeout.
-func (m *ChatModel) open(ctx context.Context, body []byte) *modelStream {
+// for each chunk by its idle timeout. Its error is the request's own (it could not be
+// encoded); a failure to send it is the stream's (s.err).
+func (m *ChatModel) open(ctx context.Context, msgs []domain.ChatMessage, p domain.ChatParams) (*modelStream, error) {
 	s := &modelStream{m: m, ctx: ctx}
 	sctx, stop := context.WithTimeoutCause(ctx, m.timeout, errTooLong)
 	sctx, cancel := context.WithCancelCause(sctx)
 	s.sctx, s.stop, s.cancel = sctx, stop, cancel
 	s.idle = time.AfterFunc(m.idle, func() { cancel(errStalled) })
-	s.events, s.err = m.send(sctx, body)
-	return s
+	var err error
+	s.events, s.err, err = m.send(sctx, msgs, p)
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
 }
 
 func (s *modelStream) close() {
@@ -225,21 +234,27 @@ func (s *modelStream) end(yield func(domain.Delta, error) bool, requested string
 	yield(s.st.final(requested), nil)
 }
 
-// send posts the request and returns the response's events.
-func (m *ChatModel) send(ctx context.Context, body []byte) (*eventDecoder, error) {
+// send encodes the request and posts it, on a goroutine of their own: both need
+// several KiB of stack (the SDK's request types and its request path), which the
+// stream's goroutine would keep for the stream's whole life. It returns the
+// response's events, or why the request was not sent (postErr) or could not be
+// encoded (encErr).
+func (m *ChatModel) send(ctx context.Context, msgs []domain.ChatMessage, p domain.ChatParams) (events *eventDecoder, postErr, encErr error) {
 	var res *http.Response
-	var err error
 	freshstack.Run(func() {
-		err = sdkClient.Post(ctx, "chat/completions", nil, &res, append(m.sendOnce(body), m.opts...)...)
+		var body []byte
+		if body, encErr = m.body(msgs, p); encErr != nil {
+			return
+		}
+		postErr = sdkClient.Post(ctx, "chat/completions", nil, &res, append(m.sendOnce(body), m.opts...)...)
 	})
-	if err != nil {
-		return nil, err
+	if encErr != nil || postErr != nil {
+		return nil, postErr, encErr
 	}
-	events := newEventDecoder(res)
-	if events == nil {
-		return nil, errors.New("the model's response has no body")
+	if events = newEventDecoder(res); events == nil {
+		return nil, errors.New("the model's response has no body"), nil
 	}
-	return events, nil
+	return events, nil, nil
 }
 
 // body encodes the streaming request.

@@ -79,3 +79,17 @@ func TestStreamEndsOnBadChunks(t *testing.T) {
 		})
 	}
 }
+
+func TestStreamCanBeIteratedOnce(t *testing.T) {
+	t.Parallel()
+	seq := rawStream(t, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n").
+		Stream(t.Context(), conversation, params)
+
+	first := collect(seq)
+	require.NoError(t, first.err)
+	assert.Equal(t, []string{"Hi"}, first.texts)
+
+	second := collect(seq)
+	assert.Empty(t, second.texts)
+	requireCode(t, second.err, domain.KindInternal, "stream_reused")
+}
