@@ -70,5 +70,6 @@ ulimit -n "$(ulimit -Hn)"
 grep GROW "$work/grow.log" | sort | uniq -c | sort -rn | head
 grep GROW "$work/grow.log" | sort | uniq -c | sort -rn | head -"${SITES:-4}" | sed 's/^ *[0-9]* //' | while read -r site; do
 	echo "first walk of: $site"
-	grep -F -A40 "$site" "$work/grow.log" | awk 'NR > 1 && /^GROW/ {exit} NR > 1 {print}'
+	# awk stops reading at the next walk; grep's broken pipe is expected.
+	{ grep -F -A40 "$site" "$work/grow.log" || true; } | awk 'NR > 1 && /^GROW/ {exit} NR > 1 {print}'
 done
