@@ -119,8 +119,9 @@ func allowRequest(ctx context.Context, l ports.RateLimiter, t domain.Tenant, now
 	return st, nil
 }
 
-// chatPlan is what answering needs, and what it produced. msgs, the prompt with the passages' text, is handed
-// to the model and dropped here: it is the largest part and the answer can take long.
+// chatPlan is what answering needs, and what it produced. msgs, the prompt with the
+// passages' text, is handed to the model and dropped here: it is the largest part and
+// the answer can take long.
 type chatPlan struct {
 	conv     domain.Conversation
 	isNew    bool

@@ -234,7 +234,7 @@ func (s *modelStream) end(yield func(domain.Delta, error) bool, requested string
 	yield(s.st.final(requested), nil)
 }
 
-// send encodes the request and posts it, on a goroutine of their own: both need
+// send encodes the request and posts it on a goroutine of its own: both steps need
 // several KiB of stack (the SDK's request types and its request path), which the
 // stream's goroutine would keep for the stream's whole life. It returns the
 // response's events, or why the request was not sent (postErr) or could not be
