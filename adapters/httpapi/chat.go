@@ -107,7 +107,7 @@ func (h chatHandlers) relay(sc *streamScope, seq iter.Seq2[domain.Delta, error])
 // on the stack each token is written from (an open stream keeps that stack).
 func (h chatHandlers) start(sc *streamScope, d *domain.Delta) error {
 	sc.open()
-	return sc.event("sources", sourcesJSON{Sources: toSources(d.Sources)})
+	return sc.onceEvent("sources", sourcesJSON{Sources: toSources(d.Sources)})
 }
 
 type sourcesJSON struct {
@@ -133,7 +133,7 @@ func (h chatHandlers) send(sc *streamScope, d *domain.Delta) error {
 
 // sendDone writes the done event.
 func sendDone(sc *streamScope, d *domain.Delta) error {
-	return sc.event("done", doneJSON{
+	return sc.onceEvent("done", doneJSON{
 		ConversationID: string(d.ConversationID), MessageID: string(d.MessageID), Model: d.Model,
 		FinishReason: d.FinishReason, Usage: usageJSON{PromptTokens: d.Usage.PromptTokens, CompletionTokens: d.Usage.CompletionTokens},
 	})

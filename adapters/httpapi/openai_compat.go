@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,8 +13,10 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/labstack/echo/v4"
 
+	"github.com/tenantry/tenantry/adapters/internal/freshstack"
 	"github.com/tenantry/tenantry/application"
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/ports"
@@ -89,32 +92,72 @@ type openAIChat struct {
 	includeUsage bool
 }
 
-// completions serves POST /v1/chat/completions.
+// completions serves POST /v1/chat/completions. A stream keeps this handler's frame,
+// and the middleware's, under every token it writes for as long as it lasts, and its
+// goroutine keeps the deepest stack it ever needed: the request is read into a
+// completion call on the heap by a function of its own, and the stream's loop takes
+// pointers.
 func (h openAIHandlers) completions(c echo.Context) error {
-	tc, err := mustTenant(c)
+	call, err := h.accept(c)
 	if err != nil {
 		return err
+	}
+	if call.req.stream {
+		return h.serve(c, "chat completion stream", openAIErrorEvent, func(sc *streamScope) error {
+			return h.stream(sc, &call.req, &call.meta, h.begin(sc.ctx, call))
+		})
+	}
+	return h.answer(c, call)
+}
+
+// answer serves a request without stream: true.
+//
+//go:noinline
+func (h openAIHandlers) answer(c echo.Context, call *completionCall) error {
+	return h.complete(c, call.req, call.meta, h.chat.Execute(c.Request().Context(), call.in))
+}
+
+// completionCall is one accepted chat completion request.
+type completionCall struct {
+	req  openAIChat
+	meta openAIMeta
+	in   application.ChatInput
+}
+
+// accept reads and checks a chat completion request.
+//
+//go:noinline
+func (h openAIHandlers) accept(c echo.Context) (*completionCall, error) {
+	tc, err := mustTenant(c)
+	if err != nil {
+		return nil, err
 	}
 	body, err := readJSONBody(c)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	req, err := parseOpenAIChat(body)
+	// Decoding the messages recurses through encoding/json about 3 KiB deep, which a
+	// stream's goroutine would keep for its whole life: it runs on a goroutine of its own.
+	var req openAIChat
+	freshstack.Run(func() { req, err = parseOpenAIChat(body) })
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if req.model != tc.Tenant.AssistantID() {
-		return errModelNotFound(req.model)
+		return nil, errModelNotFound(req.model)
 	}
-	in := application.ChatInput{Tenant: tc, Message: req.question, History: req.history,
-		Budget: func(st ports.RateStatus) { setRateLimitStatus(c.Response().Header(), st) }}
-	meta := openAIMeta{id: "chatcmpl-" + newRequestID(), created: time.Now().Unix(), model: req.model}
-	if req.stream {
-		return h.serve(c, "chat completion stream", openAIErrorEvent, func(sc *streamScope) error {
-			return h.stream(sc, req, meta, h.chat.Execute(sc.ctx, in))
-		})
-	}
-	return h.complete(c, req, meta, h.chat.Execute(c.Request().Context(), in))
+	header := c.Response().Header()
+	return &completionCall{req: req,
+		meta: openAIMeta{id: "chatcmpl-" + newRequestID(), created: time.Now().Unix(), model: req.model},
+		in: application.ChatInput{Tenant: tc, Message: req.question, History: req.history,
+			Budget: func(st ports.RateStatus) { setRateLimitStatus(header, st) }}}, nil
+}
+
+// begin starts the use case (its input is copied into the sequence, not kept here).
+//
+//go:noinline
+func (h openAIHandlers) begin(ctx context.Context, call *completionCall) iter.Seq2[domain.Delta, error] {
+	return h.chat.Execute(ctx, call.in)
 }
 
 // parseOpenAIChat decodes and validates a chat completion request like OpenAI does.
@@ -349,6 +392,8 @@ type openAIMeta struct {
 	id      string
 	created int64
 	model   string
+	// textAround is the JSON of a text chunk before and after its text (textChunk).
+	textAround [2]string
 }
 
 type openAICompletion struct {
@@ -466,7 +511,7 @@ func (h openAIHandlers) complete(c echo.Context, req openAIChat, m openAIMeta, s
 // Nothing is written until the use case yields its first delta, so an earlier error is
 // an ordinary error response; after that a failure becomes one data line holding the
 // error object (openAIErrorEvent), and the stream ends without [DONE].
-func (h openAIHandlers) stream(sc *streamScope, req openAIChat, m openAIMeta, seq iter.Seq2[domain.Delta, error]) error {
+func (h openAIHandlers) stream(sc *streamScope, req *openAIChat, m *openAIMeta, seq iter.Seq2[domain.Delta, error]) error {
 	for d, err := range seq {
 		if err != nil {
 			if sc.stream == nil {
@@ -477,14 +522,11 @@ func (h openAIHandlers) stream(sc *streamScope, req openAIChat, m openAIMeta, se
 		}
 		if sc.stream == nil {
 			sc.open()
-			empty := ""
-			first := m.chunk(openAIDelta{Role: domain.MessageAssistant, Content: &empty}, nil)
-			first.Tenantry = &openAIExtension{Sources: toSources(d.Sources)}
-			if err := sc.event("", first); err != nil {
+			if err := m.first(sc, d.Sources); err != nil {
 				return sc.abandon(err)
 			}
 		}
-		if werr := h.send(sc, req, m, d); werr != nil {
+		if werr := h.send(sc, req, m, &d); werr != nil {
 			return sc.abandon(werr)
 		}
 		if d.Done {
@@ -500,35 +542,78 @@ func (h openAIHandlers) stream(sc *streamScope, req openAIChat, m openAIMeta, se
 	return nil
 }
 
+// first writes the stream's first chunk: the assistant role, and the sources.
+//
+//go:noinline
+func (m *openAIMeta) first(sc *streamScope, sources []domain.Passage) error {
+	empty := ""
+	first := m.chunk(openAIDelta{Role: domain.MessageAssistant, Content: &empty}, nil)
+	first.Tenantry = &openAIExtension{Sources: toSources(sources)}
+	return sc.onceEvent("", first)
+}
+
 // send writes the chunks one delta carries: its text, or for the final delta the
 // finish reason, the usage chunk when asked for, and [DONE].
-func (h openAIHandlers) send(sc *streamScope, req openAIChat, m openAIMeta, d domain.Delta) error {
+func (h openAIHandlers) send(sc *streamScope, req *openAIChat, m *openAIMeta, d *domain.Delta) error {
 	if d.Text != "" {
-		text := d.Text
-		if err := sc.event("", m.chunk(openAIDelta{Content: &text}, nil)); err != nil {
+		if err := sc.stream.Event("", m.textChunk(d.Text)); err != nil {
 			return err
 		}
 	}
 	if !d.Done {
 		return nil
 	}
+	return h.finish(sc, req, m, d)
+}
+
+// finish writes the final delta's chunks.
+//
+//go:noinline
+func (h openAIHandlers) finish(sc *streamScope, req *openAIChat, m *openAIMeta, d *domain.Delta) error {
 	reason := openAIFinishReason(d.FinishReason)
 	last := m.chunk(openAIDelta{}, &reason)
-	ext := finalExtension(d)
+	ext := finalExtension(*d)
 	last.Tenantry = &ext
-	if err := sc.event("", last); err != nil {
+	if err := sc.onceEvent("", last); err != nil {
 		return err
 	}
 	if req.includeUsage {
 		u := toOpenAIUsage(d.Usage)
 		usage := openAIChunk{ID: m.id, Object: "chat.completion.chunk", Created: m.created, Model: m.model,
 			Choices: []openAIChunkChoice{}, Usage: &u}
-		if err := sc.event("", usage); err != nil {
+		if err := sc.onceEvent("", usage); err != nil {
 			return err
 		}
 	}
 	// OpenAI ends a stream with the non-JSON sentinel "data: [DONE]".
 	return sc.stream.Event("", "[DONE]")
+}
+
+// textChunk is the chunk of one text delta, the JSON of m.chunk(openAIDelta{Content:
+// &text}, nil) spelled without encoding/json: that recurses through five nested
+// values, under every token of a stream (see completions). The part around the text is
+// encoded once per stream.
+func (m *openAIMeta) textChunk(text string) string {
+	if m.textAround[0] == "" {
+		freshstack.Run(m.encodeTextAround) // once, and deep (see onceEvent)
+	}
+	b := make([]byte, 0, len(m.textAround[0])+len(text)+len(m.textAround[1])+8)
+	b = append(b, m.textAround[0]...)
+	q, err := jsontext.AppendQuote(b, text)
+	if err != nil { // invalid UTF-8: each bad byte becomes U+FFFD, as with encoding/json
+		q, _ = jsontext.AppendQuote(b, strings.Map(func(r rune) rune { return r }, text))
+	}
+	return string(append(q, m.textAround[1]...))
+}
+
+func (m *openAIMeta) encodeTextAround() {
+	marked := "\x00"
+	b, err := marshalJSON(m.chunk(openAIDelta{Content: &marked}, nil))
+	if err != nil {
+		panic(err) // strings and numbers only
+	}
+	before, after, _ := strings.Cut(strings.TrimSuffix(string(b), "\n"), `"\u0000"`)
+	m.textAround = [2]string{before, after}
 }
 
 func (m openAIMeta) chunk(d openAIDelta, finish *string) openAIChunk {

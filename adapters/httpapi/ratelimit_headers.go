@@ -18,7 +18,7 @@ import (
 // tenant gets neither.
 func rateLimitPolicy(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if tc, err := mustTenant(c); err == nil {
+		if tc, ok := tenantRef(c); ok {
 			if rpm := tc.Tenant.Limits.RequestsPerMinute; rpm > 0 {
 				h := c.Response().Header()
 				h.Set("X-Ratelimit-Limit-Requests", strconv.Itoa(rpm))

@@ -54,6 +54,13 @@ func principalOf(c echo.Context) (domain.Principal, bool) {
 func setTenant(c echo.Context, tc *domain.TenantContext) { c.Set(keyTenant, tc) }
 
 // tenantOf returns the request's resolved tenant context, set by the tenant middleware.
+// tenantRef is tenantOf without the copy of the 480-byte context, for code whose frame
+// stays under a stream.
+func tenantRef(c echo.Context) (*domain.TenantContext, bool) {
+	tc, ok := c.Get(keyTenant).(*domain.TenantContext)
+	return tc, ok
+}
+
 func tenantOf(c echo.Context) (domain.TenantContext, bool) {
 	tc, ok := c.Get(keyTenant).(*domain.TenantContext)
 	if !ok {

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tenantry/tenantry/adapters/httpapi/sse"
+	"github.com/tenantry/tenantry/adapters/internal/freshstack"
 	"github.com/tenantry/tenantry/domain"
 )
 
@@ -81,6 +82,20 @@ func (sc *streamScope) open() *sse.Stream {
 // event writes one event whose data is v as JSON.
 func (sc *streamScope) event(name string, v any) error {
 	b, err := marshalJSON(v)
+	if err != nil {
+		return err
+	}
+	return sc.stream.Event(name, string(bytes.TrimSuffix(b, []byte("\n"))))
+}
+
+// onceEvent is event for the events a stream writes once (its sources, its end), whose
+// JSON nests deeply: encoding/json recurses 2–3 KiB deep through them, and the stream's
+// goroutine would keep that stack for the stream's whole life, so they are encoded on
+// a goroutine of their own.
+func (sc *streamScope) onceEvent(name string, v any) error {
+	var b []byte
+	var err error
+	freshstack.Run(func() { b, err = marshalJSON(v) })
 	if err != nil {
 		return err
 	}
