@@ -6,6 +6,8 @@
 # of each of the $SITES (default 4) most frequent ones.
 # Needs gdb (apt-get install -y gdb).
 # Usage: .ci/stack-growth.sh [streams, default 30] [case, default model=stub/gc=default; or model=openai-h2]
+# With TEST=TestStreamStacksStaySmall it runs that test's case instead (offline,
+# openai-h2, offline-v1 or openai-h2-v1; it opens its own 300 streams).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 streams="${1:-30}"
@@ -66,7 +68,7 @@ SH
 chmod +x "$work/wrap/bootstrap.test"
 ulimit -n "$(ulimit -Hn)"
 (cd bootstrap && TENANTRY_LOADTEST=1 TENANTRY_LOADTEST_STREAMS="$streams" TENANTRY_LOADTEST_OPENAI_STREAMS="$streams" \
-	"$work/wrap/bootstrap.test" -test.run "^TestLoadConcurrentStreams\$/^$case\$" -test.count=1 -test.v) | grep RESULT
+	"$work/wrap/bootstrap.test" -test.run "^${TEST:-TestLoadConcurrentStreams}\$/^$case\$" -test.count=1 -test.v) | grep -E "RESULT|stacks per" || true # a failing test still logged its growths
 grep GROW "$work/grow.log" | sort | uniq -c | sort -rn | head
 grep GROW "$work/grow.log" | sort | uniq -c | sort -rn | head -"${SITES:-4}" | sed 's/^ *[0-9]* //' | while read -r site; do
 	echo "first walk of: $site"

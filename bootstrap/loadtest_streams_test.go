@@ -217,9 +217,16 @@ func (c *streamChild) stats(t *testing.T) streamStats {
 }
 
 // openStream is one client end: a raw HTTP/1.1 connection (no client goroutines)
-// posting a question and reading the event stream. reached is called when the want-th
-// token has arrived, or the stream ended or failed before that.
+// posting a question to POST /chat/stream and reading the event stream. reached is
+// called when the want-th token has arrived, or the stream ended or failed before that.
 func openStream(addr, token, question string, want int, reached func()) (tokens int, err error) {
+	return openStreamAt(addr, token, "", question, want, reached)
+}
+
+// openStreamAt is openStream, or with a model (the tenant's assistant id) the same
+// through POST /v1/chat/completions with "stream": true, whose content chunks count as
+// tokens.
+func openStreamAt(addr, token, model, question string, want int, reached func()) (tokens int, err error) {
 	var once sync.Once
 	opened := func() { once.Do(reached) }
 	conn, err := net.DialTimeout("tcp", addr, 30*time.Second)
@@ -228,9 +235,12 @@ func openStream(addr, token, question string, want int, reached func()) (tokens 
 		return 0, err
 	}
 	defer conn.Close()
-	body := `{"message":` + strconv.Quote(question) + `}`
-	_, err = fmt.Fprintf(conn, "POST /chat/stream HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
-		addr, token, len(body), body)
+	path, body := "/chat/stream", `{"message":`+strconv.Quote(question)+`}`
+	if model != "" {
+		path, body = "/v1/chat/completions", `{"model":`+strconv.Quote(model)+`,"stream":true,"messages":[{"role":"user","content":`+strconv.Quote(question)+`}]}`
+	}
+	_, err = fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+		path, addr, token, len(body), body)
 	if err != nil {
 		opened()
 		return 0, err
@@ -249,7 +259,18 @@ func openStream(addr, token, question string, want int, reached func()) (tokens 
 	}
 	events := bufio.NewScanner(res.Body)
 	for events.Scan() {
-		switch events.Text() {
+		line := events.Text()
+		if model != "" {
+			switch {
+			case line == "data: [DONE]":
+				line = "event: done"
+			case strings.Contains(line, `"error":`):
+				line = "event: error"
+			case strings.Contains(line, `"delta":{"content":"`) && !strings.Contains(line, `"content":""`):
+				line = "event: token"
+			}
+		}
+		switch line {
 		case "event: token":
 			if tokens++; tokens == want {
 				opened()
@@ -328,7 +349,9 @@ func TestStreamStacksStaySmall(t *testing.T) {
 		maxKiB float64
 	}{
 		{streamCase{name: "offline", model: "stub", streams: 300}, 14.5},
-		{streamCase{name: "OpenAI over HTTP/2", model: "openai-h2", streams: 300}, 19},
+		{streamCase{name: "openai-h2", model: "openai-h2", streams: 300}, 19},
+		{streamCase{name: "offline-v1", model: "stub", streams: 300, v1: true}, 14.5},
+		{streamCase{name: "openai-h2-v1", model: "openai-h2", streams: 300, v1: true}, 19},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runStreams(t, tc.streamCase, 40, false)
@@ -343,6 +366,7 @@ func TestStreamStacksStaySmall(t *testing.T) {
 // streamCase is one configuration of the stream tests.
 type streamCase struct {
 	name, model string
+	v1          bool // through POST /v1/chat/completions instead of POST /chat/stream
 	streams     int
 	memLimit    string // TENANTRY_MEMORY_LIMIT of the server process; empty: Go's default (none)
 	assert      bool   // the RSS bound is asserted (errors always are)
@@ -393,8 +417,12 @@ func runStreams(t *testing.T, tc streamCase, want int, load bool) streamRun {
 	addr := strings.TrimPrefix(child.base, "http://")
 
 	question := "What does the handbook say about " + strings.Join(benchVocabulary()[:3], " ") + "?"
+	assistant := ""
+	if tc.v1 {
+		assistant = assistantOver(t, child.base, token)
+	}
 	if tc.model == "stub" {
-		_, err := openStream(addr, token, question+" "+noWait, 1, func() {})
+		_, err := openStreamAt(addr, token, assistant, question+" "+noWait, 1, func() {})
 		require.NoError(t, err, "warm-up stream")
 	}
 	if load {
@@ -417,7 +445,7 @@ func runStreams(t *testing.T, tc streamCase, want int, load bool) streamRun {
 		opened := sync.OnceFunc(func() { <-gate })
 		go func() {
 			defer finished.Done()
-			n, err := openStream(addr, token, question, want, func() {
+			n, err := openStreamAt(addr, token, assistant, question, want, func() {
 				opened()
 				reached.Done()
 				if i == 0 {
@@ -488,6 +516,25 @@ func (c *streamChild) saveProfiles(t *testing.T, dir, name string) {
 func (s streamStats) String() string {
 	return fmt.Sprintf("RSS %.1f MiB, %d goroutines, heap in use %.1f MiB, stacks %.1f MiB",
 		float64(s.RSS)/(1<<20), s.Goroutines, float64(s.HeapInuse)/(1<<20), float64(s.StackInuse)/(1<<20))
+}
+
+// assistantOver returns the id of the caller's assistant from GET /v1/models.
+func assistantOver(t *testing.T, base, token string) string {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, base+"/v1/models", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	var models struct {
+		Data []struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&models))
+	require.Len(t, models.Data, 1)
+	return models.Data[0].ID
 }
 
 // loginOver runs the password grant over HTTP and returns the access token.
