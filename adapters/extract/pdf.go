@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/klippa-app/go-pdfium"
 	pdfiumerrors "github.com/klippa-app/go-pdfium/errors"
@@ -23,24 +24,38 @@ import (
 // PDFReader extracts the text of PDFs page by page with PDFium compiled to WebAssembly
 // and run by wazero, so no C library is linked. The module is compiled once, by Warm
 // or by the first PDF, and kept until Close; with a cache directory the compiled code
-// is kept there too, so a later process loads it instead of compiling again. The
-// module sees no file system: PDFs reach it as bytes only.
+// is kept there too, so a later process loads it instead of compiling again. A compile
+// that failed is tried again by a PDF that comes RetryCompileAfter or more later (the
+// PDFs in between get its error). The module sees no file system: PDFs reach it as
+// bytes only.
 type PDFReader struct {
 	cfg PDFConfig
 
-	start sync.Once
-	ready chan struct{} // closed once the compile has ended, well or not
-
 	mu     sync.Mutex
-	pool   pdfium.Pool
-	cache  wazero.CompilationCache
-	err    error
+	run    *compileRun // the latest compile; nil before the first
 	closed bool
 
 	// compiling, when set (tests), runs in the compile's goroutine before it compiles;
-	// waiting runs before a PDF waits for a compile under way.
+	// waiting runs before a PDF waits for a compile under way; failCompile, when it
+	// returns an error, fails the compile with it before it compiles; now is the clock
+	// (nil: time.Now).
 	compiling, waiting func()
+	failCompile        func() error
+	now                func() time.Time
 }
+
+// compileRun is one compile of the module.
+type compileRun struct {
+	done  chan struct{} // closed once the compile has ended, well or not
+	pool  pdfium.Pool
+	cache wazero.CompilationCache
+	err   error
+	ended time.Time
+}
+
+// RetryCompileAfter is how long a failed compile's error is kept before a PDF starts
+// another (a compile takes seconds of CPU).
+const RetryCompileAfter = time.Minute
 
 // PDFConfig configures a PDFReader.
 type PDFConfig struct {
@@ -56,43 +71,83 @@ type PDFConfig struct {
 // NewPDFReader returns a reader; nothing is compiled until Warm or the first PDF.
 func NewPDFReader(cfg PDFConfig) *PDFReader {
 	cfg.Workers = max(cfg.Workers, 1)
-	return &PDFReader{cfg: cfg, ready: make(chan struct{})}
+	return &PDFReader{cfg: cfg}
 }
 
 // Warm starts compiling the PDFium module in the background and returns at once. A
 // PDF that arrives meanwhile waits for this compile instead of starting another; once
 // the module is compiled (or being compiled), Warm does nothing.
 func (r *PDFReader) Warm() {
-	r.start.Do(func() { go r.compile() })
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.startLocked()
 }
 
-func (r *PDFReader) compile() {
-	defer close(r.ready)
+// startLocked returns the compile to wait for, starting one unless one is under way,
+// has succeeded or failed less than RetryCompileAfter ago, or the reader is closed
+// (then it may be nil).
+func (r *PDFReader) startLocked() *compileRun {
+	if c := r.run; c != nil || r.closed {
+		if r.closed {
+			return c
+		}
+		select {
+		case <-c.done:
+			if c.err == nil || r.clock().Sub(c.ended) < RetryCompileAfter {
+				return c
+			}
+		default:
+			return c
+		}
+	}
+	c := &compileRun{done: make(chan struct{})}
+	r.run = c
+	go r.compile(c)
+	return c
+}
+
+func (r *PDFReader) clock() time.Time {
+	if r.now != nil {
+		return r.now()
+	}
+	return time.Now()
+}
+
+func (r *PDFReader) compile(c *compileRun) {
 	if r.compiling != nil {
 		r.compiling()
 	}
 	cache := compilationCache(r.cfg.CacheDir)
-	pool, err := webassembly.Init(webassembly.Config{
-		MinIdle: 0, MaxIdle: 1, MaxTotal: r.cfg.Workers,
-		FSConfig: wazero.NewFSConfig(),
-		Stdout:   io.Discard, Stderr: io.Discard,
-		RuntimeConfig: wazero.NewRuntimeConfig().
-			WithCoreFeatures(api.CoreFeaturesV2 | experimental.CoreFeaturesExceptionHandling).
-			WithCompilationCache(cache),
-	})
+	var pool pdfium.Pool
+	var err error
+	if r.failCompile != nil {
+		err = r.failCompile()
+	}
+	if err == nil {
+		pool, err = webassembly.Init(webassembly.Config{
+			MinIdle: 0, MaxIdle: 1, MaxTotal: r.cfg.Workers,
+			FSConfig: wazero.NewFSConfig(),
+			Stdout:   io.Discard, Stderr: io.Discard,
+			RuntimeConfig: wazero.NewRuntimeConfig().
+				WithCoreFeatures(api.CoreFeaturesV2 | experimental.CoreFeaturesExceptionHandling).
+				WithCompilationCache(cache),
+		})
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err != nil {
-		r.err = fmt.Errorf("start PDFium: %w", err)
-	}
-	if r.closed { // Close came during the compile and left the module to it
+	defer close(c.done)
+	c.ended = r.clock()
+	if err != nil || r.closed { // a failure, or Close came during the compile and left the module to it
+		if err != nil {
+			c.err = fmt.Errorf("start PDFium: %w", err)
+		}
 		if pool != nil {
 			_ = pool.Close()
 		}
 		_ = cache.Close(context.Background())
 		return
 	}
-	r.pool, r.cache = pool, cache
+	c.pool, c.cache = pool, cache
 }
 
 // compilationCache is wazero's cache in dir, or an in-memory one when dir is empty or
@@ -113,17 +168,24 @@ func (r *PDFReader) Ready(ctx context.Context) error {
 	return err
 }
 
-// instances waits for the compile (starting it if no one has) or for ctx to end.
+var errPDFClosed = domain.E(domain.KindUnavailable, domain.KindUnavailable.String(), "the PDF reader is shut down", nil)
+
+// instances waits for the compile (starting one if needed) or for ctx to end.
 func (r *PDFReader) instances(ctx context.Context) (pdfium.Pool, error) {
-	r.Warm()
+	r.mu.Lock()
+	c := r.startLocked()
+	r.mu.Unlock()
+	if c == nil {
+		return nil, errPDFClosed
+	}
 	select {
-	case <-r.ready:
+	case <-c.done:
 	default:
 		if r.waiting != nil {
 			r.waiting()
 		}
 		select {
-		case <-r.ready:
+		case <-c.done:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
@@ -131,12 +193,12 @@ func (r *PDFReader) instances(ctx context.Context) (pdfium.Pool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return nil, domain.E(domain.KindUnavailable, domain.KindUnavailable.String(), "the PDF reader is shut down", nil)
+		return nil, errPDFClosed
 	}
-	if r.err != nil {
-		return nil, r.err
+	if c.err != nil {
+		return nil, c.err
 	}
-	return r.pool, nil
+	return c.pool, nil
 }
 
 // Close releases the PDFium module and returns at once, also while it is still being
@@ -145,14 +207,23 @@ func (r *PDFReader) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.closed = true
+	c := r.run
+	if c == nil {
+		return nil
+	}
+	select {
+	case <-c.done:
+	default:
+		return nil // the compile releases what it made
+	}
 	var err error
-	if r.pool != nil {
-		err = r.pool.Close()
+	if c.pool != nil {
+		err = c.pool.Close()
 	}
-	if r.cache != nil {
-		err = errors.Join(err, r.cache.Close(context.Background()))
+	if c.cache != nil {
+		err = errors.Join(err, c.cache.Close(context.Background()))
 	}
-	r.pool, r.cache = nil, nil
+	c.pool, c.cache = nil, nil
 	return err
 }
 

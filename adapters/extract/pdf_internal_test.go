@@ -2,11 +2,14 @@ package extract
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -109,11 +112,11 @@ func TestPDFWarmUpIsTheOneCompile(t *testing.T) {
 	<-rec.started
 	require.NoError(t, closing.Close())
 	close(rec.release)
-	<-closing.ready
+	<-closing.run.done
 	res = <-extractAsync(t, closing)
 	assert.Equal(t, domain.KindUnavailable, domain.KindOf(res.err), "%v", res.err)
 	closing.mu.Lock()
-	assert.Nil(t, closing.pool, "the compile kept the module of a closed reader")
+	assert.Nil(t, closing.run.pool, "the compile kept the module of a closed reader")
 	closing.mu.Unlock()
 }
 
@@ -126,4 +129,31 @@ func TestPDFUnusableCacheDirIsSkipped(t *testing.T) {
 	res := <-extractAsync(t, r)
 	require.NoError(t, res.err)
 	assert.Len(t, res.sections, 3)
+}
+
+func TestPDFFailedCompileIsTriedAgainLater(t *testing.T) {
+	t.Parallel()
+	r := NewPDFReader(PDFConfig{Workers: 1})
+	t.Cleanup(func() { _ = r.Close() })
+	var clock atomic.Int64 // nanoseconds since an arbitrary start
+	start := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
+	r.now = func() time.Time { return start.Add(time.Duration(clock.Load())) }
+	var compiles atomic.Int32
+	r.failCompile = func() error {
+		compiles.Add(1)
+		return errors.New("out of memory")
+	}
+
+	res := <-extractAsync(t, r)
+	require.ErrorContains(t, res.err, "start PDFium: out of memory")
+
+	clock.Store(int64(RetryCompileAfter - time.Second))
+	res = <-extractAsync(t, r)
+	require.ErrorContains(t, res.err, "out of memory", "the failure is kept for a while")
+	assert.Equal(t, int32(1), compiles.Load(), "no second compile before RetryCompileAfter")
+
+	clock.Store(int64(RetryCompileAfter))
+	res = <-extractAsync(t, r)
+	require.ErrorContains(t, res.err, "out of memory")
+	assert.Equal(t, int32(2), compiles.Load(), "a PDF RetryCompileAfter later compiles again")
 }
