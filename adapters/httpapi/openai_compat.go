@@ -153,11 +153,14 @@ func (h openAIHandlers) accept(c echo.Context) (*completionCall, error) {
 			Budget: func(st ports.RateStatus) { setRateLimitStatus(header, st) }}}, nil
 }
 
-// begin starts the use case (its input is copied into the sequence, not kept here).
+// begin starts the use case, which keeps its own copy of the input: call's is dropped,
+// as it would stay for the stream's whole life.
 //
 //go:noinline
 func (h openAIHandlers) begin(ctx context.Context, call *completionCall) iter.Seq2[domain.Delta, error] {
-	return h.chat.Execute(ctx, call.in)
+	seq := h.chat.Execute(ctx, call.in)
+	call.in = application.ChatInput{}
+	return seq
 }
 
 // parseOpenAIChat decodes and validates a chat completion request like OpenAI does.
