@@ -62,8 +62,9 @@ var chunkOptions = []jsontext.Options{jsontext.AllowDuplicateNames(true), jsonte
 
 var errChunkNotObject = errors.New("a model stream chunk is not a JSON object")
 
-// decode reads evt's chunk into c. A non-null "error" member is the vendor's error in
-// the middle of the stream, which the SDK reads the same way.
+// decode reads evt's chunk into c. An "error" member is the vendor's error in the
+// middle of the stream, as the SDK reads it, unless it is null (the SDK's would end
+// the stream).
 func (d *chunkDecoder) decode(evt ssestream.Event, c *chunk) error {
 	d.buf.Reset()
 	d.buf.Write(evt.Data)
