@@ -3,7 +3,6 @@ package application
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/tenantry/tenantry/domain"
 	"github.com/tenantry/tenantry/ports"
@@ -91,9 +90,7 @@ func (r *Retrieve) denseSearch(ctx context.Context, t *domain.Tenant, question s
 func (r *Retrieve) existingOnly(ctx context.Context, t domain.TenantID, found domain.SearchResult) (domain.SearchResult, error) {
 	ids := make([]domain.DocumentID, 0, len(found.Passages))
 	for _, p := range found.Passages {
-		if !slices.Contains(ids, p.DocumentID) {
-			ids = append(ids, p.DocumentID)
-		}
+		ids = append(ids, p.DocumentID) // repeats are fine (ports.DocumentStore.Existing)
 	}
 	exist, err := r.documents.Existing(ctx, t, ids)
 	if err != nil {

@@ -78,10 +78,6 @@ func (s *SweepVectors) Execute(ctx context.Context) (int, error) {
 	return removed, firstErr
 }
 
-// sweepExistingBatch is how many document ids one existence check asks about, well
-// under the bound parameters SQLite and PostgreSQL take in one statement.
-const sweepExistingBatch = 500
-
 // tenant sweeps one tenant, recording in orphans the documents still waiting out the
 // grace period.
 func (s *SweepVectors) tenant(ctx context.Context, t domain.Tenant, now time.Time, orphans map[sweepKey]time.Time) (int, error) {
@@ -100,13 +96,9 @@ func (s *SweepVectors) tenant(ctx context.Context, t domain.Tenant, now time.Tim
 	if err != nil {
 		return 0, err
 	}
-	exist := make(map[domain.DocumentID]bool, len(docs))
-	for ids := range slices.Chunk(slices.Collect(maps.Keys(docs)), sweepExistingBatch) {
-		found, err := s.d.Documents.Existing(ctx, t.ID, ids)
-		if err != nil {
-			return 0, err
-		}
-		maps.Copy(exist, found)
+	exist, err := s.d.Documents.Existing(ctx, t.ID, slices.Collect(maps.Keys(docs)))
+	if err != nil {
+		return 0, err
 	}
 	removed := 0
 	for d, n := range docs {

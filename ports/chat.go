@@ -25,7 +25,8 @@ type DocumentStore interface {
 	Delete(ctx context.Context, t domain.TenantID, id domain.DocumentID) error
 	// Existing returns which of ids are documents of tenant t, as a set of the ones
 	// that are: unknown ids and another tenant's ids are absent, never an error. It
-	// reads the committed records, so every process sees the same answer.
+	// reads the committed records, so every process sees the same answer. ids may repeat
+	// and be any number.
 	Existing(ctx context.Context, t domain.TenantID, ids []domain.DocumentID) (map[domain.DocumentID]bool, error)
 }
 

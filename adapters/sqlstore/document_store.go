@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -150,23 +151,23 @@ func (s *DocumentStore) Delete(ctx context.Context, t domain.TenantID, id domain
 	})
 }
 
-// Existing returns which of ids are documents of tenant t, in one query.
+// Existing returns which of ids are documents of tenant t, in one query per chunkBatch
+// ids (the bound parameters one statement may take).
 func (s *DocumentStore) Existing(ctx context.Context, t domain.TenantID, ids []domain.DocumentID) (map[domain.DocumentID]bool, error) {
 	out := make(map[domain.DocumentID]bool, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	keys := make([]string, 0, len(ids))
-	for _, id := range ids {
-		keys = append(keys, string(id))
-	}
-	var found []string
-	if err := s.db.WithContext(ctx).Model(&documentRow{}).Where("tenant_id = ? AND id IN ?", string(t), keys).
-		Pluck("id", &found).Error; err != nil {
-		return nil, translate(err, "check documents exist")
-	}
-	for _, id := range found {
-		out[domain.DocumentID(id)] = true
+	for batch := range slices.Chunk(ids, chunkBatch) {
+		keys := make([]string, 0, len(batch))
+		for _, id := range batch {
+			keys = append(keys, string(id))
+		}
+		var found []string
+		if err := s.db.WithContext(ctx).Model(&documentRow{}).Where("tenant_id = ? AND id IN ?", string(t), keys).
+			Pluck("id", &found).Error; err != nil {
+			return nil, translate(err, "check documents exist")
+		}
+		for _, id := range found {
+			out[domain.DocumentID(id)] = true
+		}
 	}
 	return out, nil
 }

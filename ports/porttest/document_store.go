@@ -223,6 +223,16 @@ func DocumentStore(t *testing.T, newStores NewStores) {
 		got, err = f.s.Documents.Existing(f.ctx, "acme", nil)
 		require.NoError(t, err)
 		assert.Empty(t, got)
+
+		// More ids than one SQL statement may bind (SQLite: 32,766 parameters).
+		many := make([]domain.DocumentID, 40_000)
+		for i := range many {
+			many[i] = domain.DocumentID(newID())
+		}
+		many[len(many)-1] = kept.ID
+		got, err = f.s.Documents.Existing(f.ctx, "acme", many)
+		require.NoError(t, err)
+		assert.Equal(t, map[domain.DocumentID]bool{kept.ID: true}, got)
 	})
 }
 
