@@ -19,7 +19,9 @@ type ChangeFeed interface {
 	// until ctx ends; then it returns nil. It first calls fn with a Change of kind
 	// ChangeAll, and again after any gap in which changes may have been missed (log
 	// entries pruned before they were read). A lost connection is retried by itself;
-	// once back, it goes on from the last change it delivered. A change recorded by
-	// this process's own stores (those on the feed's connection pool) has Local set.
+	// once back, it goes on from the last change it delivered. A feed may set Local on
+	// a change recorded by this process's own stores, which their in-process copies
+	// have already applied (the SQL feed does for its own connection pool); a change
+	// without it is applied by every listener.
 	Listen(ctx context.Context, fn func(domain.Change)) error
 }

@@ -2,9 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -254,7 +251,7 @@ func (f *ChangeFeed) Prune(ctx context.Context, before time.Time) (int64, error)
 }
 
 // origin names the connection pool that Open built (in production, the process), in
-// the changes it records.
+// the changes it records: a random id (crypto/rand.Text).
 type origin struct{ id string }
 
 const originPlugin = "tenantry:origin"
@@ -264,15 +261,6 @@ func (origin) Name() string { return originPlugin }
 
 // Initialize implements gorm.Plugin; the plugin only carries the id.
 func (origin) Initialize(*gorm.DB) error { return nil }
-
-// newOrigin returns a random origin id.
-func newOrigin() (origin, error) {
-	var b [12]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return origin{}, fmt.Errorf("draw change log origin: %w", err)
-	}
-	return origin{id: hex.EncodeToString(b[:])}, nil
-}
 
 // originOf returns the origin id of db's pool; empty for a pool Open did not build.
 func originOf(db *gorm.DB) string {

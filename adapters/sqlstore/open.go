@@ -10,6 +10,7 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"fmt"
 	"net/url"
@@ -187,11 +188,7 @@ func Open(ctx context.Context, c Config) (*gorm.DB, *sql.DB, error) {
 		_ = sqlDB.Close()
 		return nil, nil, connectError(fmt.Errorf("open %s: %w", c.Redacted(), err))
 	}
-	o, err := newOrigin()
-	if err == nil {
-		err = gdb.Use(o)
-	}
-	if err != nil {
+	if err := gdb.Use(origin{id: rand.Text()}); err != nil {
 		_ = sqlDB.Close()
 		return nil, nil, err
 	}
