@@ -133,7 +133,7 @@ func (h chatHandlers) send(sc *streamScope, d *domain.Delta) error {
 
 // sendDone writes the done event.
 func sendDone(sc *streamScope, d *domain.Delta) error {
-	return sc.onceEvent("done", doneJSON{
+	return sc.event("done", doneJSON{
 		ConversationID: string(d.ConversationID), MessageID: string(d.MessageID), Model: d.Model,
 		FinishReason: d.FinishReason, Usage: usageJSON{PromptTokens: d.Usage.PromptTokens, CompletionTokens: d.Usage.CompletionTokens},
 	})

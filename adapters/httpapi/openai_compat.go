@@ -9,11 +9,11 @@ import (
 	"io"
 	"iter"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	"github.com/go-json-experiment/json/jsontext"
 	"github.com/labstack/echo/v4"
 
 	"github.com/tenantry/tenantry/adapters/internal/freshstack"
@@ -148,7 +148,7 @@ func (h openAIHandlers) accept(c echo.Context) (*completionCall, error) {
 	}
 	header := c.Response().Header()
 	return &completionCall{req: req,
-		meta: openAIMeta{id: "chatcmpl-" + newRequestID(), created: time.Now().Unix(), model: req.model},
+		meta: newOpenAIMeta(req.model),
 		in: application.ChatInput{Tenant: tc, Message: req.question, History: req.history,
 			Budget: func(st ports.RateStatus) { setRateLimitStatus(header, st) }}}, nil
 }
@@ -395,7 +395,8 @@ type openAIMeta struct {
 	id      string
 	created int64
 	model   string
-	// textAround is the JSON of a text chunk before and after its text (textChunk).
+	// textAround is the JSON of a text chunk before and after its text (textChunk),
+	// set by newOpenAIMeta.
 	textAround [2]string
 }
 
@@ -577,14 +578,14 @@ func (h openAIHandlers) finish(sc *streamScope, req *openAIChat, m *openAIMeta, 
 	last := m.chunk(openAIDelta{}, &reason)
 	ext := finalExtension(*d)
 	last.Tenantry = &ext
-	if err := sc.onceEvent("", last); err != nil {
+	if err := sc.event("", last); err != nil {
 		return err
 	}
 	if req.includeUsage {
 		u := toOpenAIUsage(d.Usage)
 		usage := openAIChunk{ID: m.id, Object: "chat.completion.chunk", Created: m.created, Model: m.model,
 			Choices: []openAIChunkChoice{}, Usage: &u}
-		if err := sc.onceEvent("", usage); err != nil {
+		if err := sc.event("", usage); err != nil {
 			return err
 		}
 	}
@@ -592,31 +593,24 @@ func (h openAIHandlers) finish(sc *streamScope, req *openAIChat, m *openAIMeta, 
 	return sc.stream.Event("", "[DONE]")
 }
 
-// textChunk is the chunk of one text delta, the JSON of m.chunk(openAIDelta{Content:
-// &text}, nil) spelled without encoding/json: that recurses through five nested
-// values, under every token of a stream (see completions). The part around the text is
-// encoded once per stream.
-func (m *openAIMeta) textChunk(text string) string {
-	if m.textAround[0] == "" {
-		freshstack.Run(m.encodeTextAround) // once, and deep (see onceEvent)
-	}
-	b := make([]byte, 0, len(m.textAround[0])+len(text)+len(m.textAround[1])+8)
-	b = append(b, m.textAround[0]...)
-	q, err := jsontext.AppendQuote(b, text)
-	if err != nil { // invalid UTF-8: each bad byte becomes U+FFFD, as with encoding/json
-		q, _ = jsontext.AppendQuote(b, strings.Map(func(r rune) rune { return r }, text))
-	}
-	return string(append(q, m.textAround[1]...))
+// newOpenAIMeta names a new completion of model.
+func newOpenAIMeta(model string) openAIMeta {
+	m := openAIMeta{id: "chatcmpl-" + newRequestID(), created: time.Now().Unix(), model: model}
+	b := appendJSONString([]byte(`{"id":`), m.id)
+	b = append(b, `,"object":"chat.completion.chunk","created":`...)
+	b = strconv.AppendInt(b, m.created, 10)
+	b = appendJSONString(append(b, `,"model":`...), m.model)
+	m.textAround = [2]string{string(b) + `,"choices":[{"index":0,"delta":{"content":`, `},"logprobs":null,"finish_reason":null}]}`}
+	return m
 }
 
-func (m *openAIMeta) encodeTextAround() {
-	marked := "\x00"
-	b, err := marshalJSON(m.chunk(openAIDelta{Content: &marked}, nil))
-	if err != nil {
-		panic(err) // strings and numbers only
-	}
-	before, after, _ := strings.Cut(strings.TrimSuffix(string(b), "\n"), `"\u0000"`)
-	m.textAround = [2]string{before, after}
+// textChunk is the chunk of one text delta: the JSON of m.chunk(openAIDelta{Content:
+// &text}, nil), written around the text by hand because encoding/json recurses through
+// five nested values for it, under every token of a stream (see completions).
+func (m *openAIMeta) textChunk(text string) string {
+	b := make([]byte, 0, len(m.textAround[0])+len(text)+len(m.textAround[1])+8)
+	b = appendJSONString(append(b, m.textAround[0]...), text)
+	return string(append(b, m.textAround[1]...))
 }
 
 func (m openAIMeta) chunk(d openAIDelta, finish *string) openAIChunk {

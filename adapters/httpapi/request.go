@@ -53,7 +53,6 @@ func principalOf(c echo.Context) (domain.Principal, bool) {
 // setTenant keeps tc, which nobody changes afterwards, for the request's handler.
 func setTenant(c echo.Context, tc *domain.TenantContext) { c.Set(keyTenant, tc) }
 
-// tenantOf returns the request's resolved tenant context, set by the tenant middleware.
 // tenantRef is tenantOf without the copy of the 480-byte context, for code whose frame
 // stays under a stream.
 func tenantRef(c echo.Context) (*domain.TenantContext, bool) {
@@ -61,8 +60,9 @@ func tenantRef(c echo.Context) (*domain.TenantContext, bool) {
 	return tc, ok
 }
 
+// tenantOf returns the request's resolved tenant context, set by the tenant middleware.
 func tenantOf(c echo.Context) (domain.TenantContext, bool) {
-	tc, ok := c.Get(keyTenant).(*domain.TenantContext)
+	tc, ok := tenantRef(c)
 	if !ok {
 		return domain.TenantContext{}, false
 	}

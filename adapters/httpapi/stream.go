@@ -88,10 +88,10 @@ func (sc *streamScope) event(name string, v any) error {
 	return sc.stream.Event(name, string(bytes.TrimSuffix(b, []byte("\n"))))
 }
 
-// onceEvent is event for the events a stream writes once (its sources, its end), whose
-// JSON nests deeply: encoding/json recurses 2–3 KiB deep through them, and the stream's
-// goroutine would keep that stack for the stream's whole life, so they are encoded on
-// a goroutine of their own.
+// onceEvent is event for a stream's first event (its sources), whose JSON nests
+// deeply: encoding/json recurses 2–3 KiB deep through it, and the stream's goroutine
+// would keep that stack for the stream's whole life, so it is encoded on a goroutine
+// of its own. (The last events need not be: the handler returns after them.)
 func (sc *streamScope) onceEvent(name string, v any) error {
 	var b []byte
 	var err error

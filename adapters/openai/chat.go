@@ -127,7 +127,7 @@ func (m *ChatModel) Stream(ctx context.Context, msgs []domain.ChatMessage, p dom
 	used := false
 	return func(yield func(domain.Delta, error) bool) {
 		if used {
-			refuse(yield, nil)
+			refuse(yield, errStreamReused)
 			return
 		}
 		used = true
@@ -144,17 +144,15 @@ func (m *ChatModel) Stream(ctx context.Context, msgs []domain.ChatMessage, p dom
 	}
 }
 
-// refuse yields why a stream could not start: the request's error, or a second
-// iteration (nil). Not inlined, so that its delta is not in the frame of Stream's
-// sequence.
+// refuse yields why a stream could not start. Not inlined, so that its delta is not in
+// the frame of Stream's sequence.
 //
 //go:noinline
 func refuse(yield func(domain.Delta, error) bool, err error) {
-	if err == nil {
-		err = domain.E(domain.KindInternal, "stream_reused", "", errors.New("a chat model stream was iterated twice"))
-	}
 	yield(domain.Delta{}, err)
 }
+
+var errStreamReused = domain.E(domain.KindInternal, "stream_reused", "", errors.New("a chat model stream was iterated twice"))
 
 // modelStream is one streaming call.
 type modelStream struct {
