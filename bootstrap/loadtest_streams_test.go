@@ -20,7 +20,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -298,7 +297,6 @@ func openStreamAt(addr, token, model, question string, want int, reached func())
 // the streams share a few connections.
 func TestLoadConcurrentStreams(t *testing.T) {
 	loadtestOnly(t)
-	raiseOpenFiles(t)
 	streams := envInt(t, "TENANTRY_LOADTEST_STREAMS", 10_000)
 	limitMiB := envInt(t, "TENANTRY_LOADTEST_GOMEMLIMIT_MIB", 448)
 	for _, tc := range []streamCase{
@@ -328,8 +326,8 @@ func TestLoadConcurrentStreams(t *testing.T) {
 
 // TestStreamStacksStaySmall guards what target 5's memory rests on: an open stream's
 // connection goroutine keeps the deepest stack it ever needed, and every step of a
-// stream (authentication, retrieval, the model's request and each chunk it sends, each
-// token written) stays within its first 8 KiB, so each stream keeps 8 KiB instead of
+// stream (authentication with a token the cache holds, retrieval, the model's request
+// and each chunk it sends, each token written) stays within its first 8 KiB, so each stream keeps 8 KiB instead of
 // 16. 300 streams run in a server process of their own; each receives 40 tokens (so
 // that the HTTP/2 client has sent flow-control updates) before the stacks are read.
 // Per open stream the stacks measured 10.0–10.3 KiB offline (the connection's and
@@ -338,7 +336,6 @@ func TestLoadConcurrentStreams(t *testing.T) {
 // goroutines at 8 KiB measured 22.2 (BENCHMARKS.md, target 5). .ci/stack-growth.sh
 // shows where a stack grows.
 func TestStreamStacksStaySmall(t *testing.T) {
-	raiseOpenFiles(t)
 	t.Setenv("TENANTRY_LOADTEST_TICK", "10ms") // the slow models' pace, read by the server process too
 	// New goroutines start with 2 KiB stacks instead of the average of the program's
 	// (the server process inherits this), so that the figures do not depend on the
@@ -397,9 +394,8 @@ func runStreams(t *testing.T, tc streamCase, want int, load bool) streamRun {
 	if tc.model == "openai" {
 		perStream = 2
 	}
-	var l syscall.Rlimit
-	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l))
-	require.Less(t, uint64(tc.streams*perStream+200), l.Cur, "open-files limit %d is too low for %d streams", l.Cur, tc.streams)
+	limit := raiseOpenFiles(t)
+	require.Less(t, uint64(tc.streams*perStream+200), limit, "open-files limit %d is too low for %d streams", limit, tc.streams)
 	var stub *openAIStub
 	stubURL, stubCA := "", ""
 	switch tc.model {

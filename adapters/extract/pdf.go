@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -150,10 +149,10 @@ func (r *PDFReader) compile(c *compileRun) {
 	c.pool, c.cache = pool, cache
 }
 
-// compilationCache is wazero's cache in dir, or an in-memory one when dir is empty or
-// cannot be used.
+// compilationCache is wazero's cache in dir (which wazero creates 0700 if missing), or
+// an in-memory one when dir is empty or cannot be used.
 func compilationCache(dir string) wazero.CompilationCache {
-	if dir != "" && os.MkdirAll(dir, 0o700) == nil {
+	if dir != "" {
 		if c, err := wazero.NewCompilationCacheWithDir(dir); err == nil {
 			return c
 		}
