@@ -257,23 +257,19 @@ func crashCited(t *testing.T, s *server, token, word string) []string {
 	t.Helper()
 	r := s.do(t, nil, http.MethodPost, "/chat/stream", token, "application/json", `{"message":"`+word+`"}`)
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-	src, _, _ := strings.Cut(string(r.body), "event: token")
+	events := hParseSSE(t, r.body)
+	require.NotEmpty(t, events)
+	require.Equal(t, "sources", events[0].Name, "%s", r.body)
+	require.Equal(t, "done", events[len(events)-1].Name, "the answer ended: %s", r.body)
+	var ev struct {
+		Sources []struct {
+			DocumentID string `json:"document_id"`
+		} `json:"sources"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(events[0].Data), &ev))
 	var ids []string
-	for _, line := range strings.Split(src, "\n") {
-		data, ok := strings.CutPrefix(line, "data: ")
-		if !ok {
-			continue
-		}
-		var ev struct {
-			Sources []struct {
-				DocumentID string `json:"document_id"`
-			} `json:"sources"`
-		}
-		if json.Unmarshal([]byte(data), &ev) == nil {
-			for _, s := range ev.Sources {
-				ids = append(ids, s.DocumentID)
-			}
-		}
+	for _, s := range ev.Sources {
+		ids = append(ids, s.DocumentID)
 	}
 	return ids
 }
