@@ -90,7 +90,9 @@ func (s *SweepVectors) tenant(ctx context.Context, t domain.Tenant, now time.Tim
 	}
 	lister, ok := idx.(ports.VectorLister)
 	if !ok {
-		return 0, nil
+		// An external store must list its vectors, or their documents' crashes leave
+		// orphans nobody removes: a decorator that hides VectorLister did so once.
+		return 0, fmt.Errorf("the vector index of an external store (%T) cannot list its vectors", idx)
 	}
 	docs, err := lister.VectorDocuments(ctx, t.ID)
 	if err != nil {

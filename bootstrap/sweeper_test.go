@@ -13,6 +13,7 @@ import (
 	"github.com/tenantry/tenantry/adapters/pinecone/pineconetest"
 	"github.com/tenantry/tenantry/application"
 	"github.com/tenantry/tenantry/domain"
+	"github.com/tenantry/tenantry/ports"
 )
 
 // TestSweeperDeletesPineconeVectorsWhoseDocumentIsGone stores, in a Pinecone fake,
@@ -62,4 +63,33 @@ func TestSweeperDeletesPineconeVectorsWhoseDocumentIsGone(t *testing.T) {
 	s.sweep(ctx)
 	assert.Equal(t, float64(3), s.Removed(), "nothing more to remove")
 	assert.Empty(t, pc.Violations())
+}
+
+// hidingVendors hands out the tenant's vector index behind a wrapper that hides
+// ports.VectorLister, as the observe decorator once did.
+type hidingVendors struct{ *vendors }
+
+func (v hidingVendors) VectorIndex(t domain.Tenant) (ports.VectorIndex, error) {
+	idx, err := v.vendors.VectorIndex(t)
+	return struct{ ports.VectorIndex }{idx}, err
+}
+
+// TestSweeperRefusesAnExternalIndexThatCannotList: a Pinecone tenant whose index does
+// not list its vectors is an error, not a sweep that silently does nothing.
+func TestSweeperRefusesAnExternalIndexThatCannotList(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	key := vtKey("pcsk", "hide")
+	pc := pineconetest.New(t, vtDims, key)
+	db := memory.NewDB()
+	tenant, err := domain.NewTenant("acme", "Acme", time.Now())
+	require.NoError(t, err)
+	tenant.VectorStore = domain.VectorStoreSettings{Provider: domain.VectorPinecone, IndexHost: pc.URL, APIKey: domain.Secret(key), Namespace: "acme-ns"}
+	tenant.Embedder = domain.EmbedderSettings{Provider: domain.EmbedderHashing, Model: "hashing-v1", Dimensions: vtDims}
+	require.NoError(t, db.Tenants().Create(ctx, tenant))
+	uc := application.NewSweepVectors(application.SweepVectorsDeps{Tenants: db.Tenants(), Documents: db.Documents(),
+		Vendors: hidingVendors{&vendors{http: newVendorHTTPClient()}}, Now: time.Now, Grace: time.Minute})
+
+	_, err = uc.Execute(ctx)
+	require.ErrorContains(t, err, "cannot list its vectors")
 }
