@@ -298,9 +298,9 @@ func (a *API) WarmPDF(ctx context.Context, log *zap.Logger) {
 	go func() {
 		err := a.pdf.Ready(ctx)
 		switch {
-		case ctx.Err() != nil: // shutting down
+		case ctx.Err() != nil, domain.KindOf(err) == domain.KindUnavailable: // shutting down, or closed
 		case err != nil:
-			log.Error("PDFium could not be started; PDF uploads fail", zap.Error(err))
+			log.Error("PDFium could not be started; PDF uploads fail until it is compiled again (a minute later at the earliest)", zap.Error(err))
 		default:
 			log.Info("PDF reader ready")
 		}
